@@ -1,0 +1,3 @@
+from spyagency.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The pure core: vocabulary, facts, rules and verdicts. Standard library only."""

@@ -1,0 +1,207 @@
+"""Folding observations into what the agency knows, per run and about the whole system.
+
+The fold keeps, per fact key, the observation with the greatest ``order_key``. That makes it
+order-independent: any arrival order of the same observations yields the same knowledge, which
+is what lets us replay stored observations and recompute stored state exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from spyagency.domain.facts import (
+    DqmQuality,
+    ExpressConfig,
+    Fact,
+    FactKey,
+    FirstConditionSafeRun,
+    GlobalTagMap,
+    HarvestFile,
+    HarvestJob,
+    IovSeen,
+    PromptRecoSwitch,
+    RecoReleased,
+    RunInfo,
+    StreamDone,
+    UploadMarker,
+    UploadResult,
+)
+from spyagency.domain.iov import Iov
+from spyagency.domain.observation import Observation
+
+
+@dataclass
+class FactTable:
+    """Latest observation per fact key."""
+
+    latest: dict[FactKey, Observation] = field(default_factory=dict)
+
+    def add(self, observation: Observation) -> bool:
+        """Keep ``observation`` if it is newer than what we have; say whether it changed."""
+        current = self.latest.get(observation.key)
+        if current is not None and current.order_key() >= observation.order_key():
+            return False
+        self.latest[observation.key] = observation
+        return True
+
+    def facts(self) -> Iterator[Fact]:
+        for observation in self.latest.values():
+            yield observation.fact
+
+    def observations(self) -> list[Observation]:
+        return sorted(self.latest.values(), key=Observation.order_key)
+
+
+@dataclass
+class RunKnowledge:
+    """Everything known about one run."""
+
+    run: int
+    table: FactTable = field(default_factory=FactTable)
+
+    def add(self, observation: Observation) -> bool:
+        return self.table.add(observation)
+
+    def _of(self, cls: type[Fact]) -> list[Fact]:
+        return [f for f in self.table.facts() if isinstance(f, cls)]
+
+    @property
+    def info(self) -> RunInfo | None:
+        found = [f for f in self.table.facts() if isinstance(f, RunInfo)]
+        return found[0] if found else None
+
+    @property
+    def express_configs(self) -> list[ExpressConfig]:
+        return sorted(
+            (f for f in self.table.facts() if isinstance(f, ExpressConfig)),
+            key=lambda c: c.stream,
+        )
+
+    def stream_done(self, stream: str) -> bool:
+        return any(
+            isinstance(f, StreamDone) and f.stream == stream and f.done for f in self.table.facts()
+        )
+
+    @property
+    def released(self) -> RecoReleased | None:
+        found = [f for f in self.table.facts() if isinstance(f, RecoReleased)]
+        return found[0] if found else None
+
+    def released_observed_at(self) -> datetime | None:
+        for observation in self.table.latest.values():
+            if isinstance(observation.fact, RecoReleased):
+                return observation.fact_time or observation.observed_at
+        return None
+
+    def harvest_files(self, input_tags: Iterable[str]) -> list[HarvestFile]:
+        tags = set(input_tags)
+        files = [f for f in self.table.facts() if isinstance(f, HarvestFile)]
+        return sorted((f for f in files if f.input_tag in tags), key=lambda f: f.created)
+
+    def upload_markers(self, input_tags: Iterable[str]) -> list[UploadMarker]:
+        tags = set(input_tags)
+        markers = [f for f in self.table.facts() if isinstance(f, UploadMarker)]
+        return sorted((m for m in markers if m.input_tag in tags), key=lambda m: m.attempted)
+
+    def upload_results(self, input_tags: Iterable[str]) -> list[UploadResult]:
+        tags = set(input_tags)
+        return [
+            f for f in self.table.facts() if isinstance(f, UploadResult) and f.input_tag in tags
+        ]
+
+    def iovs(self, tag: str) -> list[Iov]:
+        return sorted(
+            Iov(f.since, f.insertion_time, f.payload_hash)
+            for f in self.table.facts()
+            if isinstance(f, IovSeen) and f.tag == tag
+        )
+
+    def dqm(self, workflow: str) -> DqmQuality | None:
+        for f in self.table.facts():
+            if isinstance(f, DqmQuality) and f.workflow == workflow:
+                return f
+        return None
+
+    def harvest_jobs(self, streams: Iterable[str]) -> list[HarvestJob]:
+        wanted = set(streams)
+        return [f for f in self.table.facts() if isinstance(f, HarvestJob) and f.stream in wanted]
+
+    def observations(self) -> list[Observation]:
+        return self.table.observations()
+
+    def seen_at(self, fact: Fact) -> datetime | None:
+        """When the upstream says ``fact`` happened, else when we first had it."""
+        observation = self.table.latest.get(fact.key())
+        if observation is None:
+            return None
+        return observation.fact_time or observation.observed_at
+
+
+@dataclass
+class SystemKnowledge:
+    """Facts about the whole system: FCSR (with when each value was first seen), the
+    PromptReco switch, global tag maps."""
+
+    table: FactTable = field(default_factory=FactTable)
+    fcsr_first_seen: dict[int, datetime] = field(default_factory=dict)
+
+    def add(self, observation: Observation) -> bool:
+        fact = observation.fact
+        if isinstance(fact, FirstConditionSafeRun):
+            seen = observation.fact_time or observation.observed_at
+            known = self.fcsr_first_seen.get(fact.value)
+            if known is None or seen < known:
+                self.fcsr_first_seen[fact.value] = seen
+        return self.table.add(observation)
+
+    @property
+    def fcsr(self) -> int | None:
+        found = [f for f in self.table.facts() if isinstance(f, FirstConditionSafeRun)]
+        return found[0].value if found else None
+
+    def locked_at(self, run: int) -> datetime | None:
+        """When the Tier-0 was first seen to have locked ``run`` (FCSR moved past it)."""
+        times = [seen for value, seen in self.fcsr_first_seen.items() if value > run]
+        return min(times) if times else None
+
+    @property
+    def promptreco_enabled(self) -> bool | None:
+        found = [f for f in self.table.facts() if isinstance(f, PromptRecoSwitch)]
+        return found[0].enabled if found else None
+
+    def global_tag_tags(self, global_tag: str) -> tuple[str, ...] | None:
+        for f in self.table.facts():
+            if isinstance(f, GlobalTagMap) and f.global_tag == global_tag:
+                return f.tags
+        return None
+
+
+@dataclass
+class Knowledge:
+    """The whole fold: per-run knowledge plus system knowledge."""
+
+    runs: dict[int, RunKnowledge] = field(default_factory=dict)
+    system: SystemKnowledge = field(default_factory=SystemKnowledge)
+
+    def add(self, observation: Observation) -> int | None:
+        """Fold one observation in; return the run it changed (``-1`` for a system fact that
+        changed, ``None`` if nothing changed)."""
+        run = observation.run
+        if run is None:
+            return -1 if self.system.add(observation) else None
+        knowledge = self.runs.get(run)
+        if knowledge is None:
+            knowledge = self.runs[run] = RunKnowledge(run)
+        return run if knowledge.add(observation) else None
+
+    def run(self, run: int) -> RunKnowledge:
+        return self.runs.get(run) or RunKnowledge(run)
+
+
+def fold(observations: Iterable[Observation]) -> Knowledge:
+    knowledge = Knowledge()
+    for observation in observations:
+        knowledge.add(observation)
+    return knowledge

@@ -1,0 +1,312 @@
+"""The per-(run, workflow) lifecycle: from what is known, which state and why.
+
+The state is a pure function of the run's knowledge, the policy and the time, so it can be
+recomputed at any moment and explained by its evidence. Checks run from the strongest claim
+down:
+
+1. DQM says ERROR and the workflow is quality-gated: ``quality_failed``.
+2. Proof that the harvested payload is in every destination tag for the run: ``in_db``.
+3. An upload refused because its since was below the FCSR: ``rejected_late``.
+4. Positive evidence of no payload by design, and an earlier IOV covering the run:
+   ``no_payload``.
+5. An upload the service reported as failed: ``upload_failed``.
+6. Otherwise the furthest step reached (``upload_attempted``, ``harvested``, ``harvesting``,
+   ``waiting_express``), or ``timed_out`` once that step's budget after run stop is spent.
+7. A stale source masks an in-progress or absence-based state as ``unknown``: what we cannot
+   see now we do not claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from spyagency.domain.catalogue import WorkflowSpec
+from spyagency.domain.evidence import Evidence
+from spyagency.domain.facts import HarvestFile
+from spyagency.domain.iov import covering_iovs
+from spyagency.domain.knowledge import RunKnowledge
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import (
+    DqmStatus,
+    HarvestJobState,
+    Source,
+    UploadOutcome,
+    WorkflowState,
+)
+
+NO_OUTPUT_LFN = "/no/output"
+MASKED_BY_STALENESS = frozenset(
+    {
+        WorkflowState.WAITING_EXPRESS,
+        WorkflowState.HARVESTING,
+        WorkflowState.HARVESTED,
+        WorkflowState.UPLOAD_ATTEMPTED,
+        WorkflowState.NO_PAYLOAD,
+        WorkflowState.TIMED_OUT,
+    }
+)
+
+
+@dataclass(frozen=True)
+class WorkflowAssessment:
+    workflow: str
+    state: WorkflowState
+    evidence: tuple[Evidence, ...] = ()
+    counted: bool = True
+    optional: bool = False
+    ignored_by: str | None = None
+    proven_at: datetime | None = None
+    deadline: datetime | None = None
+    streams: tuple[str, ...] = field(default=())
+
+    @property
+    def satisfied(self) -> bool:
+        return self.state.is_satisfied or self.ignored_by is not None
+
+
+@dataclass(frozen=True)
+class Proof:
+    proven_at: datetime
+    evidence: tuple[Evidence, ...]
+
+
+def prove_in_db(spec: WorkflowSpec, knowledge: RunKnowledge) -> Proof | Evidence | None:
+    """Proof that every harvested input tag's payload covers the run in every destination tag.
+
+    Returns the proof, or one piece of evidence saying what is missing, or None if nothing was
+    harvested.
+    """
+    run = knowledge.run
+    markers = {m.uuid: m for m in knowledge.upload_markers(spec.input_tags)}
+    proofs: list[Evidence] = []
+    latest = None
+    missing: Evidence | None = None
+    for input_tag in spec.input_tags:
+        files = [f for f in knowledge.harvest_files([input_tag]) if f.payload_hashes]
+        if not files:
+            continue
+        found = None
+        for harvest in reversed(files):
+            marker = markers.get(harvest.uuid)
+            tags = marker.destination_tags if marker else harvest.destination_tags
+            result = _prove_file(spec, knowledge, harvest, tags)
+            if isinstance(result, Proof):
+                found = result
+                break
+            missing = missing or result
+        if found is None:
+            return missing
+        proofs.extend(found.evidence)
+        latest = found.proven_at if latest is None else max(latest, found.proven_at)
+    if latest is None:
+        return None
+    summary = Evidence(None, f"run {run} covered by its harvested payload(s)", latest)
+    return Proof(latest, (summary, *proofs))
+
+
+def _prove_file(
+    spec: WorkflowSpec, knowledge: RunKnowledge, harvest: HarvestFile, tags: tuple[str, ...]
+) -> Proof | Evidence:
+    if not tags:
+        return Evidence(Source.HARVEST, f"{harvest.input_tag}@{harvest.uuid}: no destination tag")
+    items: list[Evidence] = []
+    latest = harvest.created
+    for tag in tags:
+        covering = covering_iovs(knowledge.iovs(tag), knowledge.run, spec.time_type)
+        good = [
+            iov
+            for iov in covering
+            if iov.payload_hash in harvest.payload_hashes and iov.insertion_time >= harvest.created
+        ]
+        if not good:
+            seen = ", ".join(f"{i.payload_hash[:8]}@{i.since}" for i in covering) or "none"
+            return Evidence(
+                Source.CONDDB,
+                f"tag {tag}: no IOV covering run {knowledge.run} with payload "
+                f"{harvest.payload_hashes[0][:8]} inserted after the harvest (covering: {seen})",
+            )
+        best = max(good, key=lambda iov: iov.insertion_time)
+        latest = max(latest, best.insertion_time)
+        items.append(
+            Evidence(
+                Source.CONDDB,
+                f"tag {tag}: IOV since {best.since} payload {best.payload_hash}",
+                best.insertion_time,
+                ref=f"conddb:{tag}:{best.since}",
+            )
+        )
+    return Proof(latest, tuple(items))
+
+
+def prove_no_payload(
+    spec: WorkflowSpec, knowledge: RunKnowledge, streams: tuple[str, ...]
+) -> Proof | Evidence | None:
+    """Positive evidence that the harvest produced nothing by design, and that an earlier IOV
+    still covers the run in every destination tag (so PromptReco has valid conditions)."""
+    if knowledge.harvest_files(spec.input_tags):
+        return None
+    reason: Evidence | None = None
+    for job in knowledge.harvest_jobs(streams):
+        if job.state is not HarvestJobState.SUCCESS:
+            continue
+        produced = any(f"@{tag}@" in lfn for lfn in job.outputs for tag in spec.input_tags)
+        if not produced:
+            what = (
+                "harvest job finished with no output at all"
+                if NO_OUTPUT_LFN in job.outputs
+                else f"harvest job of stream {job.stream} finished without {spec.primary_input_tag}"
+            )
+            reason = Evidence(Source.WMSTATS, what, knowledge.seen_at(job))
+            break
+    dqm = knowledge.dqm(spec.name)
+    if reason is None and spec.vetoable and dqm is not None and dqm.vetoed:
+        reason = Evidence(Source.DQM, "DB update vetoed by the alignment", knowledge.seen_at(dqm))
+    if reason is None:
+        return None
+    if not spec.destination_tags:
+        return Evidence(None, "no destination tag configured to check earlier coverage")
+    items = [reason]
+    for tag in spec.destination_tags:
+        covering = covering_iovs(knowledge.iovs(tag), knowledge.run, spec.time_type)
+        if not covering:
+            return Evidence(
+                Source.CONDDB, f"no payload by design, but no IOV in {tag} covers the run"
+            )
+        items.append(
+            Evidence(
+                Source.CONDDB, f"tag {tag}: earlier IOV since {covering[0].since} covers the run"
+            )
+        )
+    return Proof(reason.at or knowledge_time(knowledge), tuple(items))
+
+
+def knowledge_time(knowledge: RunKnowledge) -> datetime:
+    return max(o.observed_at for o in knowledge.observations())
+
+
+def assess_workflow(
+    spec: WorkflowSpec,
+    streams: tuple[str, ...],
+    knowledge: RunKnowledge,
+    policy: Policy,
+    now: datetime,
+    stale: frozenset[Source] = frozenset(),
+) -> WorkflowAssessment:
+    state, evidence, proven_at, deadline = _raw_state(spec, streams, knowledge, policy, now)
+    if state in MASKED_BY_STALENESS and stale:
+        names = ", ".join(sorted(s.value for s in stale))
+        evidence = (Evidence(None, f"was {state.value}; stale source(s): {names}"), *evidence)
+        state, proven_at = WorkflowState.UNKNOWN, None
+    return WorkflowAssessment(
+        workflow=spec.name,
+        state=state,
+        evidence=evidence,
+        optional=spec.name in policy.optional_workflows,
+        proven_at=proven_at,
+        deadline=deadline,
+        streams=streams,
+    )
+
+
+def _raw_state(
+    spec: WorkflowSpec,
+    streams: tuple[str, ...],
+    knowledge: RunKnowledge,
+    policy: Policy,
+    now: datetime,
+) -> tuple[WorkflowState, tuple[Evidence, ...], datetime | None, datetime | None]:
+    dqm = knowledge.dqm(spec.name)
+    if dqm is not None and dqm.status is DqmStatus.ERROR and policy.gated(spec.name):
+        failed = ", ".join(dqm.failed_tests) or "quality tests"
+        at = knowledge.seen_at(dqm)
+        return (
+            WorkflowState.QUALITY_FAILED,
+            (Evidence(Source.DQM, f"ERROR: {failed}", at),),
+            None,
+            None,
+        )
+
+    in_db = prove_in_db(spec, knowledge)
+    if isinstance(in_db, Proof):
+        return WorkflowState.IN_DB, in_db.evidence, in_db.proven_at, None
+
+    results = knowledge.upload_results(spec.input_tags)
+    late = [r for r in results if r.outcome is UploadOutcome.REJECTED_LATE]
+    if late:
+        items = tuple(Evidence(Source.UPLOAD_LOG, f"{r.tag}: {r.info}") for r in late)
+        return WorkflowState.REJECTED_LATE, items, None, None
+
+    no_payload = prove_no_payload(spec, knowledge, streams)
+    if isinstance(no_payload, Proof):
+        return WorkflowState.NO_PAYLOAD, no_payload.evidence, no_payload.proven_at, None
+
+    # Only the latest attempt's errors count: a retried upload supersedes an earlier failure.
+    markers = knowledge.upload_markers(spec.input_tags)
+    latest_uuid = markers[-1].uuid if markers else None
+    errors = [
+        r
+        for r in results
+        if r.outcome is UploadOutcome.ERROR and (latest_uuid is None or r.uuid == latest_uuid)
+    ]
+    if errors:
+        items = tuple(Evidence(Source.UPLOAD_LOG, f"{r.tag}: {r.info}") for r in errors)
+        return WorkflowState.UPLOAD_FAILED, items, None, None
+
+    notes: list[Evidence] = []
+    for partial in (in_db, no_payload):
+        if isinstance(partial, Evidence):
+            notes.append(partial)
+    state, step = _progress(spec, streams, knowledge)
+    notes[:0] = step
+    for job in knowledge.harvest_jobs(streams):
+        if job.state is not HarvestJobState.SUCCESS:
+            notes.append(
+                Evidence(Source.WMSTATS, f"harvest job {job.state.value}: {job.detail}".strip())
+            )
+
+    stop = knowledge.info.stop if knowledge.info else None
+    if stop is None:
+        return state, tuple(notes), None, None
+    budget = (
+        policy.harvest_timeout
+        if state in (WorkflowState.WAITING_EXPRESS, WorkflowState.HARVESTING)
+        else policy.upload_timeout
+    )
+    deadline = stop + budget
+    if now > deadline:
+        notes.insert(0, Evidence(None, f"still {state.value} {budget} after run stop"))
+        return WorkflowState.TIMED_OUT, tuple(notes), None, deadline
+    return state, tuple(notes), None, deadline
+
+
+def _progress(
+    spec: WorkflowSpec, streams: tuple[str, ...], knowledge: RunKnowledge
+) -> tuple[WorkflowState, list[Evidence]]:
+    markers = knowledge.upload_markers(spec.input_tags)
+    if markers:
+        last = markers[-1]
+        return WorkflowState.UPLOAD_ATTEMPTED, [
+            Evidence(
+                Source.HARVEST, f"upload attempted: {last.input_tag}@{last.uuid}", last.attempted
+            )
+        ]
+    files = knowledge.harvest_files(spec.input_tags)
+    if files:
+        last_file = files[-1]
+        items = [
+            Evidence(
+                Source.HARVEST,
+                f"harvested {last_file.input_tag}@{last_file.uuid}",
+                last_file.created,
+            )
+        ]
+        if len(files) > 1:
+            items.append(Evidence(Source.HARVEST, f"harvested {len(files)} times (duplicates)"))
+        return WorkflowState.HARVESTED, items
+    done = [s for s in streams if knowledge.stream_done(s)]
+    if done and len(done) == len(streams):
+        return WorkflowState.HARVESTING, [
+            Evidence(Source.TIER0, f"express done: {', '.join(done)}")
+        ]
+    return WorkflowState.WAITING_EXPRESS, []
