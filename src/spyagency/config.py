@@ -1,0 +1,303 @@
+"""Configuration: one TOML file plus environment overrides, validated once at start.
+
+Environment variables named ``SPYAGENCY__<SECTION>__<KEY>`` override the file, e.g.
+``SPYAGENCY__DATABASE__URL=postgresql+psycopg://...`` or
+``SPYAGENCY__SOURCES__TIER0__POLL_INTERVAL_SECONDS=30``. Values are read as JSON when they
+parse as JSON (numbers, booleans, lists), else as plain strings.
+
+Every field below is documented in the README's configuration reference; a test enforces it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spyagency.domain.policy import DEFAULT_STALE_AFTER, DEFAULT_STUCK_AFTER, Group, Policy
+from spyagency.domain.states import Source, WorkflowState
+
+ENV_PREFIX = "SPYAGENCY__"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names every bad key."""
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "spyagency"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'spyagency.db'}"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str = Field(default_factory=default_database_url)
+    echo: bool = False
+
+
+class AuthSettings(Section):
+    kind: Literal["none", "bearer", "certificate", "oidc"] = "none"
+    token: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+class SourceSettings(Section):
+    enabled: bool = True
+    url: str | None = None
+    path: str | None = None
+    poll_interval_seconds: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    auth: AuthSettings = AuthSettings()
+
+
+class SourcesSettings(Section):
+    tier0: SourceSettings = SourceSettings()
+    oms: SourceSettings = SourceSettings()
+    harvest: SourceSettings = SourceSettings()
+    conddb: SourceSettings = SourceSettings()
+    upload_log: SourceSettings = SourceSettings()
+    dqm: SourceSettings = SourceSettings()
+    wmstats: SourceSettings = SourceSettings()
+    conddb_schema: str | None = None
+    prompt_global_tags: list[str] = []
+
+    def by_source(self) -> dict[Source, SourceSettings]:
+        return {source: getattr(self, source.value) for source in Source}
+
+
+class GroupSettings(Section):
+    name: str
+    workflows: list[str]
+    k: int = Field(ge=1)
+
+
+class PolicySettings(Section):
+    reco_delay_hours: float = Field(default=48.0, gt=0)
+    lock_in_offset_minutes: float = Field(default=30.0, ge=0)
+    harvest_timeout_hours: float = Field(default=12.0, gt=0)
+    upload_timeout_hours: float = Field(default=18.0, gt=0)
+    deadline_lead_hours: float = Field(default=6.0, ge=0)
+    stuck_after_hours: dict[str, float] = Field(
+        default_factory=lambda: {
+            s.value: d / timedelta(hours=1) for s, d in DEFAULT_STUCK_AFTER.items()
+        }
+    )
+    stale_after_minutes: dict[str, float] = Field(
+        default_factory=lambda: {
+            s.value: d / timedelta(minutes=1) for s, d in DEFAULT_STALE_AFTER.items()
+        }
+    )
+    critical_sources: list[str] = ["tier0", "oms", "harvest", "conddb"]
+    optional_workflows: list[str] = []
+    disabled_workflows: list[str] = []
+    quality_gate: list[str] = ["*"]
+    exempt_run_classes: list[str] = []
+    magnet_on_above: float = 3.0
+    groups: list[GroupSettings] = []
+    catalogue_path: str | None = None
+
+    @field_validator("stuck_after_hours")
+    @classmethod
+    def _known_states(cls, value: dict[str, float]) -> dict[str, float]:
+        names = {s.value for s in WorkflowState}
+        for key in value:
+            if key not in names:
+                raise ValueError(f"unknown workflow state {key!r}; expected one of {sorted(names)}")
+        return value
+
+    @field_validator("stale_after_minutes")
+    @classmethod
+    def _known_sources(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_sources(list(value))
+        return value
+
+    @field_validator("critical_sources")
+    @classmethod
+    def _known_critical(cls, value: list[str]) -> list[str]:
+        _check_sources(value)
+        return value
+
+    def to_policy(self) -> Policy:
+        return Policy(
+            reco_delay=timedelta(hours=self.reco_delay_hours),
+            lock_in_offset=timedelta(minutes=self.lock_in_offset_minutes),
+            harvest_timeout=timedelta(hours=self.harvest_timeout_hours),
+            upload_timeout=timedelta(hours=self.upload_timeout_hours),
+            deadline_lead=timedelta(hours=self.deadline_lead_hours),
+            stuck_after={
+                WorkflowState(k): timedelta(hours=v) for k, v in self.stuck_after_hours.items()
+            },
+            stale_after={
+                Source(k): timedelta(minutes=v) for k, v in self.stale_after_minutes.items()
+            },
+            critical_sources=frozenset(Source(s) for s in self.critical_sources),
+            optional_workflows=frozenset(self.optional_workflows),
+            disabled_workflows=frozenset(self.disabled_workflows),
+            groups=tuple(Group(g.name, frozenset(g.workflows), g.k) for g in self.groups),
+            quality_gate=frozenset(self.quality_gate),
+            exempt_run_classes=tuple(self.exempt_run_classes),
+            magnet_on_above=self.magnet_on_above,
+        )
+
+
+def _check_sources(names: list[str]) -> None:
+    known = {s.value for s in Source}
+    for name in names:
+        if name not in known:
+            raise ValueError(f"unknown source {name!r}; expected one of {sorted(known)}")
+
+
+class ClockSettings(Section):
+    mode: Literal["system", "scaled"] = "system"
+    origin_wall: float | None = None
+    origin_sim: float | None = None
+    speed: float = Field(default=1.0, gt=0)
+
+
+class SignalSettings(Section):
+    enabled: bool = True
+    dry_run: bool = False
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    max_per_minute: int = Field(default=60, ge=1)
+    max_attempts: int = Field(default=10, ge=1)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class EmailSettings(Section):
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "spyagency@localhost"
+    recipients: list[str] = []
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+class AlertSettings(Section):
+    alertmanager_url: str | None = None
+    webhook_url: str | None = None
+    email: EmailSettings = EmailSettings()
+
+
+class WebSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    open_read: bool = True
+    secret_key: str | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+
+
+class EngineSettings(Section):
+    evaluate_interval_seconds: float = Field(default=5.0, gt=0)
+    retention_days: float = Field(default=400.0, gt=0)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_output: bool = False
+
+
+class Settings(Section):
+    database: DatabaseSettings = DatabaseSettings()
+    sources: SourcesSettings = SourcesSettings()
+    policy: PolicySettings = PolicySettings()
+    clock: ClockSettings = ClockSettings()
+    signals: SignalSettings = SignalSettings()
+    alerts: AlertSettings = AlertSettings()
+    web: WebSettings = WebSettings()
+    engine: EngineSettings = EngineSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        child = target.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{'.'.join(path)}: cannot override inside a non-table value")
+        target = child
+    target[path[-1]] = value
+
+
+def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not path:
+            continue
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        _set_path(overrides, path, value)
+    return overrides
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def describe_errors(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting (check the spelling against the README)"
+        given = item.get("input")
+        shown = "" if item["type"] == "missing" or isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"{key}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def parse_settings(
+    document: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    merged = _merge(dict(document), environment_overrides(environ or {}))
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(describe_errors(error)) from None
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (or only defaults and the environment when None) and validate."""
+    document: dict[str, Any] = {}
+    if path is not None:
+        try:
+            document = tomllib.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_settings(document, os.environ if environ is None else environ)

@@ -1,0 +1,83 @@
+"""What the engine asks a spy to look at in one poll cycle.
+
+Only runs that are still open (not released, not missed) are in scope, so the work of a poll
+grows with the number of open runs, not with the length of history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from spyagency.domain.iov import TimeType
+from spyagency.domain.observation import Observation
+from spyagency.domain.states import Source
+
+
+@dataclass(frozen=True)
+class WorkflowScope:
+    name: str
+    producer: str
+    input_tags: tuple[str, ...]
+    time_type: TimeType
+    destination_tags: tuple[str, ...]
+    dqm_folder: str | None
+    streams: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UploadScope:
+    """A harvested file whose upload outcome is still to be learnt from the upload logs."""
+
+    input_tag: str
+    uuid: str
+    file_sha1: str
+
+
+@dataclass(frozen=True)
+class RunScope:
+    run: int
+    stopped: bool
+    streams: tuple[str, ...] = ()
+    acq_era: str | None = None
+    workflows: tuple[WorkflowScope, ...] = ()
+    uploads: tuple[UploadScope, ...] = ()
+
+
+@dataclass(frozen=True)
+class PollScope:
+    now: datetime
+    runs: tuple[RunScope, ...] = ()
+    # Highest run number the agency knows: discovery asks only for runs from here on.
+    highest_known_run: int | None = None
+    prompt_global_tags: tuple[str, ...] = ()
+
+    @property
+    def open_runs(self) -> list[int]:
+        return [r.run for r in self.runs]
+
+
+@dataclass(frozen=True)
+class SourceError:
+    source: Source
+    at: datetime
+    message: str
+    raw: str = ""
+    url: str | None = None
+    permanent: bool = False
+
+
+@dataclass
+class SpyReport:
+    """The outcome of one poll: what was seen, what went wrong, how many requests it took."""
+
+    source: Source
+    started_at: datetime
+    finished_at: datetime | None = None
+    observations: list[Observation] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
