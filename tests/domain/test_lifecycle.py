@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from spyagency.domain.iov import TimeType, lumi_since
 from spyagency.domain.states import DqmStatus, HarvestJobState, UploadOutcome, WorkflowState
-
 from tests.domain.world import Story, judge
 
 GAINS_TAG = "SiStripApvGain_PCL_v0_prompt"

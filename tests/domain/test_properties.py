@@ -27,7 +27,6 @@ from spyagency.domain.states import (
     Verdict,
     WorkflowState,
 )
-
 from tests.domain.world import T0, Story, hash_of, healthy, judge
 
 WORKFLOWS = {

@@ -6,7 +6,6 @@ from spyagency.domain.health import SourceHealth
 from spyagency.domain.overrides import Override, OverrideKind
 from spyagency.domain.policy import Group, Policy
 from spyagency.domain.states import Source, UploadOutcome, Verdict
-
 from tests.domain.world import T0, Story, healthy, judge
 
 GAINS = ("SiStripApvGain_pcl", ("SiStripApvGain_PCL_v0_prompt",))

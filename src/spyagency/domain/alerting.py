@@ -1,0 +1,166 @@
+"""Which alerts should be open right now: a pure function of verdicts, states and health.
+
+The engine compares this set with the alerts already open: new candidates open (or refresh)
+an alert, open alerts that are no longer candidates resolve. Deduplication is by key, so a
+condition that persists for hours is one alert, not one per poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from spyagency.domain.health import SourceHealth
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import Source, Verdict, WorkflowState
+from spyagency.domain.verdict import RunAssessment
+
+
+class AlertKind(StrEnum):
+    STUCK = "stuck"
+    FAILED = "failed"
+    REJECTED_LATE = "rejected_late"
+    QUALITY_FAILED = "quality_failed"
+    SOURCE_STALE = "source_stale"
+    DEADLINE_AT_RISK = "deadline_at_risk"
+    MISSED = "missed"
+
+
+class Severity(StrEnum):
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class AlertCandidate:
+    kind: AlertKind
+    severity: Severity
+    summary: str
+    description: str
+    run: int | None = None
+    workflow: str | None = None
+    source: Source | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        subject = self.source.value if self.source else f"{self.run}:{self.workflow or '*'}"
+        return f"{self.kind.value}:{subject}"
+
+
+FAILURE_KINDS: Mapping[WorkflowState, tuple[AlertKind, Severity]] = {
+    WorkflowState.UPLOAD_FAILED: (AlertKind.FAILED, Severity.CRITICAL),
+    WorkflowState.TIMED_OUT: (AlertKind.FAILED, Severity.CRITICAL),
+    WorkflowState.QUALITY_FAILED: (AlertKind.QUALITY_FAILED, Severity.CRITICAL),
+    # Often expected (replays, runs locked early): a warning, but it still blocks the run.
+    WorkflowState.REJECTED_LATE: (AlertKind.REJECTED_LATE, Severity.WARNING),
+}
+
+
+def run_alerts(
+    assessment: RunAssessment,
+    state_since: Mapping[str, datetime],
+    policy: Policy,
+    now: datetime,
+) -> list[AlertCandidate]:
+    """Alerts for one run. ``state_since`` says since when each workflow is in its state."""
+    run = assessment.run
+    if assessment.verdict is Verdict.MISSED:
+        return [
+            AlertCandidate(
+                AlertKind.MISSED,
+                Severity.CRITICAL,
+                f"run {run} locked in without its calibrations",
+                "; ".join(assessment.reasons),
+                run=run,
+            )
+        ]
+    if assessment.verdict is Verdict.RELEASED:
+        return []
+    found: list[AlertCandidate] = []
+    for workflow in assessment.counted:
+        if workflow.ignored_by is not None:
+            continue
+        evidence = "; ".join(e.what for e in workflow.evidence[:3])
+        failure = FAILURE_KINDS.get(workflow.state)
+        if failure is not None:
+            kind, severity = failure
+            found.append(
+                AlertCandidate(
+                    kind,
+                    severity,
+                    f"run {run} {workflow.workflow}: {workflow.state.value}",
+                    evidence,
+                    run=run,
+                    workflow=workflow.workflow,
+                )
+            )
+            continue
+        threshold = policy.stuck_after.get(workflow.state)
+        since = state_since.get(workflow.workflow)
+        if threshold is not None and since is not None and now - since > threshold:
+            hours = (now - since).total_seconds() / 3600
+            found.append(
+                AlertCandidate(
+                    AlertKind.STUCK,
+                    Severity.WARNING,
+                    f"run {run} {workflow.workflow}: {workflow.state.value} for {hours:.1f} h",
+                    evidence,
+                    run=run,
+                    workflow=workflow.workflow,
+                )
+            )
+        if any(e.source is Source.WMSTATS for e in workflow.evidence):
+            found.append(
+                AlertCandidate(
+                    AlertKind.FAILED,
+                    Severity.WARNING,
+                    f"run {run} {workflow.workflow}: harvest job failed or paused",
+                    evidence,
+                    run=run,
+                    workflow=f"{workflow.workflow}/harvest-job",
+                )
+            )
+    at_risk = assessment.verdict in (Verdict.PENDING, Verdict.BLOCKED, Verdict.UNKNOWN)
+    lock_in = assessment.lock_in_at
+    unlocked = lock_in is not None and assessment.locked_at is None
+    if at_risk and unlocked and lock_in is not None and now >= lock_in - policy.deadline_lead:
+        left = (lock_in - now).total_seconds() / 3600
+        found.append(
+            AlertCandidate(
+                AlertKind.DEADLINE_AT_RISK,
+                Severity.CRITICAL,
+                f"run {run} is {assessment.verdict.value} {left:.1f} h before its lock-in",
+                "; ".join(assessment.reasons),
+                run=run,
+            )
+        )
+    return found
+
+
+def source_alerts(
+    health: Mapping[Source, SourceHealth],
+    policy: Policy,
+    now: datetime,
+    enabled: Iterable[Source],
+) -> list[AlertCandidate]:
+    found = []
+    for source in enabled:
+        record = health.get(source)
+        threshold = policy.stale_after.get(source)
+        if threshold is None or (record is not None and not record.is_stale(now, threshold)):
+            continue
+        critical = source in policy.critical_sources
+        last = record.last_success.isoformat() if record and record.last_success else "never"
+        error = record.last_error if record and record.last_error else "no error recorded"
+        found.append(
+            AlertCandidate(
+                AlertKind.SOURCE_STALE,
+                Severity.CRITICAL if critical else Severity.WARNING,
+                f"source {source.value} stale (last success {last})",
+                f"last error: {error}",
+                source=source,
+            )
+        )
+    return found

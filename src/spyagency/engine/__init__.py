@@ -1,0 +1,1 @@
+"""Pollers, the evaluator, coordination and the Agency object that runs them."""

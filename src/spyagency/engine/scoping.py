@@ -1,0 +1,83 @@
+"""What to ask the spies in the next poll cycle: the open runs and what each still needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from spyagency.domain.catalogue import Catalogue
+from spyagency.domain.knowledge import Knowledge, RunKnowledge
+from spyagency.domain.policy import Policy
+from spyagency.domain.requirements import expected_workflows
+from spyagency.domain.states import UploadOutcome
+from spyagency.spies.scope import PollScope, RunScope, UploadScope, WorkflowScope
+
+
+def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> RunScope:
+    info = knowledge.info
+    configs = knowledge.express_configs
+    expectation = expected_workflows(knowledge, catalogue, policy)
+    workflows = []
+    uploads: list[UploadScope] = []
+    for name, spec in expectation.expected.items():
+        tags = set(spec.destination_tags)
+        files = knowledge.harvest_files(spec.input_tags)
+        markers = knowledge.upload_markers(spec.input_tags)
+        for harvest in files:
+            tags.update(harvest.destination_tags)
+        for marker in markers:
+            tags.update(marker.destination_tags)
+        workflows.append(
+            WorkflowScope(
+                name=name,
+                producer=spec.producer,
+                input_tags=spec.input_tags,
+                time_type=spec.time_type,
+                destination_tags=tuple(sorted(tags)),
+                dqm_folder=spec.dqm_folder,
+                streams=expectation.streams.get(name, ()),
+            )
+        )
+        settled = {
+            r.uuid
+            for r in knowledge.upload_results(spec.input_tags)
+            if r.outcome is not UploadOutcome.PENDING
+        }
+        attempted = {m.uuid for m in markers}
+        uploads.extend(
+            UploadScope(f.input_tag, f.uuid, f.file_sha1)
+            for f in files
+            if f.file_sha1 and f.uuid in attempted and f.uuid not in settled
+        )
+    era = next((c.acq_era for c in configs if c.acq_era), None)
+    return RunScope(
+        run=knowledge.run,
+        stopped=info is not None and info.stop is not None,
+        streams=tuple(sorted({c.stream for c in configs})),
+        acq_era=era,
+        workflows=tuple(workflows),
+        uploads=tuple(uploads),
+    )
+
+
+def poll_scope(
+    knowledge: Knowledge,
+    open_runs: Iterable[int],
+    catalogue: Catalogue,
+    policy: Policy,
+    now: datetime,
+    prompt_global_tags: Iterable[str] = (),
+) -> PollScope:
+    runs = tuple(run_scope(knowledge.run(run), catalogue, policy) for run in sorted(set(open_runs)))
+    highest = max(knowledge.runs) if knowledge.runs else None
+    tags = set(prompt_global_tags)
+    for run in runs:
+        released = knowledge.run(run.run).released
+        if released and released.prompt_global_tag:
+            tags.add(released.prompt_global_tag)
+    return PollScope(
+        now=now,
+        runs=runs,
+        highest_known_run=highest,
+        prompt_global_tags=tuple(sorted(tags)),
+    )

@@ -1,0 +1,1 @@
+"""The web interface: pages, the versioned JSON API, live updates, security."""

@@ -1,0 +1,63 @@
+from datetime import timedelta
+
+from spyagency.domain.alerting import AlertKind, Severity, run_alerts, source_alerts
+from spyagency.domain.health import SourceHealth
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import HarvestJobState, Source, UploadOutcome
+from tests.domain.world import T0, Story, judge
+
+GAINS_TAG = "SiStripApvGain_PCL_v0_prompt"
+
+
+def gains() -> Story:
+    return Story().ran(2).express("Express", "PromptCalibProdSiStripGains")
+
+
+def kinds(story: Story, hours: float, since_hours: float | None = None) -> set[AlertKind]:
+    assessment = judge(story, hours)
+    since = {} if since_hours is None else {"SiStripGains": T0 + timedelta(hours=since_hours)}
+    return {a.kind for a in run_alerts(assessment, since, Policy(), T0 + timedelta(hours=hours))}
+
+
+def test_stuck_only_after_the_state_threshold() -> None:
+    story = gains().at(3).stream_done("Express")
+    assert kinds(story, 8, since_hours=3) == set()  # harvesting 5 h < 6 h
+    assert kinds(story, 9.5, since_hours=3) == {AlertKind.STUCK}
+
+
+def test_failures_alert_with_their_kind() -> None:
+    story = gains().at(4).harvested("SiStripApvGain_pcl", (GAINS_TAG,))
+    story.marker("SiStripApvGain_pcl", (GAINS_TAG,))
+    story.upload("SiStripApvGain_pcl", GAINS_TAG, UploadOutcome.REJECTED_LATE, info="late")
+    assert kinds(story, 5) == {AlertKind.REJECTED_LATE}
+
+
+def test_a_failed_harvest_job_raises_an_alert_before_any_timeout() -> None:
+    story = gains().at(3).stream_done("Express").harvest_job("Express", HarvestJobState.FAILED)
+    assert AlertKind.FAILED in kinds(story, 4)
+
+
+def test_deadline_at_risk_inside_the_lead_time() -> None:
+    story = gains()
+    lock_in = 2 + 47.5
+    assert AlertKind.DEADLINE_AT_RISK not in kinds(story, lock_in - 6.5)
+    assert AlertKind.DEADLINE_AT_RISK in kinds(story, lock_in - 5.5)
+
+
+def test_source_staleness_is_critical_for_critical_sources() -> None:
+    now = T0 + timedelta(hours=1)
+    health = {
+        Source.CONDDB: SourceHealth(Source.CONDDB, last_success=now - timedelta(hours=1)),
+        Source.DQM: SourceHealth(Source.DQM, last_success=now - timedelta(hours=2)),
+        Source.TIER0: SourceHealth(Source.TIER0, last_success=now),
+    }
+    alerts = source_alerts(
+        health, Policy(), now, [Source.CONDDB, Source.DQM, Source.TIER0, Source.OMS]
+    )
+    by_source = {a.source: a.severity for a in alerts}
+    assert by_source == {
+        Source.CONDDB: Severity.CRITICAL,
+        Source.DQM: Severity.WARNING,
+        Source.OMS: Severity.CRITICAL,  # never heard from
+    }
+    assert len({a.dedupe_key for a in alerts}) == 3
