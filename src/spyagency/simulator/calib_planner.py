@@ -51,9 +51,15 @@ def _upload_time(scenario: Scenario, run: RunPlan, created: float, rng: random.R
 
 
 def plan_output(
-    scenario: Scenario, run: RunPlan, stream: str, wf: HarvestWorkflow, spec: PclOutput,
-    job_uuid: str, created: float, rng: random.Random,
-) -> OutputPlan:  # fmt: skip
+    scenario: Scenario,
+    run: RunPlan,
+    stream: str,
+    wf: HarvestWorkflow,
+    spec: PclOutput,
+    job_uuid: str,
+    created: float,
+    rng: random.Random,
+) -> OutputPlan:
     return OutputPlan(
         run=run.number,
         stream=stream,
@@ -88,15 +94,19 @@ def _dqm_status(scenario: Scenario, rng: random.Random) -> int:
 
 
 def plan_harvest(
-    scenario: Scenario, catalogue: Catalogue, run: RunPlan, stream: str, at: float,
+    scenario: Scenario,
+    catalogue: Catalogue,
+    run: RunPlan,
+    stream: str,
+    at: float,
     rng: random.Random,
-) -> HarvestPlan:  # fmt: skip
+) -> HarvestPlan:
     failed = rng.random() < scenario.outcomes.harvest_failure_rate
     job_uuid = seeded_uuid(rng)
     workflows = []
     for wf in catalogue.workflows_of(catalogue.streams[stream]):
         outcome: WorkflowOutcome = "harvest_failed" if failed else _outcome(scenario, wf, rng)
-        outputs = ()
+        outputs: tuple[OutputPlan, ...] = ()
         if outcome == "payload":
             outputs = tuple(
                 plan_output(scenario, run, stream, wf, spec, job_uuid, at, rng)

@@ -15,7 +15,9 @@ from spyagency.simulator.plan import HarvestPlan, OutputPlan, RunPlan, StreamPla
 from spyagency.simulator.scenario import MINUTE, Scenario
 
 
-def _choose_faults(scenario: Scenario, outputs: list[OutputPlan], rng: random.Random) -> dict[str, set[str]]:
+def _choose_faults(
+    scenario: Scenario, outputs: list[OutputPlan], rng: random.Random
+) -> dict[str, set[str]]:
     chosen: dict[str, set[str]] = {}
     rates = scenario.faults.item_rates
     for out in outputs:
@@ -37,13 +39,17 @@ def _next_upload_of_same_tag(out: OutputPlan, outputs: list[OutputPlan]) -> floa
     return min(later) if later else None
 
 
-def _apply(out: OutputPlan, kinds: set[str], outputs: list[OutputPlan], rng: random.Random) -> OutputPlan:
+def _apply(
+    out: OutputPlan, kinds: set[str], outputs: list[OutputPlan], rng: random.Random
+) -> OutputPlan:
     upload_at = out.upload_at
     if "out_of_order_upload" in kinds:
         nxt = _next_upload_of_same_tag(out, outputs)
         # Arrive after the next run's upload of the same tag (or simply very late).
         upload_at = (nxt if nxt is not None else upload_at) + rng.uniform(5, 60) * MINUTE
-    return dataclasses.replace(out, faults=frozenset(kinds), upload_at=max(upload_at, out.upload_at))
+    return dataclasses.replace(
+        out, faults=frozenset(kinds), upload_at=max(upload_at, out.upload_at)
+    )
 
 
 def _duplicate(scenario: Scenario, run: RunPlan, out: OutputPlan, rng: random.Random) -> OutputPlan:
@@ -59,9 +65,14 @@ def _duplicate(scenario: Scenario, run: RunPlan, out: OutputPlan, rng: random.Ra
     )
 
 
-def _rebuild_stream(scenario: Scenario, run: RunPlan, stream: StreamPlan,
-                    chosen: dict[str, set[str]], outputs: list[OutputPlan],
-                    rng: random.Random) -> StreamPlan:  # fmt: skip
+def _rebuild_stream(
+    scenario: Scenario,
+    run: RunPlan,
+    stream: StreamPlan,
+    chosen: dict[str, set[str]],
+    outputs: list[OutputPlan],
+    rng: random.Random,
+) -> StreamPlan:
     harvest = stream.harvest
     if harvest is None:
         return stream
@@ -91,19 +102,9 @@ def plan_item_faults(scenario: Scenario, runs: list[RunPlan], rng: random.Random
     return [
         dataclasses.replace(
             run,
-            streams=tuple(_rebuild_stream(scenario, run, s, chosen, outputs, rng) for s in run.streams),
+            streams=tuple(
+                _rebuild_stream(scenario, run, s, chosen, outputs, rng) for s in run.streams
+            ),
         )
         for run in runs
     ]
-
-
-def plan_world(scenario: Scenario) -> list[RunPlan]:
-    """The whole plan of a scenario: a pure function of the scenario (and so of its seed)."""
-    from spyagency.simulator.calib_planner import plan_calibrations
-    from spyagency.simulator.catalogue import load_catalogue
-    from spyagency.simulator.run_planner import plan_runs
-
-    rng = random.Random(scenario.seed)
-    catalogue = load_catalogue()
-    runs = [plan_calibrations(scenario, catalogue, r, rng) for r in plan_runs(scenario, rng)]
-    return plan_item_faults(scenario, runs, random.Random(scenario.seed ^ 0x5EED_FA17))

@@ -10,11 +10,40 @@ from spyagency.simulator.scenario import HOUR, MINUTE, Scenario
 LUMISECTION_S = 23.31
 FIRST_FILL = 10700
 COLLISION_COMPONENTS = (
-    "CSC", "DAQ", "DCS", "DQM", "DT", "ECAL", "ES", "GEM", "HCAL", "HF", "L1T",
-    "PIXEL", "PPS", "RPC", "SCAL", "TCDS", "TRACKER", "TRG",
-)  # fmt: skip
-COSMICS_COMPONENTS = ("CSC", "DAQ", "DCS", "DQM", "DT", "ECAL", "HCAL", "L1T", "PIXEL", "RPC",
-                      "TCDS", "TRACKER", "TRG")  # fmt: skip
+    "CSC",
+    "DAQ",
+    "DCS",
+    "DQM",
+    "DT",
+    "ECAL",
+    "ES",
+    "GEM",
+    "HCAL",
+    "HF",
+    "L1T",
+    "PIXEL",
+    "PPS",
+    "RPC",
+    "SCAL",
+    "TCDS",
+    "TRACKER",
+    "TRG",
+)
+COSMICS_COMPONENTS = (
+    "CSC",
+    "DAQ",
+    "DCS",
+    "DQM",
+    "DT",
+    "ECAL",
+    "HCAL",
+    "L1T",
+    "PIXEL",
+    "RPC",
+    "TCDS",
+    "TRACKER",
+    "TRG",
+)
 
 
 class _RunDrawer:
@@ -46,7 +75,9 @@ class _RunDrawer:
             stable_beam=collisions,
             energy=6800.0 if collisions else 0.0,
             components=COLLISION_COMPONENTS if collisions else COSMICS_COMPONENTS,
-            recorded_lumi=round(length / HOUR * rng.uniform(150.0, 250.0), 3) if collisions else 0.0,
+            recorded_lumi=round(length / HOUR * rng.uniform(150.0, 250.0), 3)
+            if collisions
+            else 0.0,
             hlt_key=f"/cdaq/physics/Run2026/2e34/v1.{rng.randint(0, 9)}/HLT/V{rng.randint(1, 9)}"
             if collisions
             else "/cdaq/cosmic/commissioning2026/v1.2/HLT/V3",

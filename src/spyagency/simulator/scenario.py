@@ -223,7 +223,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     if candidate.suffix == ".toml" or candidate.exists():
         text = candidate.read_text(encoding="utf-8")
     else:
-        packaged = resources.files(__package__).joinpath("scenarios", f"{name_or_path}.toml")
+        packaged = (
+            resources.files(__package__).joinpath("scenarios").joinpath(f"{name_or_path}.toml")
+        )
         if not packaged.is_file():
             raise FileNotFoundError(f"no scenario named {name_or_path!r}")
         text = packaged.read_text(encoding="utf-8")
@@ -232,4 +234,6 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 def packaged_scenarios() -> list[str]:
     folder = resources.files(__package__).joinpath("scenarios")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )

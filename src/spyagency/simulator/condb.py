@@ -1,0 +1,164 @@
+"""The central conditions database: one sqlite file with the real CondDB tables.
+
+Every write is a short transaction on a fresh connection, so a concurrent reader (the agency)
+only ever waits milliseconds, and the file can be locked or swapped away by fault windows.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from spyagency.simulator.catalogue import PclOutput
+from spyagency.simulator.condb_schema import (
+    END_OF_VALIDITY_INFINITE,
+    TIME_TYPE_NAMES,
+    create_schema,
+)
+from spyagency.simulator.timefmt import sqlite_timestamp
+
+UPLOAD_USER = "cmsdbupload"
+UPLOAD_HOST = "cms-conddb-1.cern.ch"
+GARBAGE = b"this is not an sqlite database: the simulator made the CondDB unreadable\n"
+
+
+@dataclass(frozen=True)
+class IovWrite:
+    since: int
+    payload_hash: str
+    payload_data: bytes
+    object_type: str
+
+
+class CondDb:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock_holder: sqlite3.Connection | None = None
+        self._hidden = path.with_name(path.name + ".hidden")
+        # RUN_INFO rows that arrive while a fault window blocks the file, written afterwards.
+        self._pending_runs: dict[int, tuple[float, float | None]] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0)
+        # Simulated data: durability does not matter, speed of a year-long replay does.
+        conn.execute("PRAGMA synchronous=OFF")
+        return conn
+
+    def initialise(
+        self, global_tag: str, release: str, tags: dict[str, PclOutput], at: float
+    ) -> None:
+        stamp = sqlite_timestamp(at)
+        conn = self._connect()
+        try:
+            create_schema(conn)
+            conn.execute(
+                "INSERT OR REPLACE INTO GLOBAL_TAG VALUES (?,?,?,?,?,?)",
+                (
+                    global_tag,
+                    END_OF_VALIDITY_INFINITE,
+                    "Prompt GT of the simulated Tier-0",
+                    release,
+                    stamp,
+                    stamp,
+                ),
+            )
+            for name, out in sorted(tags.items()):
+                conn.execute(
+                    "INSERT OR REPLACE INTO TAG VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        name,
+                        TIME_TYPE_NAMES[out.time_type],
+                        out.object_type,
+                        out.synchronization,
+                        f"PCL destination tag ({out.input_tag})",
+                        0,
+                        END_OF_VALIDITY_INFINITE,
+                        stamp,
+                        stamp,
+                        0,
+                    ),
+                )
+                conn.execute(
+                    "INSERT OR REPLACE INTO GLOBAL_TAG_MAP VALUES (?,?,?,?)",
+                    (global_tag, out.record, out.label, name),
+                )
+            conn.commit()
+        finally:
+            conn.close()
+
+    def record_run(self, run: int, start: float, end: float | None) -> None:
+        self._pending_runs[run] = (start, end)
+        if not (self.locked or self.unreadable):
+            self._flush_runs()
+
+    def _flush_runs(self) -> None:
+        # RUN_INFO has no NULL end: while the run goes on, END_TIME repeats START_TIME.
+        conn = self._connect()
+        try:
+            for run, (start, end) in sorted(self._pending_runs.items()):
+                conn.execute(
+                    "INSERT OR REPLACE INTO RUN_INFO VALUES (?,?,?)",
+                    (run, sqlite_timestamp(start), sqlite_timestamp(end if end else start)),
+                )
+            conn.commit()
+            self._pending_runs.clear()
+        finally:
+            conn.close()
+
+    def insert_iovs(self, tag: str, iovs: list[IovWrite], at: float, user_text: str) -> None:
+        stamp = sqlite_timestamp(at)
+        conn = self._connect()
+        try:
+            for iov in iovs:
+                conn.execute(
+                    "INSERT OR IGNORE INTO PAYLOAD VALUES (?,?,?,?,?,?)",
+                    (iov.payload_hash, iov.object_type, iov.payload_data, b"", "3.2", stamp),
+                )
+                conn.execute(
+                    "INSERT INTO IOV VALUES (?,?,?,?)", (tag, iov.since, stamp, iov.payload_hash)
+                )
+            conn.execute("UPDATE TAG SET MODIFICATION_TIME=? WHERE NAME=?", (stamp, tag))
+            conn.execute(
+                "INSERT OR IGNORE INTO TAG_LOG VALUES (?,?,?,?,?,?,?)",
+                (tag, stamp, "New iov", UPLOAD_USER, UPLOAD_HOST, "uploadConditions", user_text),
+            )
+            conn.commit()
+        finally:
+            conn.close()
+
+    # --- fault windows -------------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return self._lock_holder is not None
+
+    def lock(self) -> None:
+        """Hold an exclusive lock: readers and writers get 'database is locked'."""
+        if self._lock_holder is None:
+            conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            conn.execute("BEGIN EXCLUSIVE")
+            self._lock_holder = conn
+
+    def unlock(self) -> None:
+        if self._lock_holder is not None:
+            self._lock_holder.rollback()
+            self._lock_holder.close()
+            self._lock_holder = None
+            self._flush_runs()
+
+    @property
+    def unreadable(self) -> bool:
+        return self._hidden.exists()
+
+    def make_unreadable(self) -> None:
+        """Swap the file for garbage: readers get 'file is not a database'."""
+        if not self._hidden.exists():
+            os.replace(self.path, self._hidden)
+            self.path.write_bytes(GARBAGE)
+
+    def restore_readable(self) -> None:
+        if self._hidden.exists():
+            os.replace(self._hidden, self.path)
+            self._flush_runs()

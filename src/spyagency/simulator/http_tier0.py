@@ -1,0 +1,163 @@
+"""Tier-0 data service (dmwm/t0wmadatasvc) under /t0wmadatasvc/prod/ (DOMAIN.md 5.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from spyagency.simulator.catalogue import load_catalogue
+from spyagency.simulator.http_common import result, run_param, world_of
+from spyagency.simulator.plan import RunPlan
+from spyagency.simulator.world import World
+
+PRIMARY_DATASETS = {
+    "collisions": ("EGamma0", "JetMET0", "Muon0", "ZeroBias"),
+    "cosmics": ("Cosmics", "NoBPTX"),
+}
+SCENARIOS = {"collisions": "ppEra_Run3", "cosmics": "cosmicsEra_Run3"}
+
+
+def _runs(world: World, run: int | None) -> list[RunPlan]:
+    if run is None:
+        return [world.runs[n] for n in world.started]
+    return [world.runs[run]] if run in world.runs and run in world.started else []
+
+
+def _express_row(world: World, run: RunPlan, stream: str) -> dict[str, Any]:
+    t0 = world.scenario.tier0
+    spec = load_catalogue().streams[stream]
+    return {
+        "run": run.number,
+        "stream": stream,
+        "cmssw": t0.cmssw,
+        "scram_arch": t0.scram_arch,
+        "reco_cmssw": t0.cmssw,
+        "reco_scram_arch": t0.scram_arch,
+        "alca_skim": spec.alca_skim,
+        "dqm_seq": spec.dqm_seq,
+        "global_tag": t0.express_global_tag,
+        "scenario": SCENARIOS[run.run_class],
+        "proc_version": 1,
+        "multicore": 8,
+        "write_tiers": "FEVT,ALCARECO,DQMIO",
+        "write_dqm": True,
+    }
+
+
+def _reco_row(world: World, run: RunPlan, dataset: str) -> dict[str, Any]:
+    t0 = world.scenario.tier0
+    return {
+        "run": run.number,
+        "primary_dataset": dataset,
+        "cmssw": t0.cmssw,
+        "global_tag": t0.prompt_global_tag,
+        "scram_arch": t0.scram_arch,
+        "multicore": 8,
+        "write_reco": False,
+        "write_dqm": True,
+        "write_aod": True,
+        "write_miniaod": True,
+        "write_nanoaod": True,
+        "alca_skim": "TkAlMinBias,SiStripCalMinBias" if run.run_class == "collisions" else "",
+        "physics_skim": "",
+        "dqm_seq": "@common",
+        "scenario": SCENARIOS[run.run_class],
+        "proc_version": 1,
+    }
+
+
+def _released(world: World, run: int) -> bool:
+    record = world.releaser.records.get(run)
+    return record is not None and record.release_time is not None
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/t0wmadatasvc/prod")
+
+    @router.get("/hello")
+    def hello() -> JSONResponse:
+        return result(["world"])
+
+    @router.get("/firstconditionsaferun")
+    def first_condition_safe_run(request: Request) -> JSONResponse:
+        return result([world_of(request).fcsr()])
+
+    @router.get("/run_config")
+    def run_config(request: Request) -> JSONResponse:
+        world = world_of(request)
+        with world.lock:
+            runs = _runs(world, run_param(request))
+            era = world.scenario.tier0.acq_era
+            return result([{"run": r.number, "acq_era": era} for r in runs])
+
+    @router.get("/express_config")
+    def express_config(request: Request) -> JSONResponse:
+        world = world_of(request)
+        stream = request.query_params.get("stream")
+        with world.lock:
+            rows = [
+                _express_row(world, r, s.stream)
+                for r in _runs(world, run_param(request))
+                for s in r.streams
+                if stream in (None, s.stream)
+            ]
+            return result(rows)
+
+    @router.get("/run_stream_done")
+    def run_stream_done(request: Request) -> JSONResponse:
+        world = world_of(request)
+        run = run_param(request, required=True)
+        stream = request.query_params.get("stream")
+        with world.lock:
+            plans = _runs(world, run)
+            if not plans or stream not in {s.stream for s in plans[0].streams}:
+                return result([])
+            return result([(run, stream) in world.stream_done])
+
+    @router.get("/reco_config")
+    def reco_config(request: Request) -> JSONResponse:
+        world = world_of(request)
+        dataset = request.query_params.get("primary_dataset")
+        with world.lock:
+            rows = [
+                _reco_row(world, r, d)
+                for r in _runs(world, run_param(request))
+                if _released(world, r.number)
+                for d in PRIMARY_DATASETS[r.run_class]
+                if dataset in (None, d)
+            ]
+            return result(rows)
+
+    @router.get("/run_dataset_done")
+    def run_dataset_done(request: Request) -> JSONResponse:
+        world = world_of(request)
+        run = run_param(request, required=True)
+        dataset = request.query_params.get("primary_dataset")
+        with world.lock:
+            plans = _runs(world, run)
+            if not plans or dataset not in (None, *PRIMARY_DATASETS[plans[0].run_class]):
+                return result([])
+            return result([run in world.reco_done])
+
+    @router.get("/promptreco_status")
+    def promptreco_status(request: Request) -> JSONResponse:
+        world = world_of(request)
+        return result([world.promptreco_enabled(world.now)])
+
+    @router.get("/global_tag_history")
+    def global_tag_history(request: Request) -> JSONResponse:
+        t0 = world_of(request).scenario.tier0
+        first = world_of(request).scenario.first_run
+        return result(
+            [
+                {
+                    "run": first,
+                    "express_global_tag": t0.express_global_tag,
+                    "reco_global_tag": t0.prompt_global_tag,
+                }
+            ]
+        )
+
+    return router

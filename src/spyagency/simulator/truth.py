@@ -1,0 +1,119 @@
+"""Ground truth: what really happened, for tests and benchmarks of the agency.
+
+Per run: stop, lock-in and release times, early or by timer, and for every calibration PromptReco
+needed (a workflow that produced or should have produced a payload) the moment it became
+provable in the CondDB (IOV insertion in the right tag with the harvested payload) and whether
+that was before lock-in. ``missed`` lists required calibrations absent at lock-in.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from spyagency.simulator.plan import RunPlan
+from spyagency.simulator.records import FileRecord, InjectedFault
+from spyagency.simulator.tier0_release import ReleaseRecord
+
+
+class TruthSource(Protocol):
+    now: float
+    started: list[int]
+    runs: dict[int, RunPlan]
+    files: dict[str, FileRecord]
+    provable_at: dict[tuple[int, str], float]
+
+    def fcsr(self) -> int: ...
+
+
+def _required(run: RunPlan, world: TruthSource, lock_time: float | None) -> list[dict[str, Any]]:
+    rows = []
+    for stream in run.streams:
+        if stream.harvest is None:
+            continue
+        for wf in stream.harvest.workflows:
+            if not wf.required:
+                continue
+            for spec in wf.workflow.outputs:
+                provable = world.provable_at.get((run.number, spec.destination_tag))
+                rows.append(
+                    {
+                        "stream": stream.stream,
+                        "workflow": wf.workflow.name,
+                        "input_tag": spec.input_tag,
+                        "destination_tag": spec.destination_tag,
+                        "outcome": wf.outcome,
+                        "provable_at": provable,
+                        "present_at_lock_in": (
+                            None
+                            if lock_time is None
+                            else provable is not None and provable <= lock_time
+                        ),
+                    }
+                )
+    return rows
+
+
+def _not_required(run: RunPlan) -> list[dict[str, str]]:
+    return [
+        {"stream": s.stream, "workflow": wf.workflow.name, "outcome": wf.outcome}
+        for s in run.streams
+        if s.harvest is not None
+        for wf in s.harvest.workflows
+        if not wf.required
+    ]
+
+
+def _files(run: RunPlan, world: TruthSource) -> list[dict[str, Any]]:
+    rows = []
+    for out in run.all_outputs():
+        rec = world.files.get(out.key)
+        rows.append(
+            {
+                "file": out.file_stem,
+                "destination_tag": out.spec.destination_tag,
+                "created_at": rec.created_at if rec else None,
+                "upload_planned_at": out.upload_at,
+                "uploaded_at": rec.uploaded_at if rec else None,
+                "verdict": rec.verdict if rec else None,
+                "fcsr_at_upload": rec.fcsr_at_upload if rec else None,
+                "inserted_at": rec.inserted_at if rec else None,
+                "written_tag": rec.written_tag if rec else None,
+                "faults": sorted(out.faults),
+            }
+        )
+    return rows
+
+
+def run_truth(run: RunPlan, release: ReleaseRecord | None, world: TruthSource) -> dict[str, Any]:
+    lock_time = release.lock_time if release else None
+    required = _required(run, world, lock_time)
+    released_how = None
+    if release and release.release_time is not None:
+        released_how = "early" if release.early else "timer"
+    return {
+        "run": run.number,
+        "class": run.run_class,
+        "start": run.start,
+        "stop": run.stop if run.number in world.started and run.stop <= world.now else None,
+        "has_express_data": run.has_express_data,
+        "lock_in_time": lock_time,
+        "release_time": release.release_time if release else None,
+        "released": released_how,
+        "ready_signal_at": release.ready_at if release else None,
+        "ready_signal_via": release.ready_via if release else None,
+        "required": required,
+        "not_required": _not_required(run),
+        "missed": [r for r in required if r["present_at_lock_in"] is False],
+        "files": _files(run, world),
+    }
+
+
+def world_truth(
+    world: TruthSource, releases: dict[int, ReleaseRecord], faults: list[InjectedFault]
+) -> dict[str, Any]:
+    return {
+        "now": world.now,
+        "fcsr": world.fcsr(),
+        "runs": [run_truth(world.runs[n], releases.get(n), world) for n in world.started],
+        "faults": [f.to_json() for f in faults],
+    }
