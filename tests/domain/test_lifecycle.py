@@ -78,7 +78,7 @@ def test_the_upload_marker_metadata_wins_over_the_harvest_metadata() -> None:
 
 
 def test_lumi_based_tags_are_proven_by_an_iov_inside_the_run() -> None:
-    story = Story().ran(2).express("Express", "PromptCalibProd", "PromptCalibProdBeamSpotByLumi")
+    story = Story().ran(2).express("Express", "PromptCalibProd")
     tag = "BeamSpotObjects_PCL_byLumi_v0_prompt"
     story.at(4).harvested("BeamSpotObject_ByLumi", (tag,))
     story.at(5).iov(tag, since=lumi_since(story.run, 12), time_type=TimeType.LUMI)

@@ -43,12 +43,7 @@ WORKFLOWS = {
         "SiStripBadChannel_PCL_v1_hlt",
         TimeType.RUN,
     ),
-    "BeamSpotByLumi": (
-        "PromptCalibProdBeamSpotByLumi",
-        "BeamSpotObject_ByLumi",
-        "BeamSpotObjects_PCL_byLumi_v0_prompt",
-        TimeType.LUMI,
-    ),
+    "LumiPCC": ("PromptCalibProdLumiPCC", "LumiPCCCorrections_pcl", "LumiPCC_Corrections_prompt", TimeType.LUMI),
 }
 OTHER_TAG = "Some_other_tag_v1"
 

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
-# The project is not necessarily installed in the venv: make the src layout importable.
-_SRC = Path(__file__).resolve().parents[2] / "src"
-if str(_SRC) not in sys.path:
-    sys.path.insert(0, str(_SRC))
-
-import httpx2  # noqa: E402
-
-from spyagency.simulator.clock import ManualClock  # noqa: E402
-from spyagency.simulator.scenario import HOUR, Scenario, load_scenario  # noqa: E402
-from spyagency.simulator.server import SimulatorServer  # noqa: E402
-from spyagency.simulator.world import World  # noqa: E402
+from spyagency.simulator.clock import ManualClock
+from spyagency.simulator.scenario import HOUR, Scenario, load_scenario
+from spyagency.simulator.server import SimulatorServer
+from spyagency.simulator.world import World
 
 
 @pytest.fixture

@@ -42,6 +42,9 @@ class AlertCandidate:
     run: int | None = None
     workflow: str | None = None
     source: Source | None = None
+    # What the alert is about right now (a workflow state, a verdict): an acknowledgement
+    # holds only while this stays the same.
+    state: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -74,6 +77,7 @@ def run_alerts(
                 f"run {run} locked in without its calibrations",
                 "; ".join(assessment.reasons),
                 run=run,
+                state=assessment.verdict.value,
             )
         ]
     if assessment.verdict is Verdict.RELEASED:
@@ -94,6 +98,7 @@ def run_alerts(
                     evidence,
                     run=run,
                     workflow=workflow.workflow,
+                    state=workflow.state.value,
                 )
             )
             continue
@@ -109,6 +114,7 @@ def run_alerts(
                     evidence,
                     run=run,
                     workflow=workflow.workflow,
+                    state=workflow.state.value,
                 )
             )
         if any(e.source is Source.WMSTATS for e in workflow.evidence):
@@ -120,6 +126,7 @@ def run_alerts(
                     evidence,
                     run=run,
                     workflow=f"{workflow.workflow}/harvest-job",
+                    state=workflow.state.value,
                 )
             )
     at_risk = assessment.verdict in (Verdict.PENDING, Verdict.BLOCKED, Verdict.UNKNOWN)
@@ -134,6 +141,7 @@ def run_alerts(
                 f"run {run} is {assessment.verdict.value} {left:.1f} h before its lock-in",
                 "; ".join(assessment.reasons),
                 run=run,
+                state=assessment.verdict.value,
             )
         )
     return found
@@ -161,6 +169,7 @@ def source_alerts(
                 f"source {source.value} stale (last success {last})",
                 f"last error: {error}",
                 source=source,
+                state="stale",
             )
         )
     return found

@@ -47,7 +47,9 @@ class WorkflowSpec:
 @dataclass(frozen=True)
 class Catalogue:
     workflows: tuple[WorkflowSpec, ...]
-    _by_producer: Mapping[str, WorkflowSpec] = field(init=False, repr=False, compare=False)
+    _by_producer: Mapping[str, tuple[WorkflowSpec, ...]] = field(
+        init=False, repr=False, compare=False
+    )
     _by_name: Mapping[str, WorkflowSpec] = field(init=False, repr=False, compare=False)
     _by_input_tag: Mapping[str, WorkflowSpec] = field(init=False, repr=False, compare=False)
 
@@ -56,7 +58,12 @@ class Catalogue:
         duplicates = {name for name in names if names.count(name) > 1}
         if duplicates:
             raise ValueError(f"workflow names must be unique; repeated: {sorted(duplicates)}")
-        object.__setattr__(self, "_by_producer", {s.producer: s for s in self.workflows})
+        by_producer: dict[str, list[WorkflowSpec]] = {}
+        for spec in self.workflows:
+            by_producer.setdefault(spec.producer, []).append(spec)
+        object.__setattr__(
+            self, "_by_producer", {p: tuple(specs) for p, specs in by_producer.items()}
+        )
         object.__setattr__(self, "_by_name", {s.name: s for s in self.workflows})
         object.__setattr__(
             self,
@@ -64,8 +71,9 @@ class Catalogue:
             {tag: s for s in self.workflows for tag in s.input_tags},
         )
 
-    def by_producer(self, producer: str) -> WorkflowSpec | None:
-        return self._by_producer.get(producer)
+    def for_producer(self, producer: str) -> tuple[WorkflowSpec, ...]:
+        """The harvest workflows of one producer (``PromptCalibProd`` harvests two)."""
+        return self._by_producer.get(producer, ())
 
     def by_name(self, name: str) -> WorkflowSpec | None:
         return self._by_name.get(name)

@@ -42,11 +42,11 @@ def expected_workflows(
     unknown: list[str] = []
     for config in configs:
         for producer in pcl_producers(config.producers):
-            known_spec = catalogue.by_producer(producer)
-            if known_spec is None:
+            specs = catalogue.for_producer(producer)
+            if not specs:
                 unknown.append(producer)
-                continue
-            producing.setdefault(known_spec.name, []).append(config.stream)
+            for known in specs:
+                producing.setdefault(known.name, []).append(config.stream)
 
     expected: dict[str, WorkflowSpec] = {}
     for spec in catalogue.workflows:
