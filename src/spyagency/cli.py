@@ -62,7 +62,7 @@ def db_upgrade(
     ] = None,
 ) -> None:
     """Create or migrate the database schema to the latest version."""
-    from spyagency.store.migrations_api import upgrade
+    from spyagency.store.migrations import upgrade
 
     target = url or _settings(config).database.url
     upgrade(target)

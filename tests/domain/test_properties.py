@@ -43,7 +43,12 @@ WORKFLOWS = {
         "SiStripBadChannel_PCL_v1_hlt",
         TimeType.RUN,
     ),
-    "LumiPCC": ("PromptCalibProdLumiPCC", "LumiPCCCorrections_pcl", "LumiPCC_Corrections_prompt", TimeType.LUMI),
+    "LumiPCC": (
+        "PromptCalibProdLumiPCC",
+        "LumiPCCCorrections_pcl",
+        "LumiPCC_Corrections_prompt",
+        TimeType.LUMI,
+    ),
 }
 OTHER_TAG = "Some_other_tag_v1"
 

@@ -1,0 +1,142 @@
+"""Keeping the stored alerts in step with what the rules say should be open.
+
+``AlertKeeper.reconcile`` after every batch:
+
+1. computes the alert candidates of the runs just judged (and of the sources on a tick);
+2. opens each new candidate, or refreshes the open alert with the same key (an acknowledgement
+   holds only while the state it was given in holds);
+3. resolves open alerts of those runs (or sources) that are no longer candidates;
+4. queues one notification per alert channel for every opening and every resolution, keyed so
+   that a retry never notifies twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from spyagency.domain.alerting import AlertCandidate, run_alerts, source_alerts
+from spyagency.domain.health import SourceHealth
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import Source
+from spyagency.domain.verdict import RunAssessment
+from spyagency.store.alerts import Alert
+from spyagency.store.events import EventKind, NewEvent
+from spyagency.store.run_records import StateChange
+from spyagency.store.uow import Transaction
+
+
+class AlertKeeper:
+    def __init__(
+        self,
+        policy: Policy,
+        channels: Sequence[str],
+        sources: Iterable[Source],
+        public_url: str | None = None,
+    ) -> None:
+        self.policy = policy
+        self.channels = tuple(channels)
+        self.sources = tuple(sources)
+        self.public_url = (public_url or "").rstrip("/")
+        self.state_since: dict[int, dict[str, datetime]] = {}
+
+    def load(self, tx: Transaction) -> None:
+        for record in tx.states.list_runs(limit=None):
+            self.state_since[record.run] = {w.workflow: w.state_since for w in record.workflows}
+
+    def note_changes(self, change: StateChange, now: datetime) -> None:
+        since = self.state_since.setdefault(change.run, {})
+        for workflow in change.workflow_changes:
+            since[workflow.workflow] = now
+
+    def reconcile(
+        self,
+        tx: Transaction,
+        assessments: Sequence[RunAssessment],
+        health: Mapping[Source, SourceHealth],
+        now: datetime,
+        *,
+        include_sources: bool,
+    ) -> tuple[int, int]:
+        candidates: list[AlertCandidate] = []
+        for assessment in assessments:
+            since = self.state_since.get(assessment.run, {})
+            candidates.extend(run_alerts(assessment, since, self.policy, now))
+        if include_sources:
+            candidates.extend(source_alerts(health, self.policy, now, self.sources))
+        wanted = {c.dedupe_key: c for c in candidates}
+        judged = {a.run for a in assessments}
+
+        opened = 0
+        for key, candidate in wanted.items():
+            alert, is_new = tx.alerts.open_or_touch(
+                key,
+                candidate.kind.value,
+                candidate.severity.value,
+                candidate.run,
+                candidate.workflow,
+                candidate.source.value if candidate.source else None,
+                f"{candidate.summary}: {candidate.description}".rstrip(": "),
+                now,
+                state=candidate.state,
+            )
+            if is_new:
+                opened += 1
+                self._notify(tx, alert, candidate, "firing", now)
+
+        resolved = 0
+        for alert in tx.alerts.open_alerts():
+            if alert.dedupe_key in wanted:
+                continue
+            ours = alert.run in judged if alert.run is not None else include_sources
+            if not ours:
+                continue
+            closed = tx.alerts.resolve(alert.dedupe_key, now)
+            if closed is not None:
+                resolved += 1
+                self._notify(tx, closed, None, "resolved", now)
+        return opened, resolved
+
+    def _notify(
+        self,
+        tx: Transaction,
+        alert: Alert,
+        candidate: AlertCandidate | None,
+        state: str,
+        now: datetime,
+    ) -> None:
+        summary = candidate.summary if candidate else alert.message.split(": ", 1)[0]
+        description = candidate.description if candidate else alert.message
+        payload: dict[str, Any] = {
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "state": state,
+            "run": alert.run,
+            "workflow": alert.workflow,
+            "source": alert.source,
+            "summary": summary,
+            "description": description,
+            "dedupe_key": alert.dedupe_key,
+            "opened_at": alert.opened_at.isoformat(),
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+            "url": f"{self.public_url}/runs/{alert.run}"
+            if alert.run
+            else f"{self.public_url}/sources",
+        }
+        key = f"alert-{alert.id}-{state}"
+        for channel in self.channels:
+            tx.outbox.enqueue(channel, "alert", alert.run, key, payload, now)
+        tx.events.append_many(
+            [
+                NewEvent(
+                    at=now,
+                    kind=EventKind.ALERT,
+                    run=alert.run,
+                    workflow=alert.workflow,
+                    old=None if state == "firing" else "firing",
+                    new=state,
+                    detail={"alert_id": alert.id, "kind": alert.kind, "summary": summary},
+                )
+            ]
+        )

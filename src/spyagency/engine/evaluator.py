@@ -1,0 +1,202 @@
+"""The evaluator: folds what the spies saw, judges runs, and writes the consequences.
+
+``ingest(report)`` and ``tick()`` each run in ONE store transaction:
+
+1. append the report's observations and the source's new health record;
+2. fold the observations into the in-memory knowledge (order-independent, see ADR 3);
+3. judge the affected runs (every open run on a tick, since deadlines move with time);
+4. save each run's state: the store writes events only for changes;
+5. decide readiness signals in run order (``signals.py``) and write them to the outbox;
+6. open, refresh or resolve alerts (``alerts.py``) and queue their notifications.
+
+Either everything of a batch is stored, or nothing is: a crash between two batches loses no
+decision, and a restart rebuilds the knowledge by replaying stored observations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from spyagency.domain.catalogue import Catalogue
+from spyagency.domain.clock import Clock
+from spyagency.domain.health import SourceHealth
+from spyagency.domain.knowledge import Knowledge
+from spyagency.domain.overrides import Override
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import Source, Verdict
+from spyagency.domain.verdict import Context, RunAssessment, judge_run
+from spyagency.engine.alerts import AlertKeeper
+from spyagency.engine.scoping import poll_scope
+from spyagency.engine.signals import SignalDesk
+from spyagency.spies.scope import PollScope, SpyReport
+from spyagency.store.run_records import StateChange
+from spyagency.store.uow import Store, Transaction
+
+log = logging.getLogger(__name__)
+
+
+def next_health(previous: SourceHealth | None, report: SpyReport, now: datetime) -> SourceHealth:
+    """The source's health after ``report``: any error makes the poll a failure."""
+    base = previous or SourceHealth(report.source)
+    if report.ok:
+        return SourceHealth(
+            report.source,
+            last_success=now,
+            last_attempt=now,
+            last_error=base.last_error,
+            last_error_at=base.last_error_at,
+            last_error_raw=base.last_error_raw,
+            consecutive_failures=0,
+        )
+    first = report.errors[0]
+    more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+    return SourceHealth(
+        report.source,
+        last_success=base.last_success,
+        last_attempt=now,
+        last_error=f"{first.message}{more}",
+        last_error_at=now,
+        last_error_raw=first.raw,
+        consecutive_failures=base.consecutive_failures + 1,
+    )
+
+
+@dataclass
+class EvaluationResult:
+    changes: list[StateChange] = field(default_factory=list)
+    assessments: list[RunAssessment] = field(default_factory=list)
+    signals: int = 0
+    alerts_opened: int = 0
+    alerts_resolved: int = 0
+
+
+class Evaluator:
+    def __init__(
+        self,
+        store: Store,
+        catalogue: Catalogue,
+        policy: Policy,
+        clock: Clock,
+        signals: SignalDesk,
+        alerts: AlertKeeper,
+        prompt_global_tags: Iterable[str] = (),
+    ) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self.policy = policy
+        self.clock = clock
+        self.signals = signals
+        self.alerts = alerts
+        self.prompt_global_tags = tuple(prompt_global_tags)
+        self.knowledge = Knowledge()
+        self.health: dict[Source, SourceHealth] = {}
+        self.overrides: list[Override] = []
+        self.verdicts: dict[int, Verdict] = {}
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def load(self) -> int:
+        """Rebuild memory from the store; return how many observations were replayed."""
+        count = 0
+        with self.store.transaction() as tx:
+            for observation in tx.observations.iter_all():
+                self.knowledge.add(observation)
+                count += 1
+            self.health = dict(tx.health.all())
+            self.overrides = list(tx.overrides.all_in_force_or_expiring_after(self.clock.now()))
+            for record in tx.states.list_runs(limit=None):
+                self.verdicts[record.run] = record.verdict
+            self.signals.load(tx)
+            self.alerts.load(tx)
+        return count
+
+    # -- what to poll -----------------------------------------------------------------------
+
+    def open_runs(self) -> list[int]:
+        """Runs known and not final (released or missed runs are never fetched again)."""
+        return sorted(
+            run
+            for run in self.knowledge.runs
+            if not self.verdicts.get(run, Verdict.PENDING).is_final
+        )
+
+    def scope(self) -> PollScope:
+        return poll_scope(
+            self.knowledge,
+            self.open_runs(),
+            self.catalogue,
+            self.policy,
+            self.clock.now(),
+            self.prompt_global_tags,
+        )
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def ingest(self, report: SpyReport) -> EvaluationResult:
+        now = self.clock.now()
+        health = next_health(self.health.get(report.source), report, now)
+        with self.store.transaction() as tx:
+            tx.observations.add_many(report.observations)
+            tx.health.record(health)
+            touched: set[int] = set()
+            system_changed = False
+            for observation in report.observations:
+                changed = self.knowledge.add(observation)
+                if changed == -1:
+                    system_changed = True
+                elif changed is not None:
+                    touched.add(changed)
+            self.health[report.source] = health
+            runs = set(self.open_runs()) if system_changed or not report.ok else set()
+            runs |= touched
+            # A source that recovers or fails changes every open run's verdict (staleness).
+            if (
+                health.consecutive_failures in (0, 1)
+                and report.source in self.policy.critical_sources
+            ):
+                runs |= set(self.open_runs())
+            return self._evaluate(tx, runs, now)
+
+    def tick(self) -> EvaluationResult:
+        """Re-judge every open run: deadlines and staleness move even when sources do not."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
+            return self._evaluate(tx, set(self.open_runs()), now, sources=True)
+
+    def reevaluate(self, runs: Iterable[int]) -> EvaluationResult:
+        """After an operator action (override placed or revoked) on ``runs``."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
+            return self._evaluate(tx, set(runs), now)
+
+    def _evaluate(
+        self, tx: Transaction, runs: set[int], now: datetime, sources: bool = False
+    ) -> EvaluationResult:
+        result = EvaluationResult()
+        context = Context(
+            catalogue=self.catalogue,
+            policy=self.policy,
+            now=now,
+            health=self.health,
+            system=self.knowledge.system,
+            overrides=self.overrides,
+        )
+        for run in sorted(runs):
+            assessment = judge_run(self.knowledge.run(run), context)
+            change = tx.states.save_run(assessment, now)
+            self.verdicts[run] = assessment.verdict
+            result.assessments.append(assessment)
+            if change.changed:
+                result.changes.append(change)
+            self.alerts.note_changes(change, now)
+        result.signals = self.signals.decide(tx, self.verdicts, result.assessments, now)
+        opened, resolved = self.alerts.reconcile(
+            tx, result.assessments, self.health, now, include_sources=sources
+        )
+        result.alerts_opened, result.alerts_resolved = opened, resolved
+        return result

@@ -1,0 +1,103 @@
+"""Running every spy on its own schedule, surviving whatever a spy does.
+
+Each source gets one asyncio task:
+
+1. ask the engine for the current poll scope (the open runs and what they still need);
+2. run the spy's ``poll`` with an overall deadline (a spy that hangs is cut off);
+3. hand the report to the engine, which stores observations and health in one transaction;
+4. sleep until the next poll, or until woken early (a new run appeared, an operator asked).
+
+A spy that raises despite its contract, or times out, becomes a report with one source error:
+the loop never dies and the engine keeps everything it knew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from spyagency.domain.states import Source
+from spyagency.spies.base import Spy
+from spyagency.spies.scope import PollScope, SourceError, SpyReport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Schedule:
+    spy: Spy
+    interval_seconds: float
+    deadline_seconds: float
+
+
+ScopeProvider = Callable[[], Awaitable[PollScope]]
+ReportSink = Callable[[SpyReport], Awaitable[None]]
+Now = Callable[[], datetime]
+
+
+async def poll_once(spy: Spy, scope: PollScope, deadline_seconds: float, now: Now) -> SpyReport:
+    """One poll that always returns a report, whatever the spy does."""
+    started = now()
+    try:
+        return await asyncio.wait_for(spy.poll(scope), timeout=deadline_seconds)
+    except TimeoutError:
+        message = f"poll did not finish within {deadline_seconds:.0f} s"
+        raw = ""
+    except Exception as error:  # the spy contract says never raise; make sure of it
+        message = f"spy crashed: {type(error).__name__}: {error}"
+        raw = traceback.format_exc(limit=5)
+    report = SpyReport(source=spy.source, started_at=started, finished_at=now())
+    report.errors.append(SourceError(spy.source, now(), message, raw))
+    return report
+
+
+class Supervisor:
+    """Owns one polling task per spy; ``wake`` makes every poller go now."""
+
+    def __init__(
+        self, schedules: list[Schedule], scope: ScopeProvider, sink: ReportSink, now: Now
+    ) -> None:
+        self.schedules = schedules
+        self.scope = scope
+        self.sink = sink
+        self.now = now
+        self._wake = {s.spy.source: asyncio.Event() for s in schedules}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self, source: Source | None = None) -> None:
+        for name, event in self._wake.items():
+            if source is None or name is source:
+                event.set()
+
+    async def _loop(self, schedule: Schedule) -> None:
+        wake = self._wake[schedule.spy.source]
+        while True:
+            wake.clear()
+            try:
+                scope = await self.scope()
+                report = await poll_once(schedule.spy, scope, schedule.deadline_seconds, self.now)
+                await self.sink(report)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failing store must not end polling
+                log.exception("handling a %s report failed", schedule.spy.source.value)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=schedule.interval_seconds)
+
+    def start(self) -> None:
+        for schedule in self.schedules:
+            name = f"poll-{schedule.spy.source.value}"
+            self._tasks.append(asyncio.create_task(self._loop(schedule), name=name))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()

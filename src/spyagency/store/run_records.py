@@ -1,0 +1,74 @@
+"""What the store returns about runs: the saved assessment plus bookkeeping the domain does not
+keep (since when a state holds, the version used as an ETag), and what a save changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from spyagency.domain.evidence import Evidence
+from spyagency.domain.states import Verdict, WorkflowState
+from spyagency.domain.verdict import RunAssessment
+
+
+@dataclass(frozen=True)
+class WorkflowRecord:
+    run: int
+    workflow: str
+    state: WorkflowState
+    state_since: datetime
+    evidence: tuple[Evidence, ...]
+    proven_at: datetime | None
+    deadline: datetime | None
+    counted: bool
+    optional: bool
+    ignored_by: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    assessment: RunAssessment
+    verdict_since: datetime
+    updated_at: datetime
+    version: int
+    workflows: tuple[WorkflowRecord, ...]
+
+    @property
+    def run(self) -> int:
+        return self.assessment.run
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.assessment.verdict
+
+    @property
+    def etag(self) -> str:
+        """Changes exactly when what the API shows of the run changes."""
+        return f'"{self.run}-{self.version}"'
+
+    def workflow(self, name: str) -> WorkflowRecord | None:
+        return next((w for w in self.workflows if w.workflow == name), None)
+
+
+@dataclass(frozen=True)
+class WorkflowChange:
+    workflow: str
+    old: WorkflowState | None
+    new: WorkflowState | None
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """The outcome of saving one assessment. ``old_verdict`` is None for a run seen first."""
+
+    run: int
+    old_verdict: Verdict | None
+    new_verdict: Verdict
+    workflow_changes: tuple[WorkflowChange, ...]
+    version: int
+    changed: bool
+
+    @property
+    def verdict_changed(self) -> bool:
+        return self.old_verdict != self.new_verdict

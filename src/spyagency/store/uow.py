@@ -1,0 +1,89 @@
+"""The unit of work: every repository of one transaction shares one connection, so a state
+change, its events and the outbox messages it causes commit together or not at all.
+
+>>> store = Store(build_engine("sqlite:////tmp/spyagency-doc.db"))  # doctest: +SKIP
+>>> with store.transaction() as tx:  # doctest: +SKIP
+...     change = tx.states.save_run(assessment, now)
+...     if change.verdict_changed:
+...         tx.outbox.enqueue("tier0_webhook", "signal", assessment.run, key, payload, now)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine
+
+from spyagency.store.alerts import AlertRepository
+from spyagency.store.audit import AuditRepository
+from spyagency.store.database import SQLITE_BEGIN_OPTION
+from spyagency.store.events import EventRepository
+from spyagency.store.leader import LeaderRepository
+from spyagency.store.observations import ObservationRepository
+from spyagency.store.outbox import OutboxRepository
+from spyagency.store.overrides import OverrideRepository
+from spyagency.store.run_states import RunStateRepository
+from spyagency.store.signals import SignalRepository
+from spyagency.store.source_health import SourceHealthRepository
+
+
+@dataclass
+class Transaction:
+    """The repositories, bound to one connection inside one transaction."""
+
+    connection: Connection
+    observations: ObservationRepository = field(init=False)
+    events: EventRepository = field(init=False)
+    states: RunStateRepository = field(init=False)
+    health: SourceHealthRepository = field(init=False)
+    overrides: OverrideRepository = field(init=False)
+    audit: AuditRepository = field(init=False)
+    outbox: OutboxRepository = field(init=False)
+    alerts: AlertRepository = field(init=False)
+    signals: SignalRepository = field(init=False)
+    leader: LeaderRepository = field(init=False)
+
+    def __post_init__(self) -> None:
+        connection = self.connection
+        self.observations = ObservationRepository(connection)
+        self.events = EventRepository(connection)
+        self.states = RunStateRepository(connection, self.events)
+        self.health = SourceHealthRepository(connection)
+        self.overrides = OverrideRepository(connection)
+        self.audit = AuditRepository(connection)
+        self.outbox = OutboxRepository(connection)
+        self.alerts = AlertRepository(connection)
+        self.signals = SignalRepository(connection)
+        self.leader = LeaderRepository(connection)
+
+
+class Store:
+    """Hands out transactions on ``engine``; builds nothing until asked."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A read-write transaction: committed when the block ends, rolled back on an error.
+
+        On SQLite it takes the write lock at once (``BEGIN IMMEDIATE``), so concurrent writers
+        queue for up to the busy timeout instead of failing halfway.
+        """
+        with self.engine.begin() as connection:
+            yield Transaction(connection)
+
+    @contextmanager
+    def read(self) -> Iterator[Transaction]:
+        """A read-only snapshot that never blocks writers (on SQLite a deferred transaction
+        in WAL mode). Anything written here is rolled back."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+            # The connection begins on first use and rolls back when it closes.
+            yield Transaction(connection)
+
+    def dispose(self) -> None:
+        """Close pooled connections (at shutdown, and in tests before dropping a database)."""
+        self.engine.dispose()

@@ -1,0 +1,49 @@
+"""``INSERT ... ON CONFLICT`` for the two backends, which spell it alike but need their own
+insert construct. Used where two writers may race to create the same row: the database,
+not a read-then-write in Python, decides who wins."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    name = connection.dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for the {name} dialect")
+
+
+def insert_or_ignore(
+    connection: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict_columns: Sequence[str],
+) -> bool:
+    """Insert one row unless it conflicts on ``conflict_columns``; True if it was inserted."""
+    statement = _insert(connection, table).values(dict(values))
+    statement = statement.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    # RETURNING yields the row only if it was inserted; rowcount is not reliable here (psycopg
+    # reports -1 once SQLAlchemy has fetched the implicitly returned primary key).
+    returning = statement.returning(*(table.c[name] for name in conflict_columns))
+    return connection.execute(returning).first() is not None
+
+
+def upsert(
+    connection: Connection,
+    table: Table,
+    values: Mapping[str, Any],
+    conflict_columns: Sequence[str],
+) -> None:
+    """Insert one row, or overwrite every other column of the row it conflicts with."""
+    insert = _insert(connection, table).values(dict(values))
+    updates = {k: insert.excluded[k] for k in values if k not in conflict_columns}
+    connection.execute(
+        insert.on_conflict_do_update(index_elements=list(conflict_columns), set_=updates)
+    )

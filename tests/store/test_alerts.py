@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import UTC
+
+from spyagency.domain.alerting import AlertCandidate, AlertKind, Severity
+from spyagency.domain.states import Source
+from spyagency.store import Store
+
+from .builders import at
+
+KEY = "failed:1:PromptCalibProdSiPixelAli"
+
+
+def open_failed(store: Store, minutes: float, state: str = "timed_out") -> tuple[int, bool]:
+    with store.transaction() as tx:
+        alert, new = tx.alerts.open_or_touch(
+            KEY,
+            AlertKind.FAILED,
+            Severity.CRITICAL,
+            1,
+            "PromptCalibProdSiPixelAli",
+            None,
+            f"SiPixelAli {state}",
+            at(minutes),
+            state=state,
+        )
+    return alert.id, new
+
+
+def test_a_persisting_condition_is_one_alert_touched_each_time(store: Store) -> None:
+    first, new = open_failed(store, 0)
+    again, new_again = open_failed(store, 5)
+    assert new and not new_again and again == first
+    with store.read() as tx:
+        [alert] = tx.alerts.open_alerts()
+    assert alert.opened_at == at(0) and alert.last_seen_at == at(5)
+    assert alert.kind == "failed" and alert.severity == "critical" and alert.is_open
+    assert alert.opened_at.tzinfo is UTC
+
+
+def test_resolving_closes_it_and_the_next_occurrence_is_a_new_alert(store: Store) -> None:
+    first, _ = open_failed(store, 0)
+    with store.transaction() as tx:
+        resolved = tx.alerts.resolve(KEY, at(10))
+        assert tx.alerts.resolve(KEY, at(11)) is None
+    assert resolved is not None and resolved.id == first and resolved.resolved_at == at(10)
+    second, new = open_failed(store, 20)
+    assert new and second != first
+    with store.read() as tx:
+        assert [a.id for a in tx.alerts.open_alerts()] == [second]
+        assert [a.id for a in tx.alerts.history()] == [second, first]
+        assert [a.id for a in tx.alerts.history(before_id=second)] == [first]
+
+
+def test_an_ack_holds_while_the_state_stays_and_clears_when_it_changes(store: Store) -> None:
+    alert_id, _ = open_failed(store, 0, state="timed_out")
+    with store.transaction() as tx:
+        assert tx.alerts.acknowledge(alert_id, "shifter", at(1))
+    open_failed(store, 2, state="timed_out")
+    with store.read() as tx:
+        acked = tx.alerts.get(alert_id)
+    assert acked is not None and acked.acknowledged
+    assert (acked.acknowledged_by, acked.acknowledged_state) == ("shifter", "timed_out")
+    assert acked.acknowledged_at == at(1)
+    open_failed(store, 3, state="upload_failed")
+    with store.read() as tx:
+        speaking = tx.alerts.get(alert_id)
+    assert speaking is not None and not speaking.acknowledged
+    assert speaking.message == "SiPixelAli upload_failed"
+
+
+def test_a_resolved_or_unknown_alert_cannot_be_acknowledged(store: Store) -> None:
+    alert_id, _ = open_failed(store, 0)
+    with store.transaction() as tx:
+        tx.alerts.resolve(KEY, at(1))
+        assert not tx.alerts.acknowledge(alert_id, "shifter", at(2))
+        assert not tx.alerts.acknowledge(alert_id + 100, "shifter", at(2))
+
+
+def test_candidates_from_the_domain_rules_open_alerts(store: Store) -> None:
+    candidate = AlertCandidate(
+        AlertKind.SOURCE_STALE,
+        Severity.WARNING,
+        "source conddb stale",
+        "last error: timeout",
+        source=Source.CONDDB,
+        state="stale",
+    )
+    with store.transaction() as tx:
+        alert, new = tx.alerts.open_or_touch_candidate(candidate, at(0))
+        _, new_again = tx.alerts.open_or_touch_candidate(candidate, at(1))
+    assert new and not new_again
+    assert alert.dedupe_key == candidate.dedupe_key and alert.source == "conddb"
+    assert alert.description == "last error: timeout" and alert.run is None
