@@ -32,6 +32,9 @@ class UploadScope:
     input_tag: str
     uuid: str
     file_sha1: str
+    # From the upload marker's metadata: lets a still-pending log (no itemStatus yet) be
+    # reported per destination tag.
+    destination_tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class RunScope:
     acq_era: str | None = None
     workflows: tuple[WorkflowScope, ...] = ()
     uploads: tuple[UploadScope, ...] = ()
+    # Express streams already known to be done: the Tier-0 spy stops asking about them.
+    done_streams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

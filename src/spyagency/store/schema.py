@@ -209,3 +209,14 @@ leader = Table(
     Column("epoch", BigInteger, nullable=False),
     Column("heartbeat_at", UtcDateTime, nullable=False),
 )
+
+
+control = Table(
+    "control",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("changed_by", String(255), nullable=False),
+    Column("changed_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+)

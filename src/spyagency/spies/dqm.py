@@ -1,0 +1,97 @@
+"""The DQM spy: quality tests and alignment decisions of each PCL workflow's ALCAPROMPT
+folder.
+
+Per cycle: one folder request per (stopped open run, workflow with a DQM folder, stream of the
+run the workflow runs in). The folders are filled only after harvesting, so running runs are
+not asked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from spyagency.domain.facts import DqmQuality
+from spyagency.domain.states import Source
+from spyagency.spies.base import HttpSpy
+from spyagency.spies.documents import loads_lenient
+from spyagency.spies.dqm_rows import summarise_folder
+from spyagency.spies.failures import SchemaViolation, SourceFailure
+from spyagency.spies.report import Findings, gather_into
+from spyagency.spies.scope import PollScope, RunScope, WorkflowScope
+
+PATH_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def dqm_dataset(era: str, producer: str, stream: str) -> str:
+    """Same rule as ``catalogue.WorkflowSpec.dqm_dataset``."""
+    return f"/Stream{stream}/{era}-{producer}-Express-v1/ALCAPROMPT"
+
+
+def folder_path(run: int, dataset: str, folder: str) -> str:
+    """``data/json/archive/<run>/<dataset parts>/<folder>``; every part is checked so that a
+    name from configuration can never escape the archive path."""
+    parts = [p for p in dataset.split("/") if p] + [p for p in folder.split("/") if p]
+    for part in parts:
+        if not PATH_PART.fullmatch(part) or part in (".", ".."):
+            raise SchemaViolation(f"unsafe DQM path part {part!r:.60}")
+    return "/".join(["data/json/archive", str(run), *parts])
+
+
+class DqmSpy(HttpSpy):
+    """``base_url`` is the DQM GUI instance (``.../dqm/offline/``)."""
+
+    source = Source.DQM
+
+    async def _collect(self, scope: PollScope, findings: Findings) -> None:
+        parts = []
+        for run in scope.runs:
+            if not run.stopped:
+                continue
+            for workflow in run.workflows:
+                for stream in self._streams(run, workflow):
+                    parts.append(self._folder(run, workflow, stream, findings.child()))
+        await gather_into(findings, parts)
+
+    @staticmethod
+    def _streams(run: RunScope, workflow: WorkflowScope) -> list[str]:
+        if workflow.dqm_folder is None or run.acq_era is None:
+            return []
+        if not run.streams:
+            return list(workflow.streams)
+        return [s for s in workflow.streams if s in run.streams]
+
+    async def _folder(
+        self, run: RunScope, workflow: WorkflowScope, stream: str, findings: Findings
+    ) -> Findings:
+        assert workflow.dqm_folder is not None and run.acq_era is not None
+        try:
+            dataset = dqm_dataset(run.acq_era, workflow.producer, stream)
+            path = folder_path(run.run, dataset, workflow.dqm_folder)
+        except SchemaViolation as bad:
+            findings.violation(bad, None, f"DQM folder of {workflow.name}")
+            return findings
+        try:
+            document = await self.http.get_json(path, {"rootcontent": 1}, reader=loads_lenient)
+        except SourceFailure as failure:
+            findings.failure(failure)
+            return findings
+        assert document is not None
+        try:
+            summary = summarise_folder(document.body)
+        except SchemaViolation as bad:
+            findings.violation(bad, document.url)
+            return findings
+        for problem in summary.problems:
+            findings.violation(problem, document.url, f"DQM object of {workflow.name}")
+        if summary.has_evidence:
+            fact = DqmQuality(
+                run=run.run,
+                workflow=workflow.name,
+                status=summary.status,
+                failed_tests=tuple(summary.failed_tests),
+                vetoed=summary.vetoed,
+                db_updated=summary.db_updated,
+                pede_exit_code=summary.pede_exit_code,
+            )
+            findings.observe(fact, raw=document.text)
+        return findings

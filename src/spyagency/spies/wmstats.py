@@ -1,0 +1,77 @@
+"""The WMStats spy: the AlcaHarvest jobs of the open runs' Express requests.
+
+Per cycle: one ``requestcache`` request, then one ``jobdetail/<request>`` per Express request
+of a stopped open run (harvesting starts only when the run has stopped).
+"""
+
+from __future__ import annotations
+
+from spyagency.domain.facts import HarvestJob
+from spyagency.domain.states import Source
+from spyagency.spies.base import HttpSpy
+from spyagency.spies.failures import SchemaViolation, SourceFailure
+from spyagency.spies.report import Findings, gather_into
+from spyagency.spies.scope import PollScope
+from spyagency.spies.wmstats_rows import (
+    ExpressRequest,
+    parse_request,
+    requests_in,
+    summarise_jobdetail,
+)
+
+
+class WmStatsSpy(HttpSpy):
+    """``base_url`` is the Tier-0 WMStats data service (``.../t0_reqmon/data/``)."""
+
+    source = Source.WMSTATS
+
+    async def _collect(self, scope: PollScope, findings: Findings) -> None:
+        stopped = {r.run for r in scope.runs if r.stopped}
+        if not stopped:
+            return
+        try:
+            document = await self.http.get_json("requestcache")
+        except SourceFailure as failure:
+            findings.failure(failure)
+            return
+        assert document is not None
+        try:
+            entries = requests_in(document.body)
+        except SchemaViolation as bad:
+            findings.violation(bad, document.url)
+            return
+        wanted: list[ExpressRequest] = []
+        for name, info in entries:
+            try:
+                request = parse_request(name, info)
+            except SchemaViolation as bad:
+                findings.violation(bad, document.url, "requestcache")
+                continue
+            if request is not None and request.run in stopped:
+                wanted.append(request)
+        wanted.sort(key=lambda r: (r.run, r.stream))
+        await gather_into(findings, (self._jobs(r, findings.child()) for r in wanted))
+
+    async def _jobs(self, request: ExpressRequest, findings: Findings) -> Findings:
+        try:
+            document = await self.http.get_json(f"jobdetail/{request.name}")
+        except SourceFailure as failure:
+            findings.failure(failure)
+            return findings
+        assert document is not None
+        try:
+            summary = summarise_jobdetail(document.body, request.name)
+        except SchemaViolation as bad:
+            findings.violation(bad, document.url, f"jobdetail of {request.name}")
+            return findings
+        state = summary.state
+        if state is not None:
+            fact = HarvestJob(
+                run=request.run,
+                stream=request.stream,
+                state=state,
+                outputs=tuple(dict.fromkeys(summary.outputs)),
+                detail=summary.details[0] if summary.details else "",
+            )
+            findings.observe(fact, raw=document.text)
+        return findings

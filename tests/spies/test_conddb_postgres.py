@@ -1,0 +1,85 @@
+"""The same CondDB queries on PostgreSQL (quoted uppercase tables in a schema, as on Oracle).
+
+Runs when SPYAGENCY_TEST_POSTGRES_URL is set (scripts/test.sh starts a throwaway server)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from spyagency.domain.facts import GlobalTagMap, IovSeen
+from spyagency.domain.iov import TimeType, lumi_since
+from spyagency.spies.conddb import CondDbSpy
+from spyagency.spies.scope import PollScope, RunScope, WorkflowScope
+from tests.spies.fakes import NOW, facts_of, fixed_clock
+
+URL = os.environ.get("SPYAGENCY_TEST_POSTGRES_URL")
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not URL, reason="set SPYAGENCY_TEST_POSTGRES_URL to a PostgreSQL URL"),
+]
+T1 = datetime(2026, 5, 30, 10, 0, tzinfo=UTC)
+T2 = T1 + timedelta(hours=5)
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    assert URL is not None
+    name = f"CMS_CONDITIONS_{uuid.uuid4().hex[:8].upper()}"
+    engine = create_engine(URL)
+    statements = [
+        f'CREATE SCHEMA "{name}"',
+        f'CREATE TABLE "{name}"."TAG" ("NAME" VARCHAR(4000) PRIMARY KEY, '
+        f'"TIME_TYPE" VARCHAR(4000))',
+        f'CREATE TABLE "{name}"."IOV" ("TAG_NAME" VARCHAR(4000), "SINCE" BIGINT, '
+        f'"INSERTION_TIME" TIMESTAMP, "PAYLOAD_HASH" VARCHAR(40), '
+        f'PRIMARY KEY ("TAG_NAME", "SINCE", "INSERTION_TIME"))',
+        f'CREATE TABLE "{name}"."GLOBAL_TAG_MAP" ("GLOBAL_TAG_NAME" VARCHAR(4000), '
+        f'"RECORD" VARCHAR(4000), "LABEL" VARCHAR(4000), "TAG_NAME" VARCHAR(4000))',
+        f"""INSERT INTO "{name}"."TAG" VALUES ('RunTag', 'Run'), ('LumiTag', 'Lumi')""",
+        f"""INSERT INTO "{name}"."IOV" VALUES
+            ('RunTag', 380000, '2026-05-30 10:00:00', '{"a" * 40}'),
+            ('RunTag', 380000, '2026-05-30 15:00:00', '{"b" * 40}'),
+            ('LumiTag', {lumi_since(380000, 1)}, '2026-05-30 10:00:00', '{"c" * 40}'),
+            ('LumiTag', {lumi_since(380000, 9)}, '2026-05-30 15:00:00', '{"d" * 40}')""",
+        f"""INSERT INTO "{name}"."GLOBAL_TAG_MAP" VALUES ('PromptGT', 'R', '', 'RunTag')""",
+    ]
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    try:
+        yield name
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        engine.dispose()
+
+
+async def test_covering_iovs_on_postgresql(schema: str) -> None:
+    assert URL is not None
+
+    def workflow(tag: str, time_type: TimeType) -> WorkflowScope:
+        return WorkflowScope(tag, "P", ("x",), time_type, (tag,), None, ("Express",))
+
+    run = RunScope(
+        380000,
+        True,
+        workflows=(workflow("RunTag", TimeType.RUN), workflow("LumiTag", TimeType.LUMI)),
+    )
+    spy = CondDbSpy(URL, schema=schema, clock=fixed_clock)
+    report = await spy.poll(PollScope(now=NOW, runs=(run,), prompt_global_tags=("PromptGT",)))
+    await spy.aclose()
+    assert report.errors == []
+    seen = sorted((f.tag, f.since, f.insertion_time) for f in facts_of(report, IovSeen))
+    assert seen == [
+        ("LumiTag", lumi_since(380000, 1), T1),
+        ("LumiTag", lumi_since(380000, 9), T2),
+        ("RunTag", 380000, T1),
+        ("RunTag", 380000, T2),
+    ]
+    assert facts_of(report, GlobalTagMap) == [GlobalTagMap("PromptGT", ("RunTag",))]

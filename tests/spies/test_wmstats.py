@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import httpx2
+
+from spyagency.domain.facts import HarvestJob
+from spyagency.domain.states import HarvestJobState, Source
+from spyagency.spies.scope import PollScope, RunScope
+from spyagency.spies.wmstats import WmStatsSpy
+from tests.spies.fakes import NOW, FakeWmStats, asgi, facts_of, fast_settings, fixed_clock
+
+BASE = "http://wmstats.test/t0_reqmon/data/"
+LFN = "/store/express/tier0_harvest/2026/Run380000@SiStripApvGain_pcl@a1b2c3d4-0001"
+
+
+async def test_harvest_jobs_of_stopped_open_runs() -> None:
+    fake = FakeWmStats(
+        details={
+            "Express_Run380000_StreamExpress": "wmstats_jobdetail_success.json",
+            "Express_Run380000_StreamExpressAlignment": "wmstats_jobdetail_paused.json",
+            "Express_Run380000_StreamCalibration": "wmstats_jobdetail_nooutput.json",
+        }
+    )
+    scope = PollScope(now=NOW, runs=(RunScope(380000, True), RunScope(380001, False)))
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        report = await spy.poll(scope)
+    assert report.errors == [] and report.source is Source.WMSTATS
+    jobs = {job.stream: job for job in facts_of(report, HarvestJob)}
+    assert jobs["Express"] == HarvestJob(
+        380000,
+        "Express",
+        HarvestJobState.SUCCESS,
+        outputs=(
+            LFN + ".db",
+            LFN + ".txt",
+            "/store/unmerged/data/logs/prod/2026/6/1/Express_Run380000/AlcaHarvest-logArchive.tar.gz",
+        ),
+        detail="Job exceeded maxRSS",
+    )
+    assert jobs["ExpressAlignment"].state is HarvestJobState.PAUSED
+    assert "could not be opened" in jobs["ExpressAlignment"].detail
+    assert jobs["Calibration"] == HarvestJob(
+        380000, "Calibration", HarvestJobState.SUCCESS, outputs=("/no/output",)
+    )
+    # requestcache + 3 jobdetail (run 380001 still running, 379000 not open).
+    assert report.requests == fake.hits.count() == 4
+
+
+async def test_no_stopped_run_means_no_request() -> None:
+    fake = FakeWmStats()
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        report = await spy.poll(PollScope(now=NOW, runs=(RunScope(380001, False),)))
+    assert report.requests == 0 and report.observations == [] and report.errors == []
+
+
+async def test_failed_job_bad_requests_and_faults() -> None:
+    cache = {
+        "result": [
+            {
+                "Express_Run380000_StreamExpress": {
+                    "RequestType": "Express",
+                    "Run": 380000,
+                    "Stream": "Express",
+                },
+                "Express_Run380000_StreamCalibration": {"RequestType": "Express"},  # from the name
+                "Express_Run380000_StreamExpressCosmics": {"RequestType": "Express", "Run": "soon"},
+                "bad name/../x": {"RequestType": "Express", "Run": 380000, "Stream": "Express"},
+                "Express_Run380000_StreamHLTMonitor": {
+                    "RequestType": "Express",
+                    "Run": 380000,
+                    "Stream": "HLTMonitor",
+                },
+            }
+        ]
+    }
+    failed = {
+        "result": [
+            {
+                "Express_Run380000_StreamExpress": {
+                    "/Express_Run380000_StreamExpress/Express/AlcaHarvestALCAPROMPT": {
+                        "jobfailed": {"99109": {"errorCount": 2, "samples": []}}
+                    }
+                }
+            }
+        ]
+    }
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        path = request.url.path
+        if path.endswith("requestcache"):
+            return httpx2.Response(200, json=cache)
+        if path.endswith("StreamExpress"):
+            return httpx2.Response(200, json=failed)
+        if path.endswith("StreamCalibration"):
+            return httpx2.Response(200, text='{"result": [{"Express_Run380000_StreamCalibration"')
+        raise httpx2.ConnectError("Connection refused", request=request)
+
+    spy = WmStatsSpy(
+        BASE,
+        transport=httpx2.MockTransport(handler),
+        clock=fixed_clock,
+        settings=fast_settings(attempts=2),
+    )
+    async with spy:
+        report = await spy.poll(PollScope(now=NOW, runs=(RunScope(380000, True),)))
+    assert [o.fact for o in report.observations] == [
+        HarvestJob(
+            380000, "Express", HarvestJobState.FAILED, detail="jobfailed with exit code 99109"
+        )
+    ]
+    assert len(report.errors) == 4
+    assert sum("Connection refused" in e.message for e in report.errors) == 1
+    assert sum("invalid JSON" in e.message for e in report.errors) == 1
+    # Bad request entries are permanent; a refused connection or a cut answer may heal.
+    assert sum(e.permanent for e in report.errors) == 2
