@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Engine
 
 from spyagency.store.alerts import AlertRepository
 from spyagency.store.audit import AuditRepository
-from spyagency.store.database import SQLITE_BEGIN_OPTION
 from spyagency.store.controls import ControlRepository
+from spyagency.store.database import SQLITE_BEGIN_OPTION
 from spyagency.store.events import EventRepository
 from spyagency.store.leader import LeaderRepository
 from spyagency.store.observations import ObservationRepository
