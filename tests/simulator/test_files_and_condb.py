@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from spyagency.simulator.condb import BASELINE_AGE_S
 from spyagency.simulator.condb_schema import TABLES
 from spyagency.simulator.iov import run_of_since
 from spyagency.simulator.scenario import HOUR, Scenario
@@ -137,9 +138,14 @@ def test_conddb_schema_global_tag_and_iovs(quiet: Scenario, tmp_path: Path) -> N
         stamp = sqlite_timestamp(record.inserted_at)
         in_condb = {r[3] for r in rows if r[0] == record.out.spec.destination_tag and r[2] == stamp}
         assert in_condb == harvested
+    baseline = quiet.start - BASELINE_AGE_S
+    baselines = [r for r in rows if parse_iso(r[2]) == baseline]
+    # Every destination tag has history from before the simulated day (one baseline IOV).
+    assert {r[0] for r in baselines} == mapped
+    assert all(r[1] in (1, (1 << 32) | 1) for r in baselines)
     for _, _, inserted, _ in rows:
         assert len(inserted) == len("2026-06-01 12:00:00.000000")
-        assert quiet.start <= parse_iso(inserted) <= world.now
+        assert parse_iso(inserted) == baseline or quiet.start <= parse_iso(inserted) <= world.now
 
 
 def test_concurrent_reader_sees_consistent_conddb(quiet: Scenario, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ only ever waits milliseconds, and the file can be locked or swapped away by faul
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from spyagency.simulator.timefmt import sqlite_timestamp
 UPLOAD_USER = "cmsdbupload"
 UPLOAD_HOST = "cms-conddb-1.cern.ch"
 GARBAGE = b"this is not an sqlite database: the simulator made the CondDB unreadable\n"
+
+
+BASELINE_AGE_S = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -84,9 +88,24 @@ class CondDb:
                     "INSERT OR REPLACE INTO GLOBAL_TAG_MAP VALUES (?,?,?,?)",
                     (global_tag, out.record, out.label, name),
                 )
+                self._baseline(conn, name, out, at)
             conn.commit()
         finally:
             conn.close()
+
+    @staticmethod
+    def _baseline(conn: sqlite3.Connection, tag: str, out: PclOutput, at: float) -> None:
+        """Every real tag has history: one IOV from the first run (or lumi), a month old,
+        so a run whose calibration produced nothing is still covered by earlier conditions."""
+        data = f"baseline payload of {tag}".encode()
+        payload_hash = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        stamp = sqlite_timestamp(at - BASELINE_AGE_S)
+        since = 1 if TIME_TYPE_NAMES[out.time_type] == "Run" else (1 << 32) | 1
+        conn.execute(
+            "INSERT OR IGNORE INTO PAYLOAD VALUES (?,?,?,?,?,?)",
+            (payload_hash, out.object_type, data, b"", "3.2", stamp),
+        )
+        conn.execute("INSERT INTO IOV VALUES (?,?,?,?)", (tag, since, stamp, payload_hash))
 
     def record_run(self, run: int, start: float, end: float | None) -> None:
         self._pending_runs[run] = (start, end)

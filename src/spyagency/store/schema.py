@@ -220,3 +220,15 @@ control = Table(
     Column("changed_at", UtcDateTime, nullable=False),
     Column("reason", Text, nullable=False, server_default=""),
 )
+
+# API tokens: only the SHA-256 of each token is kept, so a copy of the database grants nothing.
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, index=True),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)

@@ -28,6 +28,7 @@ from spyagency.store.overrides import OverrideRepository
 from spyagency.store.run_states import RunStateRepository
 from spyagency.store.signals import SignalRepository
 from spyagency.store.source_health import SourceHealthRepository
+from spyagency.store.tokens import ApiTokenRepository
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Transaction:
     alerts: AlertRepository = field(init=False)
     signals: SignalRepository = field(init=False)
     leader: LeaderRepository = field(init=False)
+    tokens: ApiTokenRepository = field(init=False)
 
     def __post_init__(self) -> None:
         connection = self.connection
@@ -59,6 +61,7 @@ class Transaction:
         self.signals = SignalRepository(connection)
         self.leader = LeaderRepository(connection)
         self.controls = ControlRepository(connection)
+        self.tokens = ApiTokenRepository(connection)
 
 
 class Store:

@@ -1,0 +1,164 @@
+"""A tiny OpenID Connect provider for tests and demos: discovery, authorize, token, JWKS.
+
+It auto-approves: ``/authorize`` logs in the user named by ``login_hint`` (or the default user)
+with the roles configured for that user, and redirects straight back with a code. ``/token``
+checks the client, the redirect URI and the PKCE verifier, and answers an RS256-signed
+id_token. The signing key is generated when the provider is built.
+
+Faults for testing a client's checks: add names from ``FAULTS`` to ``provider.faults`` and
+every id_token issued afterwards is wrong in that way.
+
+>>> provider = OidcProvider("agency", users={"alice": ["spyagency-expert"]})  # doctest: +SKIP
+>>> app = provider.app()  # serve it, then point the agency's web.oidc_issuer at its URL
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+FAULTS = frozenset({"bad_signature", "wrong_nonce", "wrong_audience", "wrong_issuer", "expired"})
+CODE_SECONDS = 60
+TOKEN_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Grant:
+    client_id: str
+    redirect_uri: str
+    nonce: str | None
+    user: str
+    code_challenge: str | None
+    expires: float
+
+
+@dataclass
+class OidcProvider:
+    client_id: str
+    client_secret: str | None = None
+    users: dict[str, list[str]] = field(default_factory=dict)
+    default_user: str = "tester"
+    faults: set[str] = field(default_factory=set)
+    _key: RSAKey = field(init=False, repr=False)
+    _other_key: RSAKey = field(init=False, repr=False)
+    _grants: dict[str, Grant] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        kid = secrets.token_hex(8)
+        self._key = RSAKey.generate_key(2048, {"kid": kid, "use": "sig", "alg": "RS256"})
+        # Same kid, other key: how a forged token looks to a client that trusts the kid.
+        self._other_key = RSAKey.generate_key(2048, {"kid": kid, "alg": "RS256"})
+
+    def app(self) -> FastAPI:
+        app = FastAPI(title="Simulated OpenID Connect provider", docs_url=None, redoc_url=None)
+
+        @app.get("/.well-known/openid-configuration")
+        def discovery(request: Request) -> dict[str, Any]:
+            issuer = _issuer(request)
+            return {
+                "issuer": issuer,
+                "authorization_endpoint": f"{issuer}/authorize",
+                "token_endpoint": f"{issuer}/token",
+                "jwks_uri": f"{issuer}/jwks",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+                "scopes_supported": ["openid", "profile", "email"],
+            }
+
+        @app.get("/jwks")
+        def jwks() -> dict[str, Any]:
+            return {"keys": [self._key.as_dict(private=False)]}
+
+        @app.get("/authorize")
+        def authorize(request: Request) -> RedirectResponse:
+            return RedirectResponse(self._authorize(dict(request.query_params)), 302)
+
+        @app.post("/token")
+        async def token(request: Request) -> JSONResponse:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            return JSONResponse(self._token(form, _issuer(request)))
+
+        return app
+
+    def _authorize(self, query: dict[str, str]) -> str:
+        if query.get("response_type") != "code" or query.get("client_id") != self.client_id:
+            raise HTTPException(400, "unsupported response_type or unknown client")
+        redirect_uri = query.get("redirect_uri")
+        if not redirect_uri:
+            raise HTTPException(400, "redirect_uri is required")
+        if query.get("code_challenge") and query.get("code_challenge_method") != "S256":
+            raise HTTPException(400, "only S256 code challenges")
+        code = secrets.token_urlsafe(24)
+        self._grants[code] = Grant(
+            client_id=self.client_id,
+            redirect_uri=redirect_uri,
+            nonce=query.get("nonce"),
+            user=query.get("login_hint") or self.default_user,
+            code_challenge=query.get("code_challenge"),
+            expires=time.time() + CODE_SECONDS,
+        )
+        back = {"code": code, **({"state": query["state"]} if "state" in query else {})}
+        return f"{redirect_uri}?{urlencode(back)}"
+
+    def _token(self, form: dict[str, str], issuer: str) -> dict[str, Any]:
+        grant = self._grants.pop(form.get("code", ""), None)  # a code works once
+        if (
+            grant is None
+            or grant.expires < time.time()
+            or form.get("grant_type") != ("authorization_code")
+        ):
+            raise HTTPException(400, "invalid_grant")
+        if form.get("client_id") != grant.client_id or form.get("redirect_uri") != (
+            grant.redirect_uri
+        ):
+            raise HTTPException(400, "invalid_grant: client or redirect_uri differ")
+        if self.client_secret is not None and not secrets.compare_digest(
+            form.get("client_secret", ""), self.client_secret
+        ):
+            raise HTTPException(401, "invalid_client")
+        if grant.code_challenge is not None:
+            verifier = form.get("code_verifier", "")
+            digest = hashlib.sha256(verifier.encode()).digest()
+            computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if not secrets.compare_digest(computed, grant.code_challenge):
+                raise HTTPException(400, "invalid_grant: PKCE verification failed")
+        return {
+            "access_token": secrets.token_urlsafe(24),
+            "token_type": "Bearer",
+            "expires_in": TOKEN_SECONDS,
+            "id_token": self._id_token(grant, issuer),
+        }
+
+    def _id_token(self, grant: Grant, issuer: str) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": issuer + "/evil" if "wrong_issuer" in self.faults else issuer,
+            "sub": f"user-{grant.user}",
+            "aud": "someone-else" if "wrong_audience" in self.faults else grant.client_id,
+            "iat": now,
+            "exp": now - 3600 if "expired" in self.faults else now + TOKEN_SECONDS,
+            "preferred_username": grant.user,
+            "email": f"{grant.user}@example.org",
+            "roles": list(self.users.get(grant.user, [])),
+        }
+        if grant.nonce is not None:
+            claims["nonce"] = "not-yours" if "wrong_nonce" in self.faults else grant.nonce
+        key = self._other_key if "bad_signature" in self.faults else self._key
+        header = {"alg": "RS256", "kid": self._key.kid, "typ": "JWT"}
+        return jwt.encode(header, claims, key, algorithms=["RS256"])
+
+
+def _issuer(request: Request) -> str:
+    return str(request.base_url).rstrip("/")

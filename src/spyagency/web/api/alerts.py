@@ -1,0 +1,80 @@
+"""Alerts: what is wrong now, what was, and acknowledging (operators and experts)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+
+from spyagency.store.alerts import Alert
+from spyagency.web import schemas
+from spyagency.web.api.audit import MAX_ID, log
+from spyagency.web.authorization import Action
+from spyagency.web.security import Principal, require, require_actor
+from spyagency.web.services import WebServices
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": schemas.Problem, "description": "no such alert"},
+    409: {"model": schemas.Problem, "description": "the alert is already resolved"},
+}
+
+
+def shown(alert: Alert) -> schemas.Alert:
+    return schemas.Alert(
+        id=alert.id,
+        dedupe_key=alert.dedupe_key,
+        kind=alert.kind,
+        severity=alert.severity,
+        run=alert.run,
+        workflow=alert.workflow,
+        source=alert.source,
+        message=alert.message,
+        description=alert.description,
+        state=alert.state,
+        opened_at=alert.opened_at,
+        last_seen_at=alert.last_seen_at,
+        resolved_at=alert.resolved_at,
+        acknowledged_by=alert.acknowledged_by,
+        acknowledged_at=alert.acknowledged_at,
+        is_open=alert.is_open,
+    )
+
+
+def router(services: WebServices) -> APIRouter:
+    api = APIRouter(tags=["alerts"])
+
+    @api.get("/alerts", response_model=schemas.Alerts, dependencies=[Depends(require(Action.READ))])
+    def list_alerts(
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    ) -> schemas.Alerts:
+        """Every open alert (oldest first), and a page of all alerts (newest first)."""
+        with services.store.read() as tx:
+            open_alerts = tx.alerts.open_alerts()
+            history = tx.alerts.history(limit + 1, before_id)
+        page = history[:limit]
+        return schemas.Alerts(
+            open=[shown(alert) for alert in open_alerts],
+            history=[shown(alert) for alert in page],
+            next_before_id=page[-1].id if len(history) > limit else None,
+        )
+
+    @api.post("/alerts/{alert_id}/ack", response_model=schemas.Alert, responses=ERRORS)
+    def acknowledge(
+        alert_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+        principal: Annotated[Principal, Depends(require_actor(Action.ACK_ALERT))],
+    ) -> schemas.Alert:
+        """Silence an open alert while the state it describes lasts."""
+        now = services.clock.now()
+        with services.store.transaction() as tx:
+            current = tx.alerts.get(alert_id)
+            if current is None:
+                raise HTTPException(404, f"alert {alert_id} does not exist")
+            if not tx.alerts.acknowledge(alert_id, principal.name, now):
+                raise HTTPException(409, f"alert {alert_id} is resolved; nothing to acknowledge")
+            log(tx, now, principal, Action.ACK_ALERT, f"alert:{alert_id}", {"kind": current.kind})
+            acknowledged = tx.alerts.get(alert_id)
+        assert acknowledged is not None
+        return shown(acknowledged)
+
+    return api

@@ -1,0 +1,65 @@
+"""The signal kill switch: experts stop (or resume) every readiness signal to the Tier-0."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from spyagency.store.controls import SIGNALS_ENABLED
+from spyagency.web import schemas
+from spyagency.web.api.audit import log
+from spyagency.web.api.readiness import signals_enabled
+from spyagency.web.authorization import Action
+from spyagency.web.security import Principal, require, require_actor
+from spyagency.web.services import WebServices
+
+
+def router(services: WebServices) -> APIRouter:
+    api = APIRouter(tags=["control"])
+
+    def current() -> schemas.SignalControl:
+        with services.store.read() as tx:
+            switch = tx.controls.get(SIGNALS_ENABLED)
+            effective = signals_enabled(services, tx)
+        return schemas.SignalControl(
+            signals_enabled=effective,
+            configured=services.signals_configured,
+            switch=switch is None or bool(switch.value),
+            changed_by=switch.changed_by if switch else None,
+            changed_at=switch.changed_at if switch else None,
+            reason=switch.reason if switch else None,
+            dry_run=services.dry_run,
+        )
+
+    @api.get(
+        "/control/signals",
+        response_model=schemas.SignalControl,
+        dependencies=[Depends(require(Action.READ))],
+    )
+    def get_signals() -> schemas.SignalControl:
+        """Whether readiness signals go out, and who last flipped the switch, when and why."""
+        return current()
+
+    @api.post("/control/signals", response_model=schemas.SignalControl)
+    async def set_signals(
+        body: schemas.SignalSwitch,
+        principal: Annotated[Principal, Depends(require_actor(Action.SET_SIGNALS))],
+    ) -> schemas.SignalControl:
+        """Experts only. Turning signals off empties the readiness list at once."""
+        now = services.clock.now()
+        reason = body.reason.strip() or body.reason
+
+        def flip() -> schemas.SignalControl:
+            with services.store.transaction() as tx:
+                tx.controls.set(SIGNALS_ENABLED, body.enabled, principal.name, now, reason)
+                detail = {"enabled": body.enabled, "reason": reason}
+                log(tx, now, principal, Action.SET_SIGNALS, SIGNALS_ENABLED, detail)
+            return current()
+
+        shown = await run_in_threadpool(flip)
+        await services.changes.notify()
+        return shown
+
+    return api

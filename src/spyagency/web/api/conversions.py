@@ -1,0 +1,102 @@
+"""Store records -> API schemas, shared by the resources that show the same things."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from spyagency.domain.evidence import Evidence
+from spyagency.store.events import Event as StoredEvent
+from spyagency.store.overrides import OverrideRecord
+from spyagency.store.run_records import RunRecord, WorkflowRecord
+from spyagency.web import schemas
+
+
+def evidence(item: Evidence) -> schemas.Evidence:
+    return schemas.Evidence(source=item.source, what=item.what, at=item.at, ref=item.ref)
+
+
+def workflow(record: WorkflowRecord) -> schemas.Workflow:
+    return schemas.Workflow(
+        workflow=record.workflow,
+        state=record.state,
+        state_since=record.state_since,
+        evidence=[evidence(item) for item in record.evidence],
+        proven_at=record.proven_at,
+        deadline=record.deadline,
+        counted=record.counted,
+        optional=record.optional,
+        ignored_by=record.ignored_by,
+    )
+
+
+def override(record: OverrideRecord, now: datetime) -> schemas.Override:
+    item = record.override
+    return schemas.Override(
+        id=item.id or 0,
+        run=item.run,
+        kind=item.kind,
+        workflow=item.workflow,
+        who=item.who,
+        why=item.why,
+        created_at=item.created_at,
+        expires_at=item.expires_at,
+        revoked_at=item.revoked_at,
+        revoked_by=record.revoked_by,
+        active=item.active(now),
+        description=item.describe(),
+    )
+
+
+def run_summary(record: RunRecord) -> schemas.RunSummary:
+    assessment = record.assessment
+    return schemas.RunSummary(
+        run=record.run,
+        verdict=assessment.verdict,
+        automatic_verdict=assessment.automatic_verdict,
+        reasons=list(assessment.reasons),
+        verdict_since=record.verdict_since,
+        stop=assessment.stop,
+        lock_in_at=assessment.lock_in_at,
+        released_at=assessment.released_at,
+        proof_complete_at=assessment.proof_complete_at,
+        overridden=assessment.verdict is not assessment.automatic_verdict,
+        updated_at=record.updated_at,
+    )
+
+
+def run_detail(
+    record: RunRecord, overrides: list[OverrideRecord], now: datetime
+) -> schemas.RunDetail:
+    assessment = record.assessment
+    shown = [override(item, now) for item in overrides]
+    return schemas.RunDetail(
+        run=record.run,
+        verdict=assessment.verdict,
+        automatic_verdict=assessment.automatic_verdict,
+        reasons=list(assessment.reasons),
+        verdict_since=record.verdict_since,
+        updated_at=record.updated_at,
+        version=record.version,
+        stop=assessment.stop,
+        lock_in_at=assessment.lock_in_at,
+        locked_at=assessment.locked_at,
+        released_at=assessment.released_at,
+        proof_complete_at=assessment.proof_complete_at,
+        stale_sources=list(assessment.stale_sources),
+        workflows=[workflow(item) for item in record.workflows],
+        overrides=[item for item in shown if item.active],
+        override_history=shown,
+    )
+
+
+def event(item: StoredEvent) -> schemas.Event:
+    return schemas.Event(
+        id=item.id,
+        at=item.at,
+        run=item.run,
+        workflow=item.workflow,
+        kind=item.kind,
+        old=item.old,
+        new=item.new,
+        detail=item.detail,
+    )

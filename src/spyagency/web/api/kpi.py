@@ -1,0 +1,82 @@
+"""Key figures: how soon after the run stop PromptReco started, how often the agency let it
+start before the 48 h timer, and how many runs were reconstructed without their calibrations."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from spyagency.domain.states import Verdict
+from spyagency.web import schemas
+from spyagency.web.api.runs import MAX_RUN
+from spyagency.web.authorization import Action
+from spyagency.web.security import require
+from spyagency.web.services import WebServices
+
+# A release this much before the timer's lock-in is the agency's doing, not clock jitter.
+EARLY_MARGIN = timedelta(minutes=5)
+HOUR = timedelta(hours=1)
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile: always one of the values, no interpolation to explain."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def router(services: WebServices) -> APIRouter:
+    api = APIRouter(tags=["kpi"], dependencies=[Depends(require(Action.READ))])
+
+    @api.get("/kpi", response_model=schemas.Kpi)
+    def kpi(
+        run_min: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
+        run_max: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
+    ) -> schemas.Kpi:
+        """Release latency per released run, its distribution, and missed runs per month."""
+        policy = services.policy
+        timer = policy.reco_delay - policy.lock_in_offset
+        with services.store.read() as tx:
+            released = tx.states.list_runs(Verdict.RELEASED, run_min, run_max, limit=None)
+            missed = tx.states.list_runs(Verdict.MISSED, run_min, run_max, limit=None)
+        rows = []
+        for record in sorted(released, key=lambda r: r.run):
+            stop, at = record.assessment.stop, record.assessment.released_at
+            if stop is None or at is None:
+                continue
+            rows.append(
+                schemas.ReleasedRun(
+                    run=record.run,
+                    stop=stop,
+                    released_at=at,
+                    hours=round((at - stop) / HOUR, 3),
+                    early=at < stop + timer - EARLY_MARGIN,
+                )
+            )
+        hours = [row.hours for row in rows]
+        months = Counter(
+            f"{r.assessment.stop:%Y-%m}" if r.assessment.stop else "unknown" for r in missed
+        )
+        return schemas.Kpi(
+            released=rows,
+            early=sum(row.early for row in rows),
+            on_timer=sum(not row.early for row in rows),
+            release_hours=schemas.Distribution(
+                count=len(hours),
+                median_hours=statistics.median(hours) if hours else None,
+                p90_hours=percentile(hours, 0.9),
+            ),
+            missed_per_month=[
+                schemas.MonthCount(month=month, missed=count)
+                for month, count in sorted(months.items())
+            ],
+        )
+
+    return api

@@ -1,0 +1,112 @@
+"""Runs: the verdict list, one run's verdict with its proof, what was seen and what changed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+
+from spyagency.domain.facts import fact_to_dict
+from spyagency.domain.states import Verdict
+from spyagency.web import schemas
+from spyagency.web.api import conversions
+from spyagency.web.api.caching import combined_etag, not_modified
+from spyagency.web.authorization import Action
+from spyagency.web.security import require
+from spyagency.web.services import WebServices
+
+# Bounds keep every value inside a BIGINT on both backends: an out-of-range number must be a
+# 422, never a database overflow.
+MAX_RUN = 2**62
+RAW_LIMIT = 4000
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": schemas.Problem, "description": "no such run"}
+}
+
+RunNumber = Annotated[int, Path(ge=1, le=MAX_RUN, description="the CMS run number")]
+
+
+def router(services: WebServices) -> APIRouter:
+    api = APIRouter(tags=["runs"], dependencies=[Depends(require(Action.READ))])
+
+    @api.get("/runs", response_model=schemas.RunPage)
+    def list_runs(
+        request: Request,
+        response: Response,
+        verdict: Verdict | None = None,
+        run_min: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
+        run_max: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        before_run: Annotated[
+            int | None, Query(ge=1, le=MAX_RUN, description="keyset cursor: next_before_run")
+        ] = None,
+    ) -> schemas.RunPage | Response:
+        """Runs newest first; page on with ``before_run``."""
+        with services.store.read() as tx:
+            records = tx.states.list_runs(verdict, run_min, run_max, limit + 1, before_run)
+        page, more = records[:limit], len(records) > limit
+        etag = combined_etag([str(request.url.query), str(more)] + [record.etag for record in page])
+        cached = not_modified(request, etag)
+        if cached is not None:
+            return cached
+        response.headers["ETag"] = etag
+        return schemas.RunPage(
+            items=[conversions.run_summary(record) for record in page],
+            next_before_run=page[-1].run if more and page else None,
+        )
+
+    @api.get("/runs/{run}", response_model=schemas.RunDetail, responses=NOT_FOUND)
+    def get_run(
+        run: RunNumber, request: Request, response: Response
+    ) -> schemas.RunDetail | Response:
+        """The verdict, its reasons, every workflow's state with evidence, and overrides."""
+        with services.store.read() as tx:
+            record = tx.states.get_run(run)
+            overrides = tx.overrides.for_run(run) if record is not None else []
+        if record is None:
+            raise HTTPException(404, f"run {run} is not known to the agency")
+        # Overrides can expire without a new version; include their state in the tag.
+        now = services.clock.now()
+        active = ",".join(str(item.override.id) for item in overrides if item.override.active(now))
+        etag = combined_etag([record.etag, active, str(len(overrides))])
+        cached = not_modified(request, etag)
+        if cached is not None:
+            return cached
+        response.headers["ETag"] = etag
+        return conversions.run_detail(record, overrides, now)
+
+    @api.get(
+        "/runs/{run}/timeline", response_model=list[schemas.TimelineEntry], responses=NOT_FOUND
+    )
+    def run_timeline(run: RunNumber) -> list[schemas.TimelineEntry]:
+        """Every observation of the run in the order it was seen, raw evidence shortened."""
+        with services.store.read() as tx:
+            known = tx.states.get_run(run) is not None
+            observations = tx.observations.timeline(run)
+        if not known and not observations:
+            raise HTTPException(404, f"run {run} is not known to the agency")
+        return [
+            schemas.TimelineEntry(
+                id=item.id or 0,
+                source=item.source,
+                kind=item.fact.kind,
+                observed_at=item.observed_at,
+                fact_time=item.fact_time,
+                fact=fact_to_dict(item.fact),
+                raw=item.raw[:RAW_LIMIT],
+                raw_truncated=len(item.raw) > RAW_LIMIT,
+            )
+            for item in observations
+        ]
+
+    @api.get("/runs/{run}/events", response_model=list[schemas.Event], responses=NOT_FOUND)
+    def run_events(run: RunNumber) -> list[schemas.Event]:
+        """The run's history of changes (verdicts, workflow states, overrides, signals)."""
+        with services.store.read() as tx:
+            known = tx.states.get_run(run) is not None
+            events = tx.events.for_run(run)
+        if not known and not events:
+            raise HTTPException(404, f"run {run} is not known to the agency")
+        return [conversions.event(item) for item in events]
+
+    return api

@@ -1,0 +1,134 @@
+"""The web application factory: API, live events, login, pages and static files, one app.
+
+``create_app(services)`` builds everything when called (never at import), so tests and the
+composition root each get their own app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from spyagency.web import auth_routes, live, schemas
+from spyagency.web.api import api_router
+from spyagency.web.security import secret_for
+from spyagency.web.services import WebServices
+
+STATIC_DIR = Path(__file__).parent / "static"
+PAGES_MODULE = "spyagency.web.pages"
+
+# No inline script or style, nothing from elsewhere, never framed: a page that echoed an
+# attacker's text could still not run it.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+DESCRIPTION = """Spy-Agency watches the CMS Prompt Calibration Loop and tells the Tier-0 when each
+run's calibrations are proven in the conditions database.
+
+Reading may be open; actions need an API token (`Authorization: Bearer ...`) or a browser
+session (with its CSRF token in `X-CSRF-Token`). Every error body is `{"detail": ...}`."""
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, streamed ones included (a pure ASGI
+    middleware: it never buffers a body, so server-sent events keep flowing)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _pages_router_factory() -> Callable[[WebServices], APIRouter] | None:
+    """The HTML pages' ``router(services)``, when the pages package is installed."""
+    if importlib.util.find_spec(PAGES_MODULE) is None:
+        return None
+    factory = getattr(importlib.import_module(PAGES_MODULE), "router", None)
+    return factory if callable(factory) else None
+
+
+def create_app(services: WebServices) -> FastAPI:
+    app = FastAPI(
+        title="Spy-Agency",
+        version=services.version,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.cookie_secret = secret_for(services.settings)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, _error: Exception) -> JSONResponse:
+        # Never a stack trace or driver message to the caller; the server log has them.
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    @app.get("/healthz", response_model=schemas.Liveness, tags=["health"])
+    def healthz() -> schemas.Liveness:
+        """The process is alive (for a liveness probe: no database access)."""
+        return schemas.Liveness(version=services.version)
+
+    @app.get(
+        "/readyz",
+        response_model=schemas.ReadinessProbe,
+        responses={503: {"model": schemas.ReadinessProbe}},
+        tags=["health"],
+    )
+    def readyz() -> schemas.ReadinessProbe | JSONResponse:
+        """The database answers (for a readiness probe)."""
+        try:
+            with services.store.read() as tx:
+                tx.connection.execute(text("SELECT 1"))
+        except Exception:
+            down = schemas.ReadinessProbe(status="unavailable", database=False)
+            return JSONResponse(down.model_dump(), status_code=503)
+        return schemas.ReadinessProbe(status="ok", database=True)
+
+    app.include_router(api_router(services))
+    app.include_router(live.router(services))
+    app.include_router(auth_routes.router(services))
+    pages_router = _pages_router_factory()
+    if pages_router is not None:
+        app.include_router(pages_router(services))
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

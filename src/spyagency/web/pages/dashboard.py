@@ -1,0 +1,142 @@
+"""The dashboard: recent runs by workflows, verdicts, the FCSR line and lock-in countdowns.
+
+Routes: ``GET /`` (filters ``verdict``, ``run_class``, ``era``, ``limit``; ``wall=1`` for the
+control-room screen), ``GET /fragments/runs/{run}/row`` (one row, swapped in live by app.js),
+``GET /fragments/summary`` (the verdict counts and the FCSR, refreshed with the rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
+from sqlalchemy import select
+
+from spyagency.domain.states import Verdict
+from spyagency.store.schema import run_state
+from spyagency.store.uow import Transaction
+from spyagency.web.pages.banner import read_banner
+from spyagency.web.pages.columns import Columns, visible_columns
+from spyagency.web.pages.dashboard_model import (
+    DashboardData,
+    DashboardFilters,
+    fingerprint,
+    first_condition_safe_run,
+    read_dashboard,
+    read_dashboard_run,
+)
+from spyagency.web.pages.kit import PageKit
+from spyagency.web.pages.render_cache import RenderCache
+from spyagency.web.pages.run_labels import labels_of
+from spyagency.web.pages.viewer import Viewer
+
+DEFAULT_LIMIT = 100
+WALL_LIMIT = 30
+MAX_LIMIT = 500
+# Filter choices come from the labels of this many recent runs.
+OPTION_WINDOW = 500
+
+
+@dataclass(frozen=True)
+class DashboardTable:
+    data: DashboardData
+    columns: Columns
+    rows: Markup
+    classes: tuple[str, ...]
+    eras: tuple[str, ...]
+
+
+def parse_filters(
+    verdict: str | None, run_class: str | None, era: str | None, limit: int | None, wall: bool
+) -> DashboardFilters:
+    """Unknown verdict words and empty fields mean "no filter": a bookmarked URL from an older
+    version must still open."""
+    chosen = Verdict(verdict) if verdict in {v.value for v in Verdict} else None
+    default = WALL_LIMIT if wall else DEFAULT_LIMIT
+    return DashboardFilters(
+        verdict=chosen,
+        run_class=(run_class or "").strip() or None,
+        era=(era or "").strip() or None,
+        limit=max(1, min(limit or default, MAX_LIMIT)),
+    )
+
+
+def add_routes(api: APIRouter, kit: PageKit) -> None:
+    services = kit.services
+    cache: RenderCache[DashboardTable] = RenderCache()
+
+    def build_table(tx: Transaction, filters: DashboardFilters, wall: bool) -> DashboardTable:
+        data = read_dashboard(tx, filters)
+        columns = visible_columns(services.catalogue.names(), data.runs, wall)
+        # The environment autoescapes: its output is HTML-safe by construction.
+        rows = Markup(  # noqa: S704
+            kit.render_text(
+                "_run_rows.html", runs=data.runs, columns=columns, fcsr=data.fcsr, wall=wall
+            )
+        )
+        classes, eras = _filter_options(tx)
+        return DashboardTable(data, columns, rows, classes, eras)
+
+    @api.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(
+        request: Request,
+        verdict: str | None = None,
+        run_class: str | None = None,
+        era: str | None = None,
+        limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT)] = None,
+        wall: bool = False,
+    ) -> Response:
+        viewer = kit.reader(request)
+        if not isinstance(viewer, Viewer):
+            return viewer
+        filters = parse_filters(verdict, run_class, era, limit, wall)
+        now = services.clock.now()
+        with services.store.read() as tx:
+            banner = read_banner(tx, services, now)
+            key = (fingerprint(tx), filters.key(), wall)
+            table = cache.get_or_build(key, lambda: build_table(tx, filters, wall))
+        return kit.page(
+            request, "dashboard.html", viewer, banner, table=table, filters=filters, wall=wall
+        )
+
+    @api.get("/fragments/runs/{run}/row", response_class=HTMLResponse, include_in_schema=False)
+    def run_row(request: Request, run: int, columns: str = "", wall: bool = False) -> Response:
+        viewer = kit.reader(request)
+        if not isinstance(viewer, Viewer):
+            return Response(status_code=401)
+        with services.store.read() as tx:
+            found = read_dashboard_run(tx, run)
+            fcsr = first_condition_safe_run(tx)
+        if found is None:
+            return Response(status_code=404)
+        names = tuple(name for name in columns.split(",") if name) or tuple(
+            visible_columns(services.catalogue.names(), [found], wall).names
+        )
+        body = kit.render_text(
+            "_run_row.html", run=found, columns=Columns(names), fcsr=fcsr, wall=wall
+        )
+        headers = {"Cache-Control": "no-store", "X-FCSR": str(fcsr or "")}
+        return HTMLResponse(body, headers=headers)
+
+    @api.get("/fragments/summary", response_class=HTMLResponse, include_in_schema=False)
+    def summary(request: Request) -> Response:
+        viewer = kit.reader(request)
+        if not isinstance(viewer, Viewer):
+            return Response(status_code=401)
+        with services.store.read() as tx:
+            counts = tx.states.counts_by_verdict()
+            fcsr = first_condition_safe_run(tx)
+        body = kit.render_text("_summary.html", counts=counts, fcsr=fcsr, filters=None)
+        return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _filter_options(tx: Transaction) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    recent = select(run_state.c.run).order_by(run_state.c.run.desc()).limit(OPTION_WINDOW)
+    runs = [int(run) for run in tx.connection.execute(recent).scalars()]
+    labels = labels_of(tx.connection, runs).values()
+    classes = sorted({label.run_class for label in labels if label.run_class})
+    eras = sorted({label.era for label in labels if label.era}, reverse=True)
+    return tuple(classes), tuple(eras)

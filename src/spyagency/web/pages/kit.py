@@ -1,0 +1,67 @@
+"""What every page handler shares: the services, the template environment, the caller, and
+one way to answer with HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment
+
+from spyagency.web.pages.banner import Banner
+from spyagency.web.pages.links import UpstreamSites
+from spyagency.web.pages.viewer import Viewer, viewer_of
+from spyagency.web.services import WebServices
+
+NAVIGATION = (
+    ("/", "Dashboard"),
+    ("/kpi", "KPI"),
+    ("/sources", "Sources"),
+    ("/alerts", "Alerts"),
+    ("/audit", "Audit"),
+)
+
+
+@dataclass
+class PageKit:
+    services: WebServices
+    environment: Environment
+    sites: UpstreamSites = field(default_factory=UpstreamSites)
+
+    def reader(self, request: Request) -> Viewer | Response:
+        """The caller if they may read pages, else the answer to send: a redirect to the login
+        page that comes back here afterwards."""
+        viewer = viewer_of(request, self.services.settings.open_read)
+        if viewer.can_read:
+            return viewer
+        query = f"?{request.url.query}" if request.url.query else ""
+        target = quote(request.url.path + query, safe="")
+        return RedirectResponse(f"/auth/login?next={target}", status_code=303)
+
+    def render_text(self, template: str, **context: Any) -> str:
+        return self.environment.get_template(template).render(**context)
+
+    def page(
+        self,
+        request: Request,
+        template: str,
+        viewer: Viewer,
+        banner: Banner,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        body = self.render_text(
+            template,
+            viewer=viewer,
+            banner=banner,
+            now=self.services.clock.now(),
+            version=self.services.version,
+            path=request.url.path,
+            navigation=NAVIGATION,
+            wall=context.pop("wall", False),
+            **context,
+        )
+        return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,82 @@
+"""The run page's read model: the run, its history and everything done about it, from one
+read snapshot (a fixed handful of queries, none per workflow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from spyagency.domain.policy import Policy
+from spyagency.store.alerts import Alert
+from spyagency.store.overrides import OverrideRecord
+from spyagency.store.run_records import RunRecord
+from spyagency.store.schema import alert
+from spyagency.store.signals import Signal
+from spyagency.store.uow import Transaction
+from spyagency.web.pages.dashboard_model import first_condition_safe_run
+from spyagency.web.pages.run_labels import RunLabels, labels_of
+from spyagency.web.pages.timeline import TimelineEntry, merge_timeline
+
+
+@dataclass(frozen=True)
+class Deadline:
+    name: str
+    at: datetime | None
+    meaning: str
+
+
+@dataclass(frozen=True)
+class RunPage:
+    record: RunRecord
+    labels: RunLabels
+    fcsr: int | None
+    timeline: list[TimelineEntry]
+    overrides: list[OverrideRecord]
+    alerts: list[Alert]
+    signals: list[Signal]
+
+    def active_overrides(self, now: datetime) -> list[OverrideRecord]:
+        return [item for item in self.overrides if item.override.active(now)]
+
+    def past_overrides(self, now: datetime) -> list[OverrideRecord]:
+        return [item for item in self.overrides if not item.override.active(now)]
+
+
+def read_run_page(tx: Transaction, run: int) -> RunPage | None:
+    record = tx.states.get_run(run)
+    if record is None:
+        return None
+    timeline = merge_timeline(tx.observations.timeline(run), tx.events.for_run(run))
+    query = select(alert).where(alert.c.run == run).order_by(alert.c.id.desc())
+    alerts = [
+        Alert(**{name: row[name] for name in Alert.__dataclass_fields__})
+        for row in tx.connection.execute(query).mappings()
+    ]
+    return RunPage(
+        record=record,
+        labels=labels_of(tx.connection, [run]).get(run, RunLabels()),
+        fcsr=first_condition_safe_run(tx),
+        timeline=timeline,
+        overrides=tx.overrides.for_run(run),
+        alerts=alerts,
+        signals=tx.signals.for_run(run),
+    )
+
+
+def deadlines(record: RunRecord, policy: Policy) -> list[Deadline]:
+    """The run's clock after it stopped (DOMAIN.md section 2), in the order they fall."""
+    stop = record.assessment.stop
+    if stop is None:
+        return [Deadline("run stop", None, "the run is still taking data (or OMS is silent)")]
+    return [
+        Deadline("harvest", stop + policy.harvest_timeout, "AlCa harvesting should be done"),
+        Deadline("upload", stop + policy.upload_timeout, "payloads should be in the CondDB"),
+        Deadline(
+            "lock-in",
+            record.assessment.lock_in_at or stop + policy.lock_in_delay(),
+            "the Tier-0 freezes conditions for this run",
+        ),
+        Deadline("timer release", stop + policy.reco_delay, "PromptReco starts on the timer"),
+    ]

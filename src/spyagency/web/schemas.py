@@ -1,0 +1,292 @@
+"""The JSON shapes of API version 1. Field names are the public vocabulary (ARCHITECTURE.md 2);
+adding a field is compatible, renaming or removing one needs ``/api/v2``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from spyagency.domain.overrides import OverrideKind
+from spyagency.domain.states import Source, Verdict, WorkflowState
+
+
+def storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL: store the replacement character on every backend."""
+    return text.replace("\x00", "\ufffd")
+
+
+# Free text a person types (why, reason): kept verbatim but for NUL.
+FreeText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(storable)]
+
+
+# Workflow names are catalogue identifiers; anything else is refused before any query.
+WORKFLOW_NAME = r"^[A-Za-z0-9_.-]+$"
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Problem(Schema):
+    """Every error body: ``detail`` is a message, or a list of validation errors."""
+
+    detail: Any
+
+
+class Evidence(Schema):
+    source: Source | None = Field(description="where it was seen; None for a rule's own note")
+    what: str
+    at: datetime | None = None
+    ref: str | None = Field(None, description="a pointer to the raw record (tag, file, log)")
+
+
+class Workflow(Schema):
+    workflow: str
+    state: WorkflowState
+    state_since: datetime
+    evidence: list[Evidence]
+    proven_at: datetime | None
+    deadline: datetime | None
+    counted: bool = Field(description="required for this run's verdict")
+    optional: bool
+    ignored_by: str | None = Field(description="the override that excuses it, if any")
+
+
+class Override(Schema):
+    id: int
+    run: int
+    kind: OverrideKind
+    workflow: str | None
+    who: str
+    why: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    active: bool
+    description: str
+
+
+class RunSummary(Schema):
+    run: int
+    verdict: Verdict
+    automatic_verdict: Verdict
+    reasons: list[str]
+    verdict_since: datetime
+    stop: datetime | None
+    lock_in_at: datetime | None
+    released_at: datetime | None
+    proof_complete_at: datetime | None
+    overridden: bool = Field(description="an override changed the automatic verdict")
+    updated_at: datetime
+
+
+class RunPage(Schema):
+    items: list[RunSummary]
+    next_before_run: int | None = Field(description="pass as before_run for the next page")
+
+
+class RunDetail(Schema):
+    run: int
+    verdict: Verdict
+    automatic_verdict: Verdict
+    reasons: list[str]
+    verdict_since: datetime
+    updated_at: datetime
+    version: int
+    stop: datetime | None
+    lock_in_at: datetime | None
+    locked_at: datetime | None
+    released_at: datetime | None
+    proof_complete_at: datetime | None
+    stale_sources: list[Source]
+    workflows: list[Workflow]
+    overrides: list[Override] = Field(description="expert overrides in force now")
+    override_history: list[Override] = Field(description="every override ever given")
+
+
+class TimelineEntry(Schema):
+    id: int
+    source: Source
+    kind: str
+    observed_at: datetime
+    fact_time: datetime | None
+    fact: dict[str, Any]
+    raw: str
+    raw_truncated: bool
+
+
+class Event(Schema):
+    id: int
+    at: datetime
+    run: int | None
+    workflow: str | None
+    kind: str
+    old: str | None
+    new: str | None
+    detail: dict[str, Any]
+
+
+class ReadinessSignal(Schema):
+    run: int
+    verdict: Literal["ready"]
+    idempotency_key: str
+    decided_at: datetime
+    evidence_url: str
+
+
+class Readiness(Schema):
+    api_version: Literal["1"] = "1"
+    generated_at: datetime
+    signals: list[ReadinessSignal]
+    signals_enabled: bool = Field(description="false: the kill switch is off, no run is ready")
+    dry_run: bool = Field(description="signals are recorded but not pushed")
+
+
+class WorkflowOverview(Schema):
+    workflow: str
+    producer: str
+    description: str
+    runs_by_state: dict[WorkflowState, int]
+    open_runs_by_state: dict[WorkflowState, int]
+
+
+class WorkflowRun(Schema):
+    run: int
+    state: WorkflowState
+    state_since: datetime
+    proven_at: datetime | None
+    run_stop: datetime | None
+    harvest_hours: float | None = Field(description="run stop -> first harvest evidence")
+    upload_hours: float | None = Field(description="run stop -> proven in the CondDB")
+
+
+class WorkflowHistory(Schema):
+    workflow: str
+    items: list[WorkflowRun]
+    next_before_run: int | None
+
+
+class SourceStatus(Schema):
+    source: Source
+    last_success: datetime | None
+    last_attempt: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    last_error_raw: str | None
+    consecutive_failures: int
+    stale: bool
+    stale_after_minutes: float
+    critical: bool = Field(description="a stale critical source makes open runs unknown")
+
+
+class Alert(Schema):
+    id: int
+    dedupe_key: str
+    kind: str
+    severity: str
+    run: int | None
+    workflow: str | None
+    source: str | None
+    message: str
+    description: str
+    state: str | None
+    opened_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    is_open: bool
+
+
+class Alerts(Schema):
+    open: list[Alert]
+    history: list[Alert]
+    next_before_id: int | None
+
+
+class NewOverride(Schema):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: OverrideKind
+    run: int = Field(ge=1, le=2**62)
+    workflow: str | None = Field(None, min_length=1, max_length=128, pattern=WORKFLOW_NAME)
+    why: FreeText
+    expires_in_hours: float = Field(gt=0, le=168)
+
+
+class SignalSwitch(Schema):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool
+    reason: FreeText
+
+
+class SignalControl(Schema):
+    signals_enabled: bool = Field(description="what the agency does: configured and switched on")
+    configured: bool = Field(description="the configuration file's signals.enabled")
+    switch: bool = Field(description="the experts' runtime switch")
+    changed_by: str | None
+    changed_at: datetime | None
+    reason: str | None
+    dry_run: bool
+
+
+class AuditEntry(Schema):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+class AuditPage(Schema):
+    items: list[AuditEntry]
+    next_before_id: int | None
+
+
+class ReleasedRun(Schema):
+    run: int
+    stop: datetime
+    released_at: datetime
+    hours: float = Field(description="run stop -> PromptReco release")
+    early: bool = Field(description="released on the agency's signal, before the 48 h timer")
+
+
+class Distribution(Schema):
+    count: int
+    median_hours: float | None
+    p90_hours: float | None
+
+
+class MonthCount(Schema):
+    month: str = Field(description="YYYY-MM of the run stop")
+    missed: int
+
+
+class Kpi(Schema):
+    released: list[ReleasedRun]
+    early: int
+    on_timer: int
+    release_hours: Distribution
+    missed_per_month: list[MonthCount]
+
+
+class Liveness(Schema):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class ReadinessProbe(Schema):
+    status: Literal["ok", "unavailable"]
+    database: bool
+
+
+class Me(Schema):
+    name: str | None
+    role: str | None = Field(description="viewer, operator or expert")
+    via: Literal["token", "session"] | None
+    csrf_token: str = Field(description="send as X-CSRF-Token with session actions")

@@ -1,0 +1,67 @@
+"""What the web layer is given by the composition root: nothing here builds anything."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from spyagency.config import WebSettings
+from spyagency.domain.catalogue import Catalogue
+from spyagency.domain.clock import Clock
+from spyagency.domain.policy import Policy
+from spyagency.store.uow import Store
+
+
+class EngineHandle(Protocol):
+    """The engine as the web sees it, when both run in one process."""
+
+    async def reevaluate(self, runs: list[int]) -> object: ...
+
+
+class ChangeFeed:
+    """Wakes live-update streams when new events were written (ids are read from the store).
+
+    In one process the engine calls ``notify`` after each batch; web replicas of a scaled-out
+    deployment call it from a PostgreSQL LISTEN loop.
+    """
+
+    def __init__(self) -> None:
+        self._condition: asyncio.Condition | None = None
+        self.generation = 0
+
+    def _get(self) -> asyncio.Condition:
+        if self._condition is None:
+            self._condition = asyncio.Condition()
+        return self._condition
+
+    async def notify(self) -> None:
+        condition = self._get()
+        async with condition:
+            self.generation += 1
+            condition.notify_all()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for the next notification; False on timeout."""
+        condition = self._get()
+        async with condition:
+            try:
+                await asyncio.wait_for(condition.wait(), timeout)
+            except TimeoutError:
+                return False
+            return True
+
+
+@dataclass
+class WebServices:
+    store: Store
+    clock: Clock
+    settings: WebSettings
+    catalogue: Catalogue
+    policy: Policy
+    engine: EngineHandle | None = None
+    dry_run: bool = False
+    # The configuration's signals.enabled; the experts' runtime switch comes on top of it.
+    signals_configured: bool = True
+    version: str = "0"
+    changes: ChangeFeed = field(default_factory=ChangeFeed)

@@ -1,0 +1,102 @@
+"""The pages' small parts: evidence links, column choice, formatting, KPI quantiles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from spyagency.domain.catalogue import load_catalogue
+from spyagency.domain.evidence import Evidence
+from spyagency.domain.states import Source, Verdict, WorkflowState
+from spyagency.web.pages.columns import visible_columns
+from spyagency.web.pages.dashboard_model import Cell, DashboardRun
+from spyagency.web.pages.formatting import duration, hours_after, iso, when
+from spyagency.web.pages.kpi_model import Kpi, quantile
+from spyagency.web.pages.links import EvidenceContext, evidence_link
+from spyagency.web.pages.presentation import state_look, verdict_look
+
+T = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_links_by_ref_and_by_source() -> None:
+    spec = load_catalogue().by_name("SiPixelAli")
+    context = EvidenceContext(380100, spec, "Run2026A")
+    conddb = evidence_link(Evidence(Source.CONDDB, "x", ref="conddb:Tag_v1:380100"), context)
+    assert conddb == "https://cms-conddb.cern.ch/cmsDbBrowser/list/Prod/tags/Tag_v1"
+    dqm = evidence_link(Evidence(Source.DQM, "ERROR: t1"), context)
+    assert dqm is not None
+    assert dqm.startswith("https://cmsweb.cern.ch/dqm/offline/data/json/archive/380100/")
+    assert "PromptCalibProdSiPixelAli-Express-v1/ALCAPROMPT/AlCaReco/SiPixelAli" in dqm
+    log = evidence_link(Evidence(Source.UPLOAD_LOG, f"tag: failed, file {SHA}"), context)
+    assert log == f"https://cms-conddb.cern.ch/cmsDbBrowser/logs/dropBox/getFileLog?fileHash={SHA}"
+    assert evidence_link(Evidence(Source.UPLOAD_LOG, "tag: boom"), context) is None
+    job = evidence_link(Evidence(Source.WMSTATS, "harvest job of stream ExpressCosmics"), context)
+    assert (
+        job
+        == "https://cmsweb.cern.ch/t0_reqmon/data/jobdetail/Express_Run380100_StreamExpressCosmics"
+    )
+    assert evidence_link(Evidence(None, "agency"), context) is None
+
+
+def test_links_never_carry_other_schemes() -> None:
+    context = EvidenceContext(1)
+    assert evidence_link(Evidence(None, "x", ref="javascript:alert(1)"), context) is None
+    assert (
+        evidence_link(Evidence(None, "x", ref="https://x.example/a"), context)
+        == "https://x.example/a"
+    )
+    assert evidence_link(Evidence(None, "x", ref="https:///nohost"), context) is None
+
+
+def run_with(number: int, locked: bool = False, **states: WorkflowState) -> DashboardRun:
+    cells = {name: Cell(state, T, True, False, None) for name, state in states.items()}
+    return DashboardRun(
+        number, Verdict.PENDING, Verdict.PENDING, (), T, T, T, T if locked else None, (), cells
+    )
+
+
+def test_columns_keep_catalogue_order_and_drop_unexpected() -> None:
+    runs = [
+        run_with(2, B=WorkflowState.IN_DB, A=WorkflowState.NOT_EXPECTED, X=WorkflowState.UNKNOWN),
+        run_with(1, A=WorkflowState.NOT_EXPECTED, C=WorkflowState.HARVESTING),
+    ]
+    assert visible_columns(["A", "B", "C"], runs).names == ("B", "C", "X")
+    wall = visible_columns(["A", "B", "C"], runs, wall=True)
+    assert wall.names == ("C", "X")
+    assert wall.quiet_hidden == 1
+
+
+def test_wall_ignores_problems_of_locked_runs() -> None:
+    runs = [run_with(1, locked=True, A=WorkflowState.TIMED_OUT)]
+    assert visible_columns(["A"], runs, wall=True).names == ()
+
+
+def test_formatting() -> None:
+    assert when(T) == "2026-06-01 08:00Z"
+    assert when(None) == "—"
+    assert iso(T) == "2026-06-01T08:00:00Z"
+    assert duration(timedelta(days=2, hours=3, minutes=5)) == "2d 03h"
+    assert duration(timedelta(hours=5, minutes=7)) == "5h 07m"
+    assert duration(timedelta(minutes=-12)) == "-12m"
+    assert hours_after(T + timedelta(minutes=90), T) == 1.5
+    assert hours_after(None, T) is None
+
+
+def test_looks_have_words_for_every_state_and_verdict() -> None:
+    for state in WorkflowState:
+        assert state_look(state).short and state_look(state).phrase
+    for verdict in Verdict:
+        assert verdict_look(verdict).short == verdict.value
+    assert state_look("from-the-future").css == "st-unknown"
+
+
+def test_quantiles_and_histogram() -> None:
+    values = [1.0, 2.0, 3.0, 4.0, 50.0]
+    assert quantile(values, 0.5) == 3.0
+    assert quantile(values, 0.99) == 50.0
+    kpi = Kpi(values, [], 4, 1, [])
+    histogram = kpi.histogram()
+    assert histogram["bins"][:2] == [0.0, 6.0]
+    assert histogram["counts"][0] == 4.0
+    assert sum(histogram["counts"]) == 5.0
+    assert [name for name, _ in kpi.quantiles(values)] == ["p10", "p50", "p90", "p99"]
