@@ -1,1 +1,360 @@
-"""The composition root: the only place where objects are built and wired together."""
+"""The composition root: the only place where objects are built and wired together.
+
+``build_runtime(settings)`` gives everything a process needs; ``serve`` runs the engine, the
+web server or both until told to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from spyagency import __version__
+from spyagency.config import AuthSettings, Settings, SourceSettings
+from spyagency.domain.catalogue import Catalogue, load_catalogue
+from spyagency.domain.clock import Clock, ScaledClock, SystemClock
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import Source, Verdict
+from spyagency.engine.agency import Agency
+from spyagency.engine.alerts import AlertKeeper
+from spyagency.engine.delivery import Dispatcher
+from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.polling import Schedule, Supervisor
+from spyagency.engine.signals import SignalDesk
+from spyagency.signalers.alertmanager import AlertmanagerChannel
+from spyagency.signalers.channel import Channel
+from spyagency.signalers.chat_webhook import ChatWebhookChannel
+from spyagency.signalers.email import EmailChannel
+from spyagency.signalers.ratelimit import TokenBucket
+from spyagency.signalers.tier0_webhook import ReadinessWebhook
+from spyagency.spies.auth import Auth, BearerToken, ClientCertificate, NoAuth, OidcClientCredentials
+from spyagency.spies.base import Spy
+from spyagency.spies.conddb import CondDbSpy
+from spyagency.spies.dqm import DqmSpy
+from spyagency.spies.harvest_area import HarvestAreaSpy
+from spyagency.spies.http import HttpSettings
+from spyagency.spies.oms import OmsRunsSpy
+from spyagency.spies.retry import RetryPolicy
+from spyagency.spies.tier0 import T0DataServiceSpy
+from spyagency.spies.upload_log import UploadLogSpy
+from spyagency.spies.wmstats import WmStatsSpy
+from spyagency.store.controls import SIGNALS_ENABLED
+from spyagency.store.database import build_engine
+from spyagency.store.migrations import upgrade
+from spyagency.store.uow import Store
+
+log = logging.getLogger(__name__)
+SIGNAL_CHANNEL = "tier0_webhook"
+
+
+def build_clock(settings: Settings) -> Clock:
+    clock = settings.clock
+    if clock.mode == "scaled":
+        if clock.origin_wall is None or clock.origin_sim is None:
+            raise ValueError("clock.mode = scaled needs clock.origin_wall and clock.origin_sim")
+        return ScaledClock(clock.origin_wall, clock.origin_sim, clock.speed)
+    return SystemClock()
+
+
+def build_store(settings: Settings, *, migrate: bool = True) -> Store:
+    if migrate:
+        upgrade(settings.database.url)
+    return Store(build_engine(settings.database.url, echo=settings.database.echo))
+
+
+def build_catalogue(settings: Settings) -> Catalogue:
+    path = settings.policy.catalogue_path
+    return load_catalogue(Path(path) if path else None)
+
+
+def build_auth(auth: AuthSettings) -> Auth:
+    if auth.kind == "bearer" and auth.token:
+        return BearerToken(auth.token)
+    if auth.kind == "certificate" and auth.cert_file:
+        key = Path(auth.key_file) if auth.key_file else None
+        return ClientCertificate(Path(auth.cert_file), key)
+    if auth.kind == "oidc" and auth.token_url and auth.client_id and auth.client_secret:
+        return OidcClientCredentials(auth.token_url, auth.client_id, auth.client_secret)
+    if auth.kind != "none":
+        raise ValueError(f"auth kind {auth.kind!r} is missing its credentials")
+    return NoAuth()
+
+
+def build_spies(
+    settings: Settings, clock: Clock, transport: httpx2.AsyncBaseTransport | None = None
+) -> list[Schedule]:
+    """One schedule per enabled source that has somewhere to look.
+
+    ``transport`` replaces the network for every HTTP spy (in-process replays).
+    """
+    now = clock.now
+
+    def _http(source: SourceSettings) -> dict[str, Any]:
+        retry = RetryPolicy(attempts=source.retries + 1)
+        return {
+            "settings": HttpSettings(timeout=source.timeout_seconds, retry=retry),
+            "auth": build_auth(source.auth),
+            "transport": transport,
+        }
+
+    sources = settings.sources
+    built: list[tuple[SourceSettings, Spy | None]] = []
+    t0, oms, harvest, conddb = sources.tier0, sources.oms, sources.harvest, sources.conddb
+    logs, dqm, wmstats = sources.upload_log, sources.dqm, sources.wmstats
+    built.append((t0, T0DataServiceSpy(t0.url, clock=now, **_http(t0)) if t0.url else None))
+    built.append((oms, OmsRunsSpy(oms.url, clock=now, **_http(oms)) if oms.url else None))
+    built.append((harvest, HarvestAreaSpy(Path(harvest.path), clock=now) if harvest.path else None))
+    built.append(
+        (
+            conddb,
+            CondDbSpy(conddb.url, schema=sources.conddb_schema, clock=now) if conddb.url else None,
+        )
+    )
+    built.append((logs, UploadLogSpy(logs.url, clock=now, **_http(logs)) if logs.url else None))
+    built.append((dqm, DqmSpy(dqm.url, clock=now, **_http(dqm)) if dqm.url else None))
+    built.append(
+        (wmstats, WmStatsSpy(wmstats.url, clock=now, **_http(wmstats)) if wmstats.url else None)
+    )
+    schedules = []
+    for source, spy in built:
+        if spy is None or not source.enabled:
+            continue
+        deadline = max(30.0, source.timeout_seconds * (source.retries + 2) * 3)
+        schedules.append(Schedule(spy, source.poll_interval_seconds, deadline))
+    return schedules
+
+
+def build_signal_channels(
+    settings: Settings, transport: httpx2.AsyncBaseTransport | None = None
+) -> dict[str, Channel]:
+    signals = settings.signals
+    if not signals.webhook_url:
+        return {}
+    client = None
+    if transport is not None:
+        client = httpx2.AsyncClient(transport=transport, timeout=signals.timeout_seconds)
+    webhook = ReadinessWebhook(
+        signals.webhook_url, signals.webhook_secret, timeout=signals.timeout_seconds, client=client
+    )
+    return {SIGNAL_CHANNEL: webhook}
+
+
+def build_alert_channels(settings: Settings, public_url: str | None) -> dict[str, Channel]:
+    alerts = settings.alerts
+    channels: dict[str, Channel] = {}
+    if alerts.alertmanager_url:
+        channels["alertmanager"] = AlertmanagerChannel(
+            alerts.alertmanager_url, generator_url=public_url
+        )
+    if alerts.webhook_url:
+        channels["webhook"] = ChatWebhookChannel(alerts.webhook_url)
+    email = alerts.email
+    if email.enabled:
+        channels["email"] = EmailChannel(
+            email.smtp_host,
+            email.smtp_port,
+            sender=email.sender,
+            recipients=email.recipients,
+            starttls=email.starttls,
+            username=email.username,
+            password=email.password,
+        )
+    return channels
+
+
+def enabled_sources(settings: Settings) -> list[Source]:
+    by_source = settings.sources.by_source()
+    return [s for s in Source if by_source[s].enabled and (by_source[s].url or by_source[s].path)]
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs, built once."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    catalogue: Catalogue
+    policy: Policy
+    agency: Agency
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    def signals_enabled(self) -> bool:
+        """The configuration's kill switch and the experts' runtime switch must both allow."""
+        if not self.settings.signals.enabled:
+            return False
+        with self.store.read() as tx:
+            switch = tx.controls.get(SIGNALS_ENABLED)
+        return switch is None or bool(switch.value)
+
+    async def aclose(self) -> None:
+        for channel in self.channels.values():
+            await channel.aclose()
+        self.store.dispose()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    clock: Clock | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> Runtime:
+    """Wire one process. ``clock`` and ``transport`` replace the system clock and the network
+    (in-process replays and tests); production passes neither."""
+    clock = clock or build_clock(settings)
+    store = build_store(settings, migrate=migrate)
+    catalogue = build_catalogue(settings)
+    policy = settings.policy.to_policy()
+    public_url = settings.web.public_url
+    signal_channels = build_signal_channels(settings, transport)
+    alert_channels = build_alert_channels(settings, public_url)
+    evaluator_box: list[Evaluator] = []
+
+    def assess(run: int) -> Any:
+        evaluator = evaluator_box[0]
+        return evaluator.assess(run)
+
+    desk = SignalDesk(
+        list(signal_channels), assess, dry_run=settings.signals.dry_run, public_url=public_url
+    )
+    keeper = AlertKeeper(policy, list(alert_channels), enabled_sources(settings), public_url)
+    evaluator = Evaluator(
+        store,
+        catalogue,
+        policy,
+        clock,
+        desk,
+        keeper,
+        prompt_global_tags=settings.sources.prompt_global_tags,
+    )
+    evaluator_box.append(evaluator)
+    channels = {**signal_channels, **alert_channels}
+    runtime_box: list[Runtime] = []
+
+    def signals_enabled() -> bool:
+        return runtime_box[0].signals_enabled()
+
+    def current_verdict(run: int) -> Verdict | None:
+        return evaluator.verdicts.get(run)
+
+    dispatcher = Dispatcher(
+        store,
+        channels,
+        clock,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        max_attempts=settings.signals.max_attempts,
+        signals_enabled=signals_enabled,
+        current_verdict=current_verdict,
+        signal_rate=TokenBucket(settings.signals.max_per_minute, burst=10),
+    )
+    schedules = build_spies(settings, clock, transport)
+
+    def supervisor(agency: Agency) -> Supervisor:
+        return Supervisor(schedules, agency.scope, agency.ingest, clock.now)
+
+    agency = Agency(
+        evaluator,
+        dispatcher,
+        supervisor,
+        tick_seconds=settings.engine.evaluate_interval_seconds,
+    )
+    runtime = Runtime(settings, clock, store, catalogue, policy, agency, channels)
+    runtime_box.append(runtime)
+    return runtime
+
+
+def build_web_app(runtime: Runtime, *, with_engine: bool) -> Any:
+    from spyagency.web.app import create_app
+    from spyagency.web.services import WebServices
+
+    services = WebServices(
+        store=runtime.store,
+        clock=runtime.clock,
+        settings=runtime.settings.web,
+        catalogue=runtime.catalogue,
+        policy=runtime.policy,
+        engine=runtime.agency if with_engine else None,
+        dry_run=runtime.settings.signals.dry_run,
+        version=__version__,
+    )
+    tasks: set[asyncio.Task[None]] = set()
+
+    def wake_streams(result: EvaluationResult) -> None:
+        if not result.changes and not result.alerts_opened and not result.alerts_resolved:
+            return
+        task = asyncio.get_running_loop().create_task(services.changes.notify())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    runtime.agency.listeners.append(wake_streams)
+    return create_app(services)
+
+
+def _quiet_server_class() -> Any:
+    import uvicorn
+
+    class _QuietServer(uvicorn.Server):
+        """Leaves signal handling to the command that runs us (engine and web stop together)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return _QuietServer
+
+
+async def serve(
+    runtime: Runtime,
+    *,
+    engine: bool = True,
+    web: bool = True,
+    stop: asyncio.Event | None = None,
+    on_ready: Any = None,
+) -> None:
+    """Run the engine, the web server or both until ``stop`` is set (or the task is cancelled)."""
+    import uvicorn
+
+    stop = stop or asyncio.Event()
+    QuietServer = _quiet_server_class()
+    server: uvicorn.Server | None = None
+    if web:
+        app = build_web_app(runtime, with_engine=engine)
+        config = uvicorn.Config(
+            app,
+            host=runtime.settings.web.host,
+            port=runtime.settings.web.port,
+            log_level="warning",
+            lifespan="on",
+        )
+        server = QuietServer(config)
+    if engine:
+        await runtime.agency.start()
+    web_task = asyncio.create_task(server.serve()) if server else None
+    try:
+        if server is not None:
+            while not server.started and web_task is not None and not web_task.done():
+                await asyncio.sleep(0.05)
+        if on_ready is not None:
+            on_ready(server)
+        waiter = asyncio.create_task(stop.wait())
+        pending = {waiter} | ({web_task} if web_task else set())
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if server is not None:
+            server.should_exit = True
+        if web_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await web_task
+        if engine:
+            await runtime.agency.stop()
+        await runtime.aclose()

@@ -144,3 +144,28 @@ def test_time_budgets_after_run_stop() -> None:
     deadline = judge(story, 10).workflow("SiStripGains")
     assert deadline is not None and deadline.deadline is not None
     assert deadline.deadline - story.observations[0].fact.stop == timedelta(hours=18)  # type: ignore[union-attr]
+
+
+def test_outputs_of_one_harvest_job_share_a_uuid_but_are_proven_apart() -> None:
+    """One AlcaHarvest job writes every output under one uuid (SiPixelQuality writes three)."""
+    story = Story().ran(2).express("Express", "PromptCalibProdSiPixel")
+    outputs = {
+        "SiPixelQualityFromDbRcd_prompt": "SiPixelQuality_byPCL_prompt_v2",
+        "SiPixelQualityFromDbRcd_stuckTBM": "SiPixelQuality_byPCL_stuckTBM_v1",
+        "SiPixelQualityFromDbRcd_other": "SiPixelQuality_byPCL_other_v1",
+    }
+    story.at(4)
+    for input_tag, tag in outputs.items():
+        story.harvested(input_tag, (tag,), uuid="job", payload=input_tag)
+        story.marker(input_tag, (tag,), uuid="job")
+    story.at(5)
+    for input_tag, tag in list(outputs.items())[:2]:
+        story.iov(tag, payload=input_tag, since=lumi_since(story.run, 1), time_type=TimeType.LUMI)
+    assert state(story, 5, "SiPixelQuality") is WorkflowState.UPLOAD_ATTEMPTED
+    story.at(5.5).iov(
+        "SiPixelQuality_byPCL_other_v1",
+        payload="SiPixelQualityFromDbRcd_other",
+        since=lumi_since(story.run, 1),
+        time_type=TimeType.LUMI,
+    )
+    assert state(story, 5.5, "SiPixelQuality") is WorkflowState.IN_DB

@@ -112,3 +112,18 @@ async def test_failed_job_bad_requests_and_faults() -> None:
     assert sum("invalid JSON" in e.message for e in report.errors) == 1
     # Bad request entries are permanent; a refused connection or a cut answer may heal.
     assert sum(e.permanent for e in report.errors) == 2
+
+
+async def test_a_completed_request_without_harvest_job_means_no_output() -> None:
+    """A stream without express data is never harvested: the request completes with no
+    AlcaHarvest task, which is positive evidence of no payload (not mere silence)."""
+    fake = FakeWmStats(details={})
+    scope = PollScope(now=NOW, runs=(RunScope(380000, True),))
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        report = await spy.poll(scope)
+    jobs = {job.stream: job for job in facts_of(report, HarvestJob)}
+    completed = {s for s, j in jobs.items() if j.outputs == ("/no/output",)}
+    assert completed, "completed requests of the fixture must report no output"
+    for stream in completed:
+        assert jobs[stream].state is HarvestJobState.SUCCESS
+        assert "without an AlcaHarvest job" in jobs[stream].detail

@@ -13,6 +13,7 @@ from spyagency.web.pages.formatting import duration, hours_after, iso, when
 from spyagency.web.pages.kpi_model import Kpi, quantile
 from spyagency.web.pages.links import EvidenceContext, evidence_link
 from spyagency.web.pages.presentation import state_look, verdict_look
+from spyagency.web.pages.row_cells import cells_html
 
 T = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -100,3 +101,16 @@ def test_quantiles_and_histogram() -> None:
     assert histogram["counts"][0] == 4.0
     assert sum(histogram["counts"]) == 5.0
     assert [name for name, _ in kpi.quantiles(values)] == ["p10", "p50", "p90", "p99"]
+
+
+def test_cells_are_small_escaped_and_timed_only_where_time_matters() -> None:
+    run = run_with(1, A=WorkflowState.IN_DB, B=WorkflowState.TIMED_OUT)
+    tricky = Cell(WorkflowState.UPLOAD_FAILED, T, True, True, '"><script>x()</script>')
+    run.cells["C"] = tricky
+    html = str(cells_html(run, ["A", "B", "C", "D"]))
+    assert html.startswith('<td class="st-good" title="in_db">DB</td>')
+    assert '<td class="st-bad" title="timed_out since 2026-06-01 08:00Z">TIME</td>' in html
+    assert "<script>" not in html
+    assert "&#34;&gt;&lt;script&gt;" in html
+    assert 'class="st-bad optional ignored"' in html
+    assert html.endswith('<td class="st-absent"></td>')

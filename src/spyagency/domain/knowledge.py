@@ -199,6 +199,23 @@ class Knowledge:
     def run(self, run: int) -> RunKnowledge:
         return self.runs.get(run) or RunKnowledge(run)
 
+    def is_news(self, observation: Observation) -> bool:
+        """False when the observation only repeats the fact we already hold for its key.
+
+        Spies report what they see on every poll; only changes are worth storing and folding,
+        which keeps the log proportional to what happened, not to how often we looked.
+        """
+        run = observation.run
+        if run is None:
+            table = self.system.table
+        else:
+            known = self.runs.get(run)
+            if known is None:
+                return True
+            table = known.table
+        current = table.latest.get(observation.key)
+        return current is None or current.fact != observation.fact
+
 
 def fold(observations: Iterable[Observation]) -> Knowledge:
     knowledge = Knowledge()

@@ -78,7 +78,8 @@ def prove_in_db(spec: WorkflowSpec, knowledge: RunKnowledge) -> Proof | Evidence
     harvested.
     """
     run = knowledge.run
-    markers = {m.uuid: m for m in knowledge.upload_markers(spec.input_tags)}
+    # One harvest job writes all its outputs under one uuid: a file is (input tag, uuid).
+    markers = {(m.input_tag, m.uuid): m for m in knowledge.upload_markers(spec.input_tags)}
     proofs: list[Evidence] = []
     latest = None
     missing: Evidence | None = None
@@ -88,7 +89,7 @@ def prove_in_db(spec: WorkflowSpec, knowledge: RunKnowledge) -> Proof | Evidence
             continue
         found = None
         for harvest in reversed(files):
-            marker = markers.get(harvest.uuid)
+            marker = markers.get((harvest.input_tag, harvest.uuid))
             tags = marker.destination_tags if marker else harvest.destination_tags
             result = _prove_file(spec, knowledge, harvest, tags)
             if isinstance(result, Proof):
@@ -243,11 +244,11 @@ def _raw_state(
 
     # Only the latest attempt's errors count: a retried upload supersedes an earlier failure.
     markers = knowledge.upload_markers(spec.input_tags)
-    latest_uuid = markers[-1].uuid if markers else None
+    latest: dict[str, str] = {m.input_tag: m.uuid for m in markers}  # markers sorted by time
     errors = [
         r
         for r in results
-        if r.outcome is UploadOutcome.ERROR and (latest_uuid is None or r.uuid == latest_uuid)
+        if r.outcome is UploadOutcome.ERROR and latest.get(r.input_tag, r.uuid) == r.uuid
     ]
     if errors:
         items = tuple(Evidence(Source.UPLOAD_LOG, f"{r.tag}: {r.info}") for r in errors)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import Clock
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.knowledge import Knowledge
+from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import Override
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source, Verdict
@@ -95,6 +96,8 @@ class Evaluator:
         self.health: dict[Source, SourceHealth] = {}
         self.overrides: list[Override] = []
         self.verdicts: dict[int, Verdict] = {}
+        self._generation = 0  # bumped whenever knowledge changes (scope cache key)
+        self._scope: tuple[tuple[int, tuple[int, ...]], PollScope] | None = None
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -124,41 +127,77 @@ class Evaluator:
         )
 
     def scope(self) -> PollScope:
-        return poll_scope(
-            self.knowledge,
-            self.open_runs(),
-            self.catalogue,
-            self.policy,
-            self.clock.now(),
-            self.prompt_global_tags,
+        """The next poll's scope, rebuilt only when knowledge or the open runs changed."""
+        key = (self._generation, tuple(self.open_runs()))
+        if self._scope is None or self._scope[0] != key:
+            built = poll_scope(
+                self.knowledge,
+                key[1],
+                self.catalogue,
+                self.policy,
+                self.clock.now(),
+                self.prompt_global_tags,
+            )
+            self._scope = (key, built)
+        return replace(self._scope[1], now=self.clock.now())
+
+    def assess(self, run: int) -> RunAssessment:
+        """Judge one run now, without saving (signals need a fresh judgement)."""
+        context = Context(
+            catalogue=self.catalogue,
+            policy=self.policy,
+            now=self.clock.now(),
+            health=self.health,
+            system=self.knowledge.system,
+            overrides=self.overrides,
         )
+        return judge_run(self.knowledge.run(run), context)
 
     # -- batches ----------------------------------------------------------------------------
 
     def ingest(self, report: SpyReport) -> EvaluationResult:
+        """Store what is new in ``report`` and re-judge the runs it touched.
+
+        Repeated sightings of a fact we already hold are dropped (see ``Knowledge.is_news``).
+        Staleness and deadlines are left to ``tick``, which judges every open run.
+        """
         now = self.clock.now()
         health = next_health(self.health.get(report.source), report, now)
-        with self.store.transaction() as tx:
-            tx.observations.add_many(report.observations)
-            tx.health.record(health)
-            touched: set[int] = set()
-            system_changed = False
-            for observation in report.observations:
-                changed = self.knowledge.add(observation)
-                if changed == -1:
-                    system_changed = True
-                elif changed is not None:
-                    touched.add(changed)
-            self.health[report.source] = health
-            runs = set(self.open_runs()) if system_changed or not report.ok else set()
-            runs |= touched
-            # A source that recovers or fails changes every open run's verdict (staleness).
-            if (
-                health.consecutive_failures in (0, 1)
-                and report.source in self.policy.critical_sources
-            ):
-                runs |= set(self.open_runs())
-            return self._evaluate(tx, runs, now)
+        try:
+            with self.store.transaction() as tx:
+                news, touched, system_changed = self._fold(report)
+                tx.observations.add_many(news)
+                tx.health.record(health)
+                self.health[report.source] = health
+                runs = set(self.open_runs()) if system_changed else set()
+                return self._evaluate(tx, runs | touched, now)
+        except Exception:
+            # Memory must never hold what the store does not: rebuild it from the store.
+            self.reload()
+            raise
+
+    def _fold(self, report: SpyReport) -> tuple[list[Observation], set[int], bool]:
+        news: list[Observation] = []
+        touched: set[int] = set()
+        system_changed = False
+        for observation in report.observations:
+            if not self.knowledge.is_news(observation):
+                continue
+            news.append(observation)
+            self._generation += 1
+            changed = self.knowledge.add(observation)
+            if changed == -1:
+                system_changed = True
+            elif changed is not None:
+                touched.add(changed)
+        return news, touched, system_changed
+
+    def reload(self) -> None:
+        self._generation += 1
+        self.knowledge = Knowledge()
+        self.health = {}
+        self.verdicts = {}
+        self.load()
 
     def tick(self) -> EvaluationResult:
         """Re-judge every open run: deadlines and staleness move even when sources do not."""

@@ -36,27 +36,32 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
                 destination_tags=tuple(sorted(tags)),
                 dqm_folder=spec.dqm_folder,
                 streams=expectation.streams.get(name, ()),
+                dqm_known=knowledge.dqm(name) is not None,
             )
         )
         settled = {
-            r.uuid
+            (r.input_tag, r.uuid)
             for r in knowledge.upload_results(spec.input_tags)
             if r.outcome is not UploadOutcome.PENDING
         }
-        attempted = {m.uuid for m in markers}
+        marker_tags = {(m.input_tag, m.uuid): m.destination_tags for m in markers}
         uploads.extend(
-            UploadScope(f.input_tag, f.uuid, f.file_sha1)
+            UploadScope(f.input_tag, f.uuid, f.file_sha1, marker_tags[(f.input_tag, f.uuid)])
             for f in files
-            if f.file_sha1 and f.uuid in attempted and f.uuid not in settled
+            if f.file_sha1
+            and (f.input_tag, f.uuid) in marker_tags
+            and (f.input_tag, f.uuid) not in settled
         )
     era = next((c.acq_era for c in configs if c.acq_era), None)
+    streams = tuple(sorted({c.stream for c in configs}))
     return RunScope(
         run=knowledge.run,
         stopped=info is not None and info.stop is not None,
-        streams=tuple(sorted({c.stream for c in configs})),
+        streams=streams,
         acq_era=era,
         workflows=tuple(workflows),
         uploads=tuple(uploads),
+        done_streams=tuple(s for s in streams if knowledge.stream_done(s)),
     )
 
 

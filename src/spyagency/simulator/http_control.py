@@ -19,11 +19,11 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/sim")
 
     @router.get("/clock")
-    def clock(request: Request) -> JSONResponse:
+    async def clock(request: Request) -> JSONResponse:
         return JSONResponse(clock_of(request).describe())
 
     @router.get("/status")
-    def status(request: Request) -> JSONResponse:
+    async def status(request: Request) -> JSONResponse:
         world = world_of(request)
         with world.lock:
             return JSONResponse(
@@ -38,7 +38,7 @@ def build_router() -> APIRouter:
             )
 
     @router.get("/truth")
-    def truth(request: Request) -> JSONResponse:
+    async def truth(request: Request) -> JSONResponse:
         world = world_of(request)
         with world.lock:
             body = world_truth(world, world.releaser.records, list(world.faults.injected))
@@ -49,7 +49,7 @@ def build_router() -> APIRouter:
         return JSONResponse(body)
 
     @router.get("/faults")
-    def faults(request: Request) -> JSONResponse:
+    async def faults(request: Request) -> JSONResponse:
         return JSONResponse(world_of(request).faults.to_json())
 
     @router.post("/faults")

@@ -57,7 +57,7 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/agg/api/v1")
 
     @router.get("/runs")
-    def runs(request: Request) -> JSONResponse:
+    async def runs(request: Request) -> JSONResponse:
         world = world_of(request)
         low = _int_param(request, "filter[run_number][GE]")
         high = _int_param(request, "filter[run_number][LE]")

@@ -77,15 +77,15 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/t0wmadatasvc/prod")
 
     @router.get("/hello")
-    def hello() -> JSONResponse:
+    async def hello() -> JSONResponse:
         return result(["world"])
 
     @router.get("/firstconditionsaferun")
-    def first_condition_safe_run(request: Request) -> JSONResponse:
+    async def first_condition_safe_run(request: Request) -> JSONResponse:
         return result([world_of(request).fcsr()])
 
     @router.get("/run_config")
-    def run_config(request: Request) -> JSONResponse:
+    async def run_config(request: Request) -> JSONResponse:
         world = world_of(request)
         with world.lock:
             runs = _runs(world, run_param(request))
@@ -93,7 +93,7 @@ def build_router() -> APIRouter:
             return result([{"run": r.number, "acq_era": era} for r in runs])
 
     @router.get("/express_config")
-    def express_config(request: Request) -> JSONResponse:
+    async def express_config(request: Request) -> JSONResponse:
         world = world_of(request)
         stream = request.query_params.get("stream")
         with world.lock:
@@ -106,7 +106,7 @@ def build_router() -> APIRouter:
             return result(rows)
 
     @router.get("/run_stream_done")
-    def run_stream_done(request: Request) -> JSONResponse:
+    async def run_stream_done(request: Request) -> JSONResponse:
         world = world_of(request)
         run = run_param(request, required=True)
         stream = request.query_params.get("stream")
@@ -117,7 +117,7 @@ def build_router() -> APIRouter:
             return result([(run, stream) in world.stream_done])
 
     @router.get("/reco_config")
-    def reco_config(request: Request) -> JSONResponse:
+    async def reco_config(request: Request) -> JSONResponse:
         world = world_of(request)
         dataset = request.query_params.get("primary_dataset")
         with world.lock:
@@ -131,7 +131,7 @@ def build_router() -> APIRouter:
             return result(rows)
 
     @router.get("/run_dataset_done")
-    def run_dataset_done(request: Request) -> JSONResponse:
+    async def run_dataset_done(request: Request) -> JSONResponse:
         world = world_of(request)
         run = run_param(request, required=True)
         dataset = request.query_params.get("primary_dataset")
@@ -142,12 +142,12 @@ def build_router() -> APIRouter:
             return result([run in world.reco_done])
 
     @router.get("/promptreco_status")
-    def promptreco_status(request: Request) -> JSONResponse:
+    async def promptreco_status(request: Request) -> JSONResponse:
         world = world_of(request)
         return result([world.promptreco_enabled(world.now)])
 
     @router.get("/global_tag_history")
-    def global_tag_history(request: Request) -> JSONResponse:
+    async def global_tag_history(request: Request) -> JSONResponse:
         t0 = world_of(request).scenario.tier0
         first = world_of(request).scenario.first_run
         return result(

@@ -17,7 +17,7 @@ def build_logs_router() -> APIRouter:
     router = APIRouter(prefix="/logs/dropBox")
 
     @router.get("/getFileLog")
-    def get_file_log(request: Request) -> JSONResponse:
+    async def get_file_log(request: Request) -> JSONResponse:
         world = world_of(request)
         file_hash = request.query_params.get("fileHash", "")
         with world.lock:
@@ -51,7 +51,7 @@ def build_dqm_router() -> APIRouter:
     router = APIRouter(prefix="/dqm/offline/data/json/archive")
 
     @router.get("/{run}/{primary}/{processed}/{tier}/{folder:path}")
-    def archive(
+    async def archive(
         request: Request, run: int, primary: str, processed: str, tier: str, folder: str
     ) -> JSONResponse:
         world = world_of(request)
@@ -60,10 +60,10 @@ def build_dqm_router() -> APIRouter:
         return JSONResponse({"contents": contents})
 
     @router.get("/{run}/{primary}/{processed}/{tier}")
-    def archive_top(
+    async def archive_top(
         request: Request, run: int, primary: str, processed: str, tier: str
     ) -> JSONResponse:
-        return archive(request, run, primary, processed, tier, "")
+        return await archive(request, run, primary, processed, tier, "")
 
     return router
 
@@ -72,7 +72,7 @@ def build_wmstats_router() -> APIRouter:
     router = APIRouter(prefix="/t0_reqmon/data")
 
     @router.get("/requestcache")
-    def requestcache(request: Request) -> JSONResponse:
+    async def requestcache(request: Request) -> JSONResponse:
         world = world_of(request)
         with world.lock:
             entries = {
@@ -86,7 +86,7 @@ def build_wmstats_router() -> APIRouter:
         return JSONResponse({"result": [entries]})
 
     @router.get("/jobdetail/{name}")
-    def jobdetail(request: Request, name: str) -> JSONResponse:
+    async def jobdetail(request: Request, name: str) -> JSONResponse:
         world = world_of(request)
         with world.lock:
             jobs = list(world.harvest_jobs.get(name, []))

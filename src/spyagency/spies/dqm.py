@@ -41,13 +41,21 @@ class DqmSpy(HttpSpy):
     """``base_url`` is the DQM GUI instance (``.../dqm/offline/``)."""
 
     source = Source.DQM
+    # A folder already seen is asked again every this many cycles (a re-harvest may change
+    # it); new folders are asked every cycle. Keeps a cycle's cost to the runs still moving.
+    recheck_every = 6
+    _cycle = -1
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         parts = []
+        self._cycle += 1
+        recheck = self._cycle % self.recheck_every == 0
         for run in scope.runs:
             if not run.stopped:
                 continue
             for workflow in run.workflows:
+                if workflow.dqm_known and not recheck:
+                    continue
                 for stream in self._streams(run, workflow):
                     parts.append(self._folder(run, workflow, stream, findings.child()))
         await gather_into(findings, parts)

@@ -23,6 +23,8 @@ class WorkflowScope:
     destination_tags: tuple[str, ...]
     dqm_folder: str | None
     streams: tuple[str, ...]
+    # The agency already holds a DQM result for this workflow: ask again only now and then.
+    dqm_known: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ of a stopped open run (harvesting starts only when the run has stopped).
 from __future__ import annotations
 
 from spyagency.domain.facts import HarvestJob
-from spyagency.domain.states import Source
+from spyagency.domain.lifecycle import NO_OUTPUT_LFN
+from spyagency.domain.states import HarvestJobState, Source
 from spyagency.spies.base import HttpSpy
 from spyagency.spies.failures import SchemaViolation, SourceFailure
 from spyagency.spies.report import Findings, gather_into
@@ -72,6 +73,17 @@ class WmStatsSpy(HttpSpy):
                 state=state,
                 outputs=tuple(dict.fromkeys(summary.outputs)),
                 detail=summary.details[0] if summary.details else "",
+            )
+            findings.observe(fact, raw=document.text)
+        elif request.completed:
+            # The Tier-0 runs no harvest for a stream without express data: a completed
+            # request with no AlcaHarvest job is positive evidence that nothing was produced.
+            fact = HarvestJob(
+                run=request.run,
+                stream=request.stream,
+                state=HarvestJobState.SUCCESS,
+                outputs=(NO_OUTPUT_LFN,),
+                detail="request completed without an AlcaHarvest job",
             )
             findings.observe(fact, raw=document.text)
         return findings

@@ -25,11 +25,20 @@ class ExpressRequest:
     name: str
     run: int
     stream: str
+    status: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        return (self.status or "").lower() in COMPLETED_STATUSES
 
 
 def _result_dicts(body: Any, what: str) -> list[Mapping[str, Any]]:
     rows = as_list(as_mapping(body, what).get("result"), f"{what} 'result'")
     return [as_mapping(row, f"{what} row") for row in rows]
+
+
+# Request states after which no more jobs will run for the request.
+COMPLETED_STATUSES = frozenset({"completed", "closed-out", "announced", "normal-archived"})
 
 
 def parse_request(name: str, info: Any) -> ExpressRequest | None:
@@ -50,7 +59,7 @@ def parse_request(name: str, info: Any) -> ExpressRequest | None:
         stream = stream_name(item.get("Stream", parsed_name.get("stream")))
     except SchemaViolation as bad:
         raise SchemaViolation(f"request {name}: {bad.message}", compact(item)) from None
-    return ExpressRequest(name, run, stream)
+    return ExpressRequest(name, run, stream, optional_str(item, "RequestStatus"))
 
 
 def requests_in(body: Any) -> list[tuple[str, Any]]:

@@ -28,6 +28,7 @@ from spyagency.web.pages.dashboard_model import (
     read_dashboard,
     read_dashboard_run,
 )
+from spyagency.web.pages.encoded import EncodedPage
 from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.render_cache import RenderCache
 from spyagency.web.pages.run_labels import labels_of
@@ -66,7 +67,10 @@ def parse_filters(
 
 def add_routes(api: APIRouter, kit: PageKit) -> None:
     services = kit.services
-    cache: RenderCache[DashboardTable] = RenderCache()
+    tables: RenderCache[DashboardTable] = RenderCache()
+    # Whole pages too: the shell around a cached table depends only on the banner, the viewer
+    # and the second it was rendered in (the countdowns' reference time).
+    pages: RenderCache[EncodedPage] = RenderCache(capacity=64)
 
     def build_table(tx: Transaction, filters: DashboardFilters, wall: bool) -> DashboardTable:
         data = read_dashboard(tx, filters)
@@ -93,14 +97,28 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         if not isinstance(viewer, Viewer):
             return viewer
         filters = parse_filters(verdict, run_class, era, limit, wall)
-        now = services.clock.now()
+        now = services.clock.now().replace(microsecond=0)
         with services.store.read() as tx:
             banner = read_banner(tx, services, now)
             key = (fingerprint(tx), filters.key(), wall)
-            table = cache.get_or_build(key, lambda: build_table(tx, filters, wall))
-        return kit.page(
-            request, "dashboard.html", viewer, banner, table=table, filters=filters, wall=wall
-        )
+            table = tables.get_or_build(key, lambda: build_table(tx, filters, wall))
+
+        def render() -> EncodedPage:
+            page = kit.render_page(
+                request,
+                "dashboard.html",
+                viewer,
+                banner,
+                now=now,
+                table=table,
+                filters=filters,
+                wall=wall,
+            )
+            return EncodedPage.of(page)
+
+        # repr: the banner holds a control value of any JSON type, not necessarily hashable.
+        encoded = pages.get_or_build((key, repr(banner), viewer, now), render)
+        return encoded.response(request.headers.get("accept-encoding", ""))
 
     @api.get("/fragments/runs/{run}/row", response_class=HTMLResponse, include_in_schema=False)
     def run_row(request: Request, run: int, columns: str = "", wall: bool = False) -> Response:

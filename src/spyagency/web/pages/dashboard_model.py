@@ -78,13 +78,14 @@ class DashboardData:
     fcsr: int | None
 
 
-def fingerprint(tx: Transaction) -> tuple[Any, ...]:
-    """Changes whenever anything a dashboard row shows may have changed: every saved change
-    moves ``updated_at`` of its run, and every verdict or state change appends an event."""
-    newest, count = tx.connection.execute(
-        select(func.max(run_state.c.updated_at), func.count()).select_from(run_state)
-    ).one()
-    return (tx.events.latest_id(), newest, int(count))
+def fingerprint(tx: Transaction) -> tuple[int, int]:
+    """Moves when what a dashboard row shows changes: every verdict, workflow-state and
+    override change appends an event, and a new run changes the count. Both are index lookups
+    (a scan for the newest ``updated_at`` would read every stored assessment: 5 ms at 3,000
+    runs). Changes that append no event (evidence wording, a corrected stop time) are picked
+    up when the cached table expires (``render_cache.TTL_SECONDS``)."""
+    count = tx.connection.execute(select(func.count()).select_from(run_state)).scalar_one()
+    return (tx.events.latest_id(), int(count))
 
 
 def read_dashboard(tx: Transaction, filters: DashboardFilters) -> DashboardData:

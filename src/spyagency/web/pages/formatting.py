@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from spyagency.domain.clock import utc
 
 
+# A dashboard shows thousands of times, mostly the same few (one per engine save).
+@lru_cache(maxsize=4096)
 def when(moment: datetime | None) -> str:
     """``2026-06-01 08:00Z``, or an em dash when there is no such moment."""
     if moment is None:
@@ -20,6 +23,7 @@ def when_seconds(moment: datetime | None) -> str:
     return f"{utc(moment):%Y-%m-%d %H:%M:%SZ}"
 
 
+@lru_cache(maxsize=4096)
 def iso(moment: datetime | None) -> str:
     """Machine-readable form for ``datetime`` and ``data-*`` attributes (read by app.js)."""
     if moment is None:

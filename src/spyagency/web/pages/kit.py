@@ -16,6 +16,8 @@ from spyagency.web.pages.links import UpstreamSites
 from spyagency.web.pages.viewer import Viewer, viewer_of
 from spyagency.web.services import WebServices
 
+# Pages show live state and, to a logged-in user, a CSRF token: never cache them.
+NO_STORE = {"Cache-Control": "no-store"}
 NAVIGATION = (
     ("/", "Dashboard"),
     ("/kpi", "KPI"),
@@ -44,6 +46,22 @@ class PageKit:
     def render_text(self, template: str, **context: Any) -> str:
         return self.environment.get_template(template).render(**context)
 
+    def render_page(
+        self, request: Request, template: str, viewer: Viewer, banner: Banner, **context: Any
+    ) -> str:
+        """A whole page: ``template`` extends ``base.html``, which needs these names."""
+        return self.render_text(
+            template,
+            viewer=viewer,
+            banner=banner,
+            now=context.pop("now", None) or self.services.clock.now(),
+            version=self.services.version,
+            path=request.url.path,
+            navigation=NAVIGATION,
+            wall=context.pop("wall", False),
+            **context,
+        )
+
     def page(
         self,
         request: Request,
@@ -53,15 +71,5 @@ class PageKit:
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
-        body = self.render_text(
-            template,
-            viewer=viewer,
-            banner=banner,
-            now=self.services.clock.now(),
-            version=self.services.version,
-            path=request.url.path,
-            navigation=NAVIGATION,
-            wall=context.pop("wall", False),
-            **context,
-        )
-        return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+        body = self.render_page(request, template, viewer, banner, **context)
+        return HTMLResponse(body, status_code=status, headers=NO_STORE)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from spyagency.web.pages import formatting, presentation
+from spyagency.web.pages.row_cells import cells_html
 
 
 def build_environment() -> Environment:
@@ -27,5 +28,6 @@ def build_environment() -> Environment:
         when_seconds=formatting.when_seconds,
         iso=formatting.iso,
         duration=formatting.duration,
+        cells_html=cells_html,
     )
     return environment

@@ -101,7 +101,9 @@
     var body = table.querySelector("tbody");
     var existing = document.getElementById("run-" + run);
     var newest = body.querySelector("tr.run-row");
-    var isNewer = newest && Number(run) > Number(newest.getAttribute("data-run"));
+    // A new run goes on top, unless a filter is on: it may not match it.
+    var filtered = /[?&](verdict|run_class|era)=[^&]/.test(window.location.search);
+    var isNewer = !filtered && newest && Number(run) > Number(newest.getAttribute("data-run"));
     if (!existing && !isNewer) return Promise.resolve();
     return fetchHtml(rowUrl(run, table)).then(function (answer) {
       var row = parseRow(answer.html);
