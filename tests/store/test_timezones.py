@@ -31,6 +31,7 @@ def fill_every_table(store: Store) -> None:
         tx.overrides.revoke(added.id, "x", now)
         tx.audit.append(now, "a", "b", "c")
         tx.controls.set("signals_enabled", False, "expert", now, "maintenance")
+        tx.tokens.add("t", "viewer", "0" * 64, now)
         tx.outbox.enqueue("webhook", "signal", 1, "k", {}, now)
         [message] = tx.outbox.claim("webhook", "w", now, timedelta(minutes=1))
         tx.outbox.mark_delivered(message.id, now)

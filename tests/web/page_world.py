@@ -196,8 +196,9 @@ class World:
             tx.controls.set(SIGNALS_ENABLED, enabled, who, NOW, reason)
 
 
-def make_world(path: Path, *, seeded: bool = True, **settings: Any) -> World:
-    url = f"sqlite:///{path / 'pages.db'}"
+def make_world(where: Path | str, *, seeded: bool = True, **settings: Any) -> World:
+    """``where``: a folder for a SQLite file, or a database URL (PostgreSQL)."""
+    url = where if isinstance(where, str) else f"sqlite:///{where / 'pages.db'}"
     upgrade(url)
     store = Store(build_engine(url))
     clock = ManualClock(NOW)

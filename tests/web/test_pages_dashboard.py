@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from spyagency.domain.states import Verdict
 from spyagency.web.authorization import Role
+from spyagency.web.pages.dashboard import GLANCE_SECONDS
 from tests.web.page_world import (
     BLOCKED,
     EVIL,
@@ -194,6 +196,7 @@ async def test_a_saved_change_shows_at_once_despite_the_render_cache(world: Worl
 
             changed = dataclasses.replace(record.assessment, verdict=Verdict.MISSED)
             tx.states.save_run(changed, world.clock.now())
+        await asyncio.sleep(GLANCE_SECONDS + 0.05)
         after = (await client.get("/")).text
     assert "v-missed" in text_between(after, f'<tr id="run-{PENDING}"', "</tr>")
 

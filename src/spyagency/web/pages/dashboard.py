@@ -8,6 +8,7 @@ control-room screen), ``GET /fragments/runs/{run}/row`` (one row, swapped in liv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from spyagency.domain.states import Verdict
 from spyagency.store.schema import run_state
 from spyagency.store.uow import Transaction
-from spyagency.web.pages.banner import read_banner
+from spyagency.web.pages.banner import Banner, read_banner
 from spyagency.web.pages.columns import Columns, visible_columns
 from spyagency.web.pages.dashboard_model import (
     DashboardData,
@@ -39,6 +40,17 @@ WALL_LIMIT = 30
 MAX_LIMIT = 500
 # Filter choices come from the labels of this many recent runs.
 OPTION_WINDOW = 500
+# How long one look at the store (its fingerprint and the banner) serves every dashboard
+# request: screens reloading together then cost one read, not one each. Invisible to people;
+# rows that change are pushed at once by the live stream anyway.
+GLANCE_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Glance:
+    fingerprint: tuple[int, int]
+    banner: Banner
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ def parse_filters(
 
 def add_routes(api: APIRouter, kit: PageKit) -> None:
     services = kit.services
+    glances: RenderCache[Glance] = RenderCache(capacity=1, ttl_seconds=GLANCE_SECONDS)
     tables: RenderCache[DashboardTable] = RenderCache()
     # Whole pages too: the shell around a cached table depends only on the banner, the viewer
     # and the second it was rendered in (the countdowns' reference time).
@@ -84,6 +97,11 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         classes, eras = _filter_options(tx)
         return DashboardTable(data, columns, rows, classes, eras)
 
+    def look() -> Glance:
+        now = services.clock.now().replace(microsecond=0)
+        with services.store.read() as tx:
+            return Glance(fingerprint(tx), read_banner(tx, services, now), now)
+
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(
         request: Request,
@@ -97,11 +115,15 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         if not isinstance(viewer, Viewer):
             return viewer
         filters = parse_filters(verdict, run_class, era, limit, wall)
-        now = services.clock.now().replace(microsecond=0)
-        with services.store.read() as tx:
-            banner = read_banner(tx, services, now)
-            key = (fingerprint(tx), filters.key(), wall)
-            table = tables.get_or_build(key, lambda: build_table(tx, filters, wall))
+        glance = glances.get_or_build("store", look)
+        now, banner = glance.now, glance.banner
+        key = (glance.fingerprint, filters.key(), wall)
+
+        def build() -> DashboardTable:
+            with services.store.read() as tx:
+                return build_table(tx, filters, wall)
+
+        table = tables.get_or_build(key, build)
 
         def render() -> EncodedPage:
             page = kit.render_page(

@@ -1,0 +1,272 @@
+"""Dashboard latency and throughput against a trivial endpoint on the same server.
+
+Seeds a SQLite store with about two simulated years of runs (3,000 by default; the newest 200
+open, each expecting 16 workflows), serves the whole app with uvicorn in a child process, and
+drives it with 20 concurrent clients (httpx2), a bounded number of requests per endpoint:
+
+- the dashboard HTML with 200 runs (``/?limit=200``), warm (the usual case: the store has not
+  changed since the last render) and cold (every request a view not rendered before);
+- the JSON API ``/api/v1/runs?limit=200``;
+- ``/healthz`` (no database), the baseline.
+
+Prints p50/p99 latency and throughput of each, then the dashboard's throughput as a fraction
+of the baseline's. Targets: p99 <= 50 ms at 20 clients, ratio >= 0.5.
+
+    .venv/bin/python bench/web_dashboard.py [--runs 3000] [--requests 2000] [--clients 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import random
+import socket
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2
+
+DAY = timedelta(days=1)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+FIRST_RUN = 370000
+OPEN_RUNS = 200
+EXPECTED_WORKFLOWS = 16
+P99_LIMIT_MS = 50.0
+RATIO_LIMIT = 0.5
+
+
+def seed(url: str, total_runs: int) -> None:
+    """Runs spread over two years, newest last; the newest ``OPEN_RUNS`` still open."""
+    from spyagency.domain.catalogue import load_catalogue
+    from spyagency.domain.evidence import Evidence
+    from spyagency.domain.facts import ExpressConfig, RunInfo
+    from spyagency.domain.health import SourceHealth
+    from spyagency.domain.lifecycle import WorkflowAssessment
+    from spyagency.domain.observation import Observation
+    from spyagency.domain.states import Source, Verdict, WorkflowState
+    from spyagency.domain.verdict import RunAssessment
+    from spyagency.store import Store, build_engine, upgrade
+
+    upgrade(url)
+    store = Store(build_engine(url))
+    names = load_catalogue().names()
+    chooser = random.Random(2026)
+    open_states = [
+        WorkflowState.IN_DB,
+        WorkflowState.IN_DB,
+        WorkflowState.HARVESTING,
+        WorkflowState.UPLOAD_ATTEMPTED,
+        WorkflowState.NO_PAYLOAD,
+        WorkflowState.WAITING_EXPRESS,
+        WorkflowState.UPLOAD_FAILED,
+    ]
+    span = timedelta(days=730)
+    batch: list[tuple[RunAssessment, list[Observation]]] = []
+
+    def flush() -> None:
+        with store.transaction() as tx:
+            for assessment, observations in batch:
+                tx.observations.add_many(observations)
+                tx.states.save_run(assessment, NOW)
+        batch.clear()
+
+    for index in range(total_runs):
+        run = FIRST_RUN + index
+        stop = NOW - span + span * (index / total_runs)
+        is_open = index >= total_runs - OPEN_RUNS
+        expected = set(chooser.sample(names, EXPECTED_WORKFLOWS))
+        workflows = []
+        for name in names:
+            if name not in expected:
+                state = WorkflowState.NOT_EXPECTED
+            else:
+                state = chooser.choice(open_states) if is_open else WorkflowState.IN_DB
+            evidence = (
+                Evidence(Source.HARVEST, f"harvested {name}_pcl@uuid-{run}", stop + DAY / 8),
+                Evidence(
+                    Source.CONDDB,
+                    f"tag {name}_prompt: IOV since {run} payload {run:040x}",
+                    stop + DAY / 6,
+                    ref=f"conddb:{name}_prompt:{run}",
+                ),
+            )
+            workflows.append(
+                WorkflowAssessment(
+                    name,
+                    state,
+                    evidence,
+                    counted=name in expected,
+                    proven_at=stop + DAY / 6 if state is WorkflowState.IN_DB else None,
+                    deadline=stop + timedelta(hours=18),
+                    streams=("Express",),
+                )
+            )
+        verdict = chooser.choice(list(Verdict)[:4]) if is_open else Verdict.RELEASED
+        assessment = RunAssessment(
+            run=run,
+            verdict=verdict,
+            automatic_verdict=verdict,
+            reasons=(f"bench run {run}",),
+            workflows=tuple(workflows),
+            stop=stop,
+            lock_in_at=stop + timedelta(hours=47.5),
+            locked_at=None if is_open else stop + timedelta(hours=47.5),
+            released_at=None if is_open else stop + timedelta(hours=chooser.uniform(8, 48)),
+            proof_complete_at=stop + DAY / 6,
+        )
+        info = RunInfo(run, stop - timedelta(hours=2), stop, run_class="Collisions26")
+        express = ExpressConfig(run, "Express", ("PromptCalibProd",), "GT", "Run2026A")
+        observations = [
+            Observation(Source.OMS, stop, info, "{}"),
+            Observation(Source.TIER0, stop, express, "{}"),
+        ]
+        batch.append((assessment, observations))
+        if len(batch) >= 200:
+            flush()
+    flush()
+    with store.transaction() as tx:
+        for source in Source:
+            tx.health.record(SourceHealth(source, last_success=NOW, last_attempt=NOW))
+    store.dispose()
+
+
+def serve(url: str, port: int) -> None:
+    """The child process: the whole app, as ``spyagency serve`` would build it."""
+    import uvicorn
+
+    from spyagency.config import WebSettings
+    from spyagency.domain.catalogue import load_catalogue
+    from spyagency.domain.clock import ManualClock
+    from spyagency.domain.policy import Policy
+    from spyagency.store import Store, build_engine
+    from spyagency.web.app import create_app
+    from spyagency.web.services import WebServices
+
+    services = WebServices(
+        store=Store(build_engine(url)),
+        clock=ManualClock(NOW),
+        settings=WebSettings(),
+        catalogue=load_catalogue(),
+        policy=Policy(),
+        version="bench",
+    )
+    uvicorn.run(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+
+
+@dataclass
+class Figures:
+    name: str
+    latencies: list[float]
+    seconds: float
+    errors: int
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<22} n={len(self.latencies):5d} errors={self.errors} "
+            f"p50={self.percentile(0.5):7.2f} ms  p99={self.percentile(0.99):7.2f} ms  "
+            f"{self.throughput:8.1f} req/s"
+        )
+
+
+async def load(base: str, name: str, paths: list[str], clients: int) -> Figures:
+    """``clients`` workers share the request list; each request is timed on its own."""
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for path in paths:
+        queue.put_nowait(path)
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            while not queue.empty():
+                path = queue.get_nowait()
+                started = time.perf_counter()
+                answer = await client.get(path)
+                await answer.aread()
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        seconds = time.perf_counter() - started
+    return Figures(name, latencies, seconds, errors)
+
+
+async def measure(base: str, requests: int, clients: int) -> list[Figures]:
+    async with httpx2.AsyncClient(base_url=base, timeout=30) as client:
+        for path in ("/healthz", "/?limit=200", "/api/v1/runs?limit=200"):
+            (await client.get(path)).raise_for_status()  # warm-up: imports, caches, pools
+    api_requests = max(clients * 5, requests // 10)
+    cold_paths = [f"/?limit={200 - (i % 150)}&era=Run2026A&verdict=" for i in range(150)]
+    return [
+        await load(base, "healthz", ["/healthz"] * requests, clients),
+        await load(base, "dashboard (200 runs)", ["/?limit=200"] * requests, clients),
+        # Fewer: the API decodes every stored assessment; its throughput is what is measured.
+        await load(base, "api runs?limit=200", ["/api/v1/runs?limit=200"] * api_requests, clients),
+        await load(base, "dashboard cold render", cold_paths, clients),
+        await load(base, "healthz (again)", ["/healthz"] * requests, clients),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=20)
+    options = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        started = time.perf_counter()
+        seed(url, options.runs)
+        print(f"seeded {options.runs} runs in {time.perf_counter() - started:.1f} s")
+        port = free_port()
+        child = multiprocessing.get_context("spawn").Process(target=serve, args=(url, port))
+        child.start()
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    httpx2.get(base + "/healthz", timeout=1).raise_for_status()
+                    break
+                except httpx2.HTTPError:
+                    time.sleep(0.1)
+            figures = asyncio.run(measure(base, options.requests, options.clients))
+        finally:
+            child.terminate()
+            child.join(10)
+
+    for item in figures:
+        print(item.line())
+    baseline = statistics.mean([figures[0].throughput, figures[4].throughput])
+    dashboard, api = figures[1], figures[2]
+    print(f"API_RATIO {api.throughput / baseline:.3f} (api runs vs healthz throughput)")
+    print(f"P99_MS {dashboard.percentile(0.99):.2f} LIMIT {P99_LIMIT_MS:g}")
+    print(f"RATIO {dashboard.throughput / baseline:.3f} LIMIT {RATIO_LIMIT:g}")
+
+
+if __name__ == "__main__":
+    main()
