@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import tempfile
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -77,6 +82,197 @@ def _redact(url: str) -> str:
     credentials, host = rest.rsplit("@", 1)
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def _run(coroutine: Any) -> None:
+    """Run ``coroutine`` until it ends or Ctrl-C; Ctrl-C is a normal way to stop."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(coroutine)
+
+
+def _processes(config: Path | None, *, engine: bool, web: bool) -> None:
+    from spyagency.bootstrap import build_runtime, serve
+
+    settings = _settings(config)
+    _configure_logging(settings)
+    runtime = build_runtime(settings)
+
+    def ready(server: Any) -> None:
+        if server is not None:
+            console.print(f"[green]listening[/] on http://{settings.web.host}:{settings.web.port}/")
+        if engine:
+            console.print(f"[green]engine running[/]; database {_redact(settings.database.url)}")
+
+    _run(serve(runtime, engine=engine, web=web, on_ready=ready))
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the engine (spies, evaluator, signals, alerts) and the web server in one process."""
+    _processes(config, engine=True, web=True)
+
+
+@app.command()
+def engine(config: ConfigOption = None) -> None:
+    """Run only the engine: spies, evaluator, signals and alerts."""
+    _processes(config, engine=True, web=False)
+
+
+@app.command()
+def web(config: ConfigOption = None) -> None:
+    """Run only the web server (pages and API) on the configured database."""
+    _processes(config, engine=False, web=True)
+
+
+ScenarioOption = Annotated[
+    str, typer.Option(help="Scenario: quiet_day, bad_day, production_year, or a TOML path.")
+]
+
+
+@app.command()
+def simulate(
+    scenario: ScenarioOption = "quiet_day",
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 600.0,
+    port: Annotated[int, typer.Option(help="Port of the simulator (0: a free one).")] = 0,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where harvest files and the CondDB go.")
+    ] = None,
+    agency_port: Annotated[int, typer.Option(help="Web port the agency will use.")] = 8080,
+) -> None:
+    """Run the simulated CMS and print an agency configuration that watches it."""
+    from spyagency.harness.demo import agency_document
+    from spyagency.harness.toml_text import to_toml
+    from spyagency.simulator import SimulatorServer
+
+    root = directory or Path(tempfile.mkdtemp(prefix="spyagency-sim-"))
+    simulator = SimulatorServer(scenario, root / "simulator", speed=speed, port=port).start()
+    try:
+        document = agency_document(simulator.agency_config(), root, agency_port, speed)
+        console.print(f"# simulator at {simulator.base_url}; save this as agency.toml:")
+        print(to_toml(document))
+        console.print("# Ctrl-C stops the simulator")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    finally:
+        simulator.stop()
+
+
+@app.command()
+def demo(
+    scenario: ScenarioOption = "quiet_day",
+    speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 600.0,
+    port: Annotated[int, typer.Option(help="Web port of the agency (0: a free one).")] = 8080,
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Working directory (default: a new temp dir).")
+    ] = None,
+) -> None:
+    """Start a simulated CMS, the agency and its web UI in one command, on SQLite."""
+    from spyagency.harness.demo import run_demo
+
+    root = directory or Path(tempfile.mkdtemp(prefix="spyagency-demo-"))
+    logging.basicConfig(level=logging.WARNING)
+
+    def announce(url: str, _config: dict[str, Any]) -> None:
+        console.print(f"[bold green]Spy-Agency demo[/] at [link={url}]{url}[/link]")
+        console.print(f"scenario {scenario}, {speed:g}x real time; files in {root}; Ctrl-C stops")
+
+    _run(run_demo(scenario, root, speed=speed, port=port, announce=announce))
+
+
+@app.command()
+def replay(
+    scenario: ScenarioOption = "quiet_day",
+    step_minutes: Annotated[float, typer.Option(help="Simulated minutes per step.")] = 10.0,
+    extra_hours: Annotated[
+        float, typer.Option(help="Hours simulated after the scenario ends (lock-ins).")
+    ] = 50.0,
+    policy: Annotated[
+        Path | None, typer.Option(help="TOML file with a [policy] table to replay under.")
+    ] = None,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Working directory.")] = None,
+) -> None:
+    """Replay a scenario in process (no sleeping) and report per run what the agency decided."""
+    import tomllib
+    from datetime import timedelta
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from spyagency.harness.replay import replay as run_replay
+
+    overrides = tomllib.loads(policy.read_text("utf-8")).get("policy", {}) if policy else {}
+    root = directory or Path(tempfile.mkdtemp(prefix="spyagency-replay-"))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"replaying {scenario}", total=1.0)
+        result = asyncio.run(
+            run_replay(
+                scenario,
+                root,
+                step=timedelta(minutes=step_minutes),
+                extra_hours=extra_hours,
+                policy=overrides,
+                progress=lambda done: progress.update(task, completed=done),
+            )
+        )
+    table = Table("run", "verdict", "released", "signal", "reasons")
+    signals = {s.run: s.decided_at for s in result.signals if s.verdict.value == "ready"}
+    for truth in result.truth["runs"]:
+        run = truth["run"]
+        verdict = result.verdicts.get(run)
+        table.add_row(
+            str(run),
+            verdict.value if verdict else "-",
+            truth["released"] or "-",
+            f"{signals[run]:%m-%d %H:%M}" if run in signals else "-",
+            "; ".join(result.reasons.get(run, ()))[:120],
+        )
+    console.print(table)
+    console.print(
+        f"{result.steps} steps, {result.observations} observations, "
+        f"{result.wall_seconds:.1f} s; store in {root}"
+    )
+
+
+token_app = typer.Typer(
+    help="API tokens for tools (the Tier-0 poller, scripts).", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("issue")
+def token_issue(
+    name: Annotated[str, typer.Argument(help="Who or what the token is for.")],
+    role: Annotated[str, typer.Option(help="viewer, operator or expert.")] = "viewer",
+    config: ConfigOption = None,
+) -> None:
+    """Create an API token; the plaintext is printed once and stored only as a hash."""
+    from spyagency.bootstrap import build_clock, build_store
+    from spyagency.web.security import issue_token
+
+    settings = _settings(config)
+    store = build_store(settings)
+    token = issue_token(store, name, role, build_clock(settings).now())
+    console.print(token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="Name given when the token was issued.")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke every active token of that name."""
+    from spyagency.bootstrap import build_clock, build_store
+    from spyagency.web.security import revoke_tokens
+
+    settings = _settings(config)
+    count = revoke_tokens(build_store(settings), name, build_clock(settings).now())
+    console.print(f"revoked {count} token(s) named {name}")
+
+
+def _configure_logging(settings: Settings) -> None:
+    from spyagency.logs import configure_logging
+
+    configure_logging(settings.logging.level, json_output=settings.logging.json_output)
 
 
 def main() -> None:
