@@ -89,6 +89,13 @@ def build_auth(auth: AuthSettings) -> Auth:
     return NoAuth()
 
 
+def _conddb_connect_args(source: SourceSettings) -> dict[str, Any]:
+    """A sqlite CondDB copy may be locked by its writer: wait at most the source's timeout."""
+    if source.url and source.url.startswith("sqlite"):
+        return {"timeout": source.timeout_seconds}
+    return {}
+
+
 def build_spies(
     settings: Settings, clock: Clock, transport: httpx2.AsyncBaseTransport | None = None
 ) -> list[Schedule]:
@@ -116,7 +123,14 @@ def build_spies(
     built.append(
         (
             conddb,
-            CondDbSpy(conddb.url, schema=sources.conddb_schema, clock=now) if conddb.url else None,
+            CondDbSpy(
+                conddb.url,
+                schema=sources.conddb_schema,
+                clock=now,
+                connect_args=_conddb_connect_args(conddb),
+            )
+            if conddb.url
+            else None,
         )
     )
     built.append((logs, UploadLogSpy(logs.url, clock=now, **_http(logs)) if logs.url else None))

@@ -82,11 +82,17 @@ def judge_run(knowledge: RunKnowledge, context: Context) -> RunAssessment:
     ignored = {o.workflow: o for o in overrides if o.kind is OverrideKind.IGNORE_WORKFLOW}
 
     expectation = expected_workflows(knowledge, context.catalogue, policy)
+    # After the lock-in the question is historical (was it proven in time?): a source that is
+    # stale now cannot change the answer, so it must not mask the evidence.
+    if context.system.locked_at(run) is not None or knowledge.released is not None:
+        stale_for_states: frozenset[Source] = frozenset()
+    else:
+        stale_for_states = stale
     workflows: list[WorkflowAssessment] = []
     for spec in context.catalogue.workflows:
         if spec.name in expectation.expected:
             streams = expectation.streams[spec.name]
-            assessment = assess_workflow(spec, streams, knowledge, policy, now, stale)
+            assessment = assess_workflow(spec, streams, knowledge, policy, now, stale_for_states)
             override = ignored.get(spec.name)
             if override is not None:
                 assessment = _replace(assessment, ignored_by=override.describe())

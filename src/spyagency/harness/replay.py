@@ -41,16 +41,19 @@ def agency_settings(
     world: World, workdir: Path, secret: str, policy: Mapping[str, Any] | None = None
 ) -> Settings:
     """What an agency watching this in-process simulator is configured with."""
+    # No retries and no waiting on a locked file: in simulated time a failed poll is simply
+    # tried again at the next step, which is what retries would do in real time.
+    fast = {"retries": 0, "timeout_seconds": 0.05}
     document: dict[str, Any] = {
         "database": {"url": f"sqlite:///{workdir / 'agency.db'}"},
         "sources": {
-            "tier0": {"url": f"{SIM}/t0wmadatasvc/prod/"},
-            "oms": {"url": f"{SIM}/agg/api/v1/"},
+            "tier0": {"url": f"{SIM}/t0wmadatasvc/prod/", **fast},
+            "oms": {"url": f"{SIM}/agg/api/v1/", **fast},
             "harvest": {"path": str(world.harvest_dir)},
-            "conddb": {"url": f"sqlite:///{world.condb.path}"},
-            "upload_log": {"url": f"{SIM}/logs/dropBox/"},
-            "dqm": {"url": f"{SIM}/dqm/offline/"},
-            "wmstats": {"url": f"{SIM}/t0_reqmon/data/"},
+            "conddb": {"url": f"sqlite:///{world.condb.path}", **fast},
+            "upload_log": {"url": f"{SIM}/logs/dropBox/", **fast},
+            "dqm": {"url": f"{SIM}/dqm/offline/", **fast},
+            "wmstats": {"url": f"{SIM}/t0_reqmon/data/", **fast},
         },
         "signals": {"webhook_url": f"{SIM}/sim/tier0/readiness", "webhook_secret": secret},
         "policy": dict(policy or {}),

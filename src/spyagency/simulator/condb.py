@@ -44,8 +44,8 @@ class CondDb:
         # RUN_INFO rows that arrive while a fault window blocks the file, written afterwards.
         self._pending_runs: dict[int, tuple[float, float | None]] = {}
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=10.0)
+    def _connect(self, path: Path | None = None) -> sqlite3.Connection:
+        conn = sqlite3.connect(path or self.path, timeout=10.0)
         # Simulated data: durability does not matter, speed of a year-long replay does.
         conn.execute("PRAGMA synchronous=OFF")
         return conn
@@ -127,8 +127,16 @@ class CondDb:
             conn.close()
 
     def insert_iovs(self, tag: str, iovs: list[IovWrite], at: float, user_text: str) -> None:
+        """Write an upload. During a fault window the upload service still writes: through the
+        connection that holds the lock (committed when the window ends), or into the real file
+        hidden behind the garbage one. Only readers suffer the fault."""
         stamp = sqlite_timestamp(at)
-        conn = self._connect()
+        holder = self._lock_holder
+        conn = (
+            holder
+            if holder is not None
+            else self._connect(self._hidden if self.unreadable else None)
+        )
         try:
             for iov in iovs:
                 conn.execute(
@@ -143,9 +151,11 @@ class CondDb:
                 "INSERT OR IGNORE INTO TAG_LOG VALUES (?,?,?,?,?,?,?)",
                 (tag, stamp, "New iov", UPLOAD_USER, UPLOAD_HOST, "uploadConditions", user_text),
             )
-            conn.commit()
+            if holder is None:
+                conn.commit()
         finally:
-            conn.close()
+            if holder is None:
+                conn.close()
 
     # --- fault windows -------------------------------------------------------------------
 
@@ -162,7 +172,7 @@ class CondDb:
 
     def unlock(self) -> None:
         if self._lock_holder is not None:
-            self._lock_holder.rollback()
+            self._lock_holder.execute("COMMIT")  # uploads written during the window
             self._lock_holder.close()
             self._lock_holder = None
             self._flush_runs()
