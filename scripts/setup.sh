@@ -11,3 +11,14 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet -e ".[dev]"
     touch "$stamp"
 fi
+
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser here).
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return
+    fi
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+}

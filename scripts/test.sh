@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+ensure_chromium
 
 pg_dir=$(mktemp -d /tmp/spyagency-pg.XXXXXX)
 cleanup() { .ci/postgres.sh stop "$pg_dir"; rm -rf "$pg_dir"; }

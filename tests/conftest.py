@@ -59,3 +59,21 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'spyagency.db'}"
     url: str = request.getfixturevalue("postgres_database")
     return url
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run the long soak and benchmark forms (marked slow)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: pass --run-slow (scripts/test.sh --run-slow)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

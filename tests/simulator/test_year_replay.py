@@ -12,9 +12,7 @@ from spyagency.simulator.world import World
 
 
 @pytest.mark.slow
-def test_production_year_replay(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    if not request.config.getoption("--run-slow", default=False):
-        pytest.skip("slow: pass --run-slow")
+def test_production_year_replay(tmp_path: Path) -> None:
     scenario = load_scenario("production_year")
     world = World(scenario, tmp_path)
     step = 24 * HOUR
