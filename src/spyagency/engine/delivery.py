@@ -53,16 +53,23 @@ class Dispatcher:
         self.current_verdict = current_verdict
         self.signal_rate = signal_rate
 
+    async def aclose(self) -> None:
+        for channel in self.channels.values():
+            await channel.aclose()
+
     async def dispatch_once(self) -> int:
         delivered = 0
         for name, channel in self.channels.items():
             with self.store.transaction() as tx:
                 claimed = tx.outbox.claim(name, self.worker, self.clock.now(), LEASE, limit=20)
-            for message in claimed:
+            for index, message in enumerate(claimed):
                 if await self._deliver(channel, message):
                     delivered += 1
                 elif message.kind == "signal":
-                    break  # keep run order: nothing after a signal that did not go out
+                    # Keep run order: nothing after a signal that did not go out. Hand the
+                    # rest back at once rather than let their leases run out.
+                    self._hand_back(claimed[index + 1 :])
+                    break
         return delivered
 
     async def _deliver(self, channel: Channel, message: OutboxMessage) -> bool:
@@ -108,6 +115,11 @@ class Dispatcher:
         if self.signal_rate is not None and not self.signal_rate.try_acquire():
             return "rate limit"
         return None
+
+    def _hand_back(self, messages: list[OutboxMessage]) -> None:
+        with self.store.transaction() as tx:
+            for message in messages:
+                tx.outbox.release(message.id, self.worker, message.next_attempt_at, "run order")
 
     def _release(self, message: OutboxMessage, reason: str) -> None:
         now = self.clock.now()

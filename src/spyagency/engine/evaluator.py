@@ -141,17 +141,19 @@ class Evaluator:
             self._scope = (key, built)
         return replace(self._scope[1], now=self.clock.now())
 
-    def assess(self, run: int) -> RunAssessment:
-        """Judge one run now, without saving (signals need a fresh judgement)."""
-        context = Context(
+    def _context(self, now: datetime) -> Context:
+        return Context(
             catalogue=self.catalogue,
             policy=self.policy,
-            now=self.clock.now(),
+            now=now,
             health=self.health,
             system=self.knowledge.system,
             overrides=self.overrides,
         )
-        return judge_run(self.knowledge.run(run), context)
+
+    def assess(self, run: int) -> RunAssessment:
+        """Judge one run now, without saving (signals need a fresh judgement)."""
+        return judge_run(self.knowledge.run(run), self._context(self.clock.now()))
 
     # -- batches ----------------------------------------------------------------------------
 
@@ -217,14 +219,7 @@ class Evaluator:
         self, tx: Transaction, runs: set[int], now: datetime, sources: bool = False
     ) -> EvaluationResult:
         result = EvaluationResult()
-        context = Context(
-            catalogue=self.catalogue,
-            policy=self.policy,
-            now=now,
-            health=self.health,
-            system=self.knowledge.system,
-            overrides=self.overrides,
-        )
+        context = self._context(now)
         for run in sorted(runs):
             assessment = judge_run(self.knowledge.run(run), context)
             change = tx.states.save_run(assessment, now)

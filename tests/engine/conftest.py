@@ -1,0 +1,59 @@
+"""Engine tests run on a real store (both backends) and talk to real local receivers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from spyagency.domain.catalogue import load_catalogue
+from spyagency.domain.clock import ManualClock
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import Source
+from spyagency.engine.alerts import AlertKeeper
+from spyagency.engine.evaluator import Evaluator
+from spyagency.engine.signals import SignalDesk
+from spyagency.store.database import build_engine
+from spyagency.store.migrations import upgrade
+from spyagency.store.uow import Store
+from tests.domain.world import T0
+
+# The real SMTP server and HTTP receiver of the signaler tests serve these tests too.
+from tests.signalers.conftest import (  # noqa: F401
+    _receiver_server,
+    receiver,
+    smtp_server,
+)
+
+SIGNAL_CHANNEL = "tier0_webhook"
+ALERT_CHANNELS = ("alertmanager", "email")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    upgrade(store_url)
+    built = Store(build_engine(store_url))
+    yield built
+    built.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0 + timedelta(hours=5))
+
+
+@pytest.fixture
+def evaluator(store: Store, clock: ManualClock) -> Evaluator:
+    policy = Policy()
+    box: list[Evaluator] = []
+    # The desk needs the evaluator, built just below: bind late.
+    desk = SignalDesk(
+        [SIGNAL_CHANNEL],
+        lambda run: box[0].assess(run),  # noqa: PLW0108
+        public_url="http://agency",
+    )
+    keeper = AlertKeeper(policy, ALERT_CHANNELS, list(Source), "http://agency")
+    built = Evaluator(store, load_catalogue(), policy, clock, desk, keeper)
+    box.append(built)
+    return built

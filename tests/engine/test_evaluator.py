@@ -1,0 +1,145 @@
+"""The evaluator on a real store: news only, signals in run order, retractions, alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from spyagency.domain.clock import ManualClock
+from spyagency.domain.observation import Observation
+from spyagency.domain.overrides import Override, OverrideKind
+from spyagency.domain.states import Source, UploadOutcome, Verdict
+from spyagency.engine.evaluator import Evaluator, next_health
+from spyagency.spies.scope import SourceError, SpyReport
+from spyagency.store.uow import Store
+from tests.domain.world import T0, Story
+
+GAINS = ("SiStripApvGain_pcl", ("SiStripApvGain_PCL_v0_prompt",))
+
+
+def report(source: Source, observations: list[Observation], error: str | None = None) -> SpyReport:
+    found = SpyReport(source=source, started_at=T0, observations=observations)
+    if error:
+        found.errors.append(SourceError(source, T0, error, raw="<html>502</html>"))
+    return found
+
+
+def feed(evaluator: Evaluator, story: Story) -> None:
+    """Hand a story's observations to the engine the way spies would: one report per source."""
+    by_source: dict[Source, list[Observation]] = {}
+    for observation in story.observations:
+        by_source.setdefault(observation.source, []).append(observation)
+    for source in Source:
+        evaluator.ingest(report(source, by_source.get(source, [])))
+
+
+def gains_run(run: int, proven: bool) -> Story:
+    story = Story(run=run).ran(2).express("Express", "PromptCalibProdSiStripGains")
+    if proven:
+        story.at(3).harvested(*GAINS).marker(*GAINS).at(3.5).iov(GAINS[1][0])
+    return story
+
+
+def signals(store: Store) -> list[tuple[int, str]]:
+    with store.read() as tx:
+        rows = tx.outbox.list(None, 100)
+    return sorted((m.run or 0, m.payload["verdict"]) for m in rows if m.kind == "signal")
+
+
+def test_only_news_is_stored_and_health_follows_each_report(
+    evaluator: Evaluator, store: Store
+) -> None:
+    story = gains_run(380100, proven=False)
+    feed(evaluator, story)
+    with store.read() as tx:
+        first = tx.observations.count()
+    feed(evaluator, story)  # the same sightings again: nothing new to store
+    with store.read() as tx:
+        assert tx.observations.count() == first > 0
+    evaluator.ingest(report(Source.DQM, [], error="bad gateway"))
+    with store.read() as tx:
+        health = tx.health.all()[Source.DQM]
+    assert health.consecutive_failures == 1
+    assert health.last_error == "bad gateway" and health.last_error_raw == "<html>502</html>"
+    assert health.last_success is not None  # what it knew before is kept
+
+
+def test_signals_go_out_in_run_order_and_are_retracted(
+    evaluator: Evaluator, store: Store, clock: ManualClock
+) -> None:
+    lower, higher = gains_run(380100, proven=False), gains_run(380101, proven=True)
+    feed(evaluator, lower)
+    feed(evaluator, higher)
+    evaluator.tick()
+    assert evaluator.verdicts[380101] is Verdict.READY
+    assert signals(store) == [], "a ready run waits while a lower run is pending"
+
+    proof = gains_run(380100, proven=True)
+    feed(evaluator, proof)
+    evaluator.tick()
+    assert signals(store) == [(380100, "ready"), (380101, "ready")]
+
+    hold = Override(
+        380101,
+        OverrideKind.HOLD,
+        "expert",
+        "suspicious gains",
+        clock.now(),
+        clock.now() + timedelta(hours=4),
+    )
+    with store.transaction() as tx:
+        tx.overrides.add(hold)
+    evaluator.reevaluate([380101])
+    assert signals(store) == [(380100, "ready"), (380101, "blocked"), (380101, "ready")]
+    evaluator.tick()
+    assert len(signals(store)) == 3, "one decision, one signal"
+
+
+def test_failures_open_alerts_that_resolve_and_notify_every_channel(
+    evaluator: Evaluator, store: Store
+) -> None:
+    story = gains_run(380100, proven=False)
+    story.at(3).harvested(*GAINS).marker(*GAINS)
+    story.upload(GAINS[0], GAINS[1][0], UploadOutcome.ERROR, info="ORA-01017")
+    feed(evaluator, story)
+    evaluator.tick()
+    with store.read() as tx:
+        open_alerts = {a.kind for a in tx.alerts.open_alerts() if a.run == 380100}
+        queued = [m for m in tx.outbox.list(None, 100) if m.kind == "alert"]
+    assert "failed" in open_alerts
+    assert {m.channel for m in queued} == {"alertmanager", "email"}
+    assert all(m.payload["state"] == "firing" for m in queued)
+
+    retried = Story(run=380100).at(4).harvested(*GAINS, uuid="u2").marker(*GAINS, uuid="u2")
+    retried.at(4.5).iov(GAINS[1][0])
+    feed(evaluator, retried)
+    evaluator.tick()
+    with store.read() as tx:
+        still_open = {a.kind for a in tx.alerts.open_alerts() if a.run == 380100}
+        states = sorted(m.payload["state"] for m in tx.outbox.list(None, 100) if m.kind == "alert")
+    assert "failed" not in still_open
+    assert states.count("resolved") >= 2  # one per channel
+
+
+def test_a_restart_replays_the_store_into_the_same_judgement(
+    evaluator: Evaluator, store: Store
+) -> None:
+    feed(evaluator, gains_run(380100, proven=True))
+    before = evaluator.assess(380100)
+    again = Evaluator(
+        store,
+        evaluator.catalogue,
+        evaluator.policy,
+        evaluator.clock,
+        evaluator.signals,
+        evaluator.alerts,
+    )
+    assert again.load() > 0
+    assert again.assess(380100) == before
+
+
+def test_next_health_keeps_the_last_success_through_failures() -> None:
+    ok = next_health(None, report(Source.TIER0, []), T0)
+    failed = next_health(ok, report(Source.TIER0, [], error="timeout"), T0 + timedelta(minutes=5))
+    assert failed.last_success == T0 and failed.consecutive_failures == 1
+    recovered = next_health(failed, report(Source.TIER0, []), T0 + timedelta(minutes=10))
+    assert recovered.consecutive_failures == 0 and recovered.last_error == "timeout"
