@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spyagency.web import auth_routes, live, schemas
+from spyagency.web import auth_routes, live, metrics, schemas
 from spyagency.web.api import api_router
 from spyagency.web.security import secret_for
 from spyagency.web.services import WebServices
@@ -125,6 +125,7 @@ def create_app(services: WebServices) -> FastAPI:
 
     app.include_router(api_router(services))
     app.include_router(live.router(services))
+    app.include_router(metrics.router(services))
     app.include_router(auth_routes.router(services))
     pages_router = _pages_router_factory()
     if pages_router is not None:
