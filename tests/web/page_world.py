@@ -247,3 +247,12 @@ def rows_of(html: str) -> list[str]:
 
 def all_runs() -> Iterable[int]:
     return sorted(stories())
+
+
+async def fetch_page(world: World, url: str, status: int = 200, role: Role | None = None) -> str:
+    """GET a page of the pages router as ``role`` (anonymous by default); check the status."""
+    headers = world.auth(role) if role else {}
+    async with client_for(pages_app(world.services)) as client:
+        answer = await client.get(url, headers=headers)
+    assert answer.status_code == status, answer.text[:500]
+    return answer.text

@@ -13,9 +13,8 @@ from tests.web.page_world import (
     RAW_ERROR,
     READY,
     World,
-    client_for,
+    fetch_page,
     make_world,
-    pages_app,
     text_between,
 )
 
@@ -25,12 +24,7 @@ def world(tmp_path: Path) -> World:
     return make_world(tmp_path)
 
 
-async def page(world: World, url: str, status: int = 200, role: Role | None = None) -> str:
-    headers = world.auth(role) if role else {}
-    async with client_for(pages_app(world.services)) as client:
-        answer = await client.get(url, headers=headers)
-    assert answer.status_code == status, answer.text[:500]
-    return answer.text
+page = fetch_page
 
 
 async def test_sources_show_staleness_and_the_raw_error_escaped(world: World) -> None:

@@ -15,6 +15,7 @@ from tests.web.page_world import (
     RELEASED,
     World,
     client_for,
+    fetch_page,
     make_world,
     pages_app,
     text_between,
@@ -26,12 +27,7 @@ def world(tmp_path: Path) -> World:
     return make_world(tmp_path)
 
 
-async def page(world: World, url: str, status: int = 200, role: Role | None = None) -> str:
-    headers = world.auth(role) if role else {}
-    async with client_for(pages_app(world.services)) as client:
-        answer = await client.get(url, headers=headers)
-    assert answer.status_code == status, answer.text[:500]
-    return answer.text
+page = fetch_page
 
 
 async def test_verdict_reasons_and_proof_time(world: World) -> None:
