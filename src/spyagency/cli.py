@@ -7,6 +7,7 @@ import contextlib
 import logging
 import tempfile
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -231,6 +232,63 @@ def replay(
         f"{result.steps} steps, {result.observations} observations, "
         f"{result.wall_seconds:.1f} s; store in {root}"
     )
+
+
+@app.command()
+def whatif(
+    policy: Annotated[
+        Path, typer.Option(help="TOML file whose [policy] table is the alternative.")
+    ],
+    config: ConfigOption = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every run, not only differences.")
+    ] = False,
+) -> None:
+    """Re-judge the stored observations under another policy and show what would have differed."""
+    import tomllib
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from spyagency.bootstrap import build_catalogue, build_store
+    from spyagency.config import PolicySettings
+    from spyagency.engine.whatif import compare_policies
+
+    settings = _settings(config)
+    try:
+        document = tomllib.loads(policy.read_text("utf-8")).get("policy", {})
+        alternative = PolicySettings.model_validate(document).to_policy()
+    except (OSError, ValueError) as error:
+        errors.print(f"[bold red]bad policy file[/] {policy}: {error}")
+        raise typer.Exit(2) from None
+    store = build_store(settings)
+    with store.read() as tx:
+        observations = list(tx.observations.iter_all())
+        overrides = tx.overrides.all_in_force_or_expiring_after(datetime.min.replace(tzinfo=UTC))
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("re-judging", total=len(observations))
+        results = compare_policies(
+            observations,
+            build_catalogue(settings),
+            settings.policy.to_policy(),
+            alternative,
+            overrides,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+    table = Table("run", "ready (now)", "ready (alternative)", "final (now)", "final (alternative)")
+    shown = 0
+    for run, comparison in sorted(results.items()):
+        if not (show_all or comparison.differs):
+            continue
+        shown += 1
+        ready, final = comparison.ready_at, comparison.final
+        table.add_row(
+            str(run),
+            *(f"{t:%m-%d %H:%M}" if t else "-" for t in ready),
+            *(v.value if v else "-" for v in final),
+        )
+    console.print(table)
+    console.print(f"{shown} of {len(results)} runs shown; {len(observations)} observations")
 
 
 token_app = typer.Typer(
