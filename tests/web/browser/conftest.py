@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
+from spyagency.simulator.oidc import OidcProvider
 from spyagency.web.app import create_app
 from spyagency.web.security import SESSION_COOKIE, SignedCookie, secret_for
 from tests.web.page_world import World, make_world, seed_many
@@ -64,11 +66,9 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    world = make_world(tmp_path, secret_key=SECRET)
-    seed_many(world.store, 30)
-    app = create_app(world.services)
+@contextmanager
+def served(app: Any) -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
+    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields (url, loop)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -86,12 +86,79 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
         if server.started:
             break
         threading.Event().wait(0.01)
-    yield LiveServer(f"http://127.0.0.1:{port}", world, loop)
-    server.should_exit = True
-    thread.join(10)
-    loop.close()
-    listener.close()
+    try:
+        yield f"http://127.0.0.1:{port}", loop
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        loop.close()
+        listener.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveServer]:
+    world = make_world(tmp_path, secret_key=SECRET)
+    seed_many(world.store, 30)
+    with served(create_app(world.services)) as (url, loop):
+        yield LiveServer(url, world, loop)
     world.store.dispose()
+
+
+@pytest.fixture
+def live_with_login(tmp_path: Path) -> Iterator[LiveServer]:
+    """The app behind a real OpenID Connect provider (the simulator's), both on loopback."""
+    provider = OidcProvider(
+        "spyagency", "client-secret", users={"olga": ["spyagency-operator"]}, default_user="olga"
+    )
+    with served(provider.app()) as (issuer, _):
+        # The callback URL must be known before the app starts: the provider redirects to it.
+        port = free_port()
+        world = make_world(
+            tmp_path,
+            secret_key=SECRET,
+            open_read=True,
+            public_url=f"http://127.0.0.1:{port}",
+            oidc_issuer=issuer,
+            oidc_client_id="spyagency",
+            oidc_client_secret="client-secret",
+        )
+        seed_many(world.store, 5)
+        app = create_app(world.services)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            ws="none",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(server.serve())
+
+        thread = threading.Thread(target=serve, name="uvicorn-login", daemon=True)
+        thread.start()
+        for _ in range(500):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        try:
+            yield LiveServer(f"http://127.0.0.1:{port}", world, loop)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            loop.close()
+            world.store.dispose()
 
 
 @pytest.fixture

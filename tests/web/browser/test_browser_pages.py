@@ -106,3 +106,20 @@ def test_plots_draw_on_the_workflow_and_kpi_pages(live: LiveServer, watched: Wat
     expect(page.locator("div.plot[data-plot=histogram] canvas")).to_have_count(1)
     screenshot(page, "kpi")
     assert watched.console_errors == []
+
+
+def test_an_operator_logs_in_through_oidc_and_the_login_is_audited(
+    live_with_login: LiveServer, watched: Watched
+) -> None:
+    page = watched.page
+    page.goto(live_with_login.url + "/alerts")
+    page.get_by_role("link", name="Log in").click()
+    # Agency -> provider (authorization code + PKCE) -> agency callback -> back to the page.
+    expect(page).to_have_url(re.compile(r"/alerts$"))
+    expect(page.locator(".who-name")).to_have_text("olga")
+    expect(page.locator(".who-role")).to_contain_text("operator")
+    screenshot(page, "logged-in")
+    page.goto(live_with_login.url + "/audit")
+    expect(page.locator("table.audit tbody tr").first).to_contain_text("auth.login")
+    expect(page.locator("table.audit tbody tr").first).to_contain_text("olga")
+    assert watched.console_errors == []
