@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, datetime
 
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.store import Store
@@ -185,3 +185,19 @@ def test_a_rolled_back_save_leaves_no_state_and_no_event(store: Store) -> None:
     with store.read() as tx:
         assert tx.states.get_run(1) is None
         assert tx.events.latest_id() == 0
+
+
+def test_summaries_match_the_full_records(store: Store) -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    with store.transaction() as tx:
+        for run in (10, 11, 12):
+            tx.states.save_run(assessment(run, Verdict.READY, w=WorkflowState.IN_DB), now)
+    with store.read() as tx:
+        full = tx.states.list_runs(limit=2, before_run=12)
+        light = tx.states.list_summaries(limit=2, before_run=12)
+    assert [s.run for s in light] == [r.run for r in full] == [11, 10]
+    for summary, record in zip(light, full, strict=True):
+        assert summary.verdict is record.assessment.verdict
+        assert summary.reasons == record.assessment.reasons
+        assert summary.stop == record.assessment.stop
+        assert summary.etag == record.etag

@@ -72,3 +72,24 @@ class StateChange:
     @property
     def verdict_changed(self) -> bool:
         return self.old_verdict != self.new_verdict
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run's verdict line without its workflows or evidence: what lists need, cheap to read."""
+
+    run: int
+    verdict: Verdict
+    automatic_verdict: Verdict
+    reasons: tuple[str, ...]
+    verdict_since: datetime
+    stop: datetime | None
+    lock_in_at: datetime | None
+    released_at: datetime | None
+    proof_complete_at: datetime | None
+    updated_at: datetime
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.run}-{self.version}"'

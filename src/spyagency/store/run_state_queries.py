@@ -11,7 +11,7 @@ from spyagency.domain.evidence import Evidence
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.store.batches import chunked
 from spyagency.store.codec import assessment_from_dict
-from spyagency.store.run_records import RunRecord, WorkflowRecord
+from spyagency.store.run_records import RunRecord, RunSummary, WorkflowRecord
 from spyagency.store.schema import run_state, workflow_state
 
 FINAL_VERDICTS = (Verdict.RELEASED.value, Verdict.MISSED.value)
@@ -24,6 +24,49 @@ class RunStateQueries:
         found = self._runs(select(run_state).where(run_state.c.run == run))
         return found[0] if found else None
 
+    def list_summaries(
+        self,
+        verdict: Verdict | None = None,
+        run_min: int | None = None,
+        run_max: int | None = None,
+        limit: int | None = 100,
+        before_run: int | None = None,
+    ) -> list[RunSummary]:
+        """Like ``list_runs`` but only the run-level columns: no assessment JSON to decode and
+        no workflow rows, so a page of 500 runs is one small query."""
+        c = run_state.c
+        query = select(
+            c.run,
+            c.verdict,
+            c.automatic_verdict,
+            c.reasons,
+            c.verdict_since,
+            c.stop,
+            c.lock_in_at,
+            c.released_at,
+            c.proof_complete_at,
+            c.updated_at,
+            c.version,
+        )
+        query = _filtered(query, verdict, run_min, run_max, before_run)
+        rows = self._connection.execute(query.order_by(c.run.desc()).limit(limit)).mappings()
+        return [
+            RunSummary(
+                run=int(row["run"]),
+                verdict=Verdict(row["verdict"]),
+                automatic_verdict=Verdict(row["automatic_verdict"]),
+                reasons=tuple(row["reasons"] or ()),
+                verdict_since=row["verdict_since"],
+                stop=row["stop"],
+                lock_in_at=row["lock_in_at"],
+                released_at=row["released_at"],
+                proof_complete_at=row["proof_complete_at"],
+                updated_at=row["updated_at"],
+                version=int(row["version"]),
+            )
+            for row in rows
+        ]
+
     def list_runs(
         self,
         verdict: Verdict | None = None,
@@ -34,15 +77,7 @@ class RunStateQueries:
     ) -> list[RunRecord]:
         """Newest run first (``limit=None``: all). Page on with ``before_run=<last run of the
         previous page>``: keyset pagination stays exact while new runs arrive, unlike OFFSET."""
-        query = select(run_state)
-        if verdict is not None:
-            query = query.where(run_state.c.verdict == verdict.value)
-        if run_min is not None:
-            query = query.where(run_state.c.run >= run_min)
-        if run_max is not None:
-            query = query.where(run_state.c.run <= run_max)
-        if before_run is not None:
-            query = query.where(run_state.c.run < before_run)
+        query = _filtered(select(run_state), verdict, run_min, run_max, before_run)
         return self._runs(query.order_by(run_state.c.run.desc()).limit(limit))
 
     def open_runs(self) -> list[int]:
@@ -114,6 +149,24 @@ class RunStateQueries:
                 record = _workflow_record(row)
                 found.setdefault(record.run, []).append(record)
         return found
+
+
+def _filtered(
+    query: Select[Any],
+    verdict: Verdict | None,
+    run_min: int | None,
+    run_max: int | None,
+    before_run: int | None,
+) -> Select[Any]:
+    if verdict is not None:
+        query = query.where(run_state.c.verdict == verdict.value)
+    if run_min is not None:
+        query = query.where(run_state.c.run >= run_min)
+    if run_max is not None:
+        query = query.where(run_state.c.run <= run_max)
+    if before_run is not None:
+        query = query.where(run_state.c.run < before_run)
+    return query
 
 
 def _workflow_record(row: RowMapping) -> WorkflowRecord:

@@ -7,7 +7,7 @@ from datetime import datetime
 from spyagency.domain.evidence import Evidence
 from spyagency.store.events import Event as StoredEvent
 from spyagency.store.overrides import OverrideRecord
-from spyagency.store.run_records import RunRecord, WorkflowRecord
+from spyagency.store.run_records import RunRecord, RunSummary, WorkflowRecord
 from spyagency.web import schemas
 
 
@@ -47,19 +47,18 @@ def override(record: OverrideRecord, now: datetime) -> schemas.Override:
     )
 
 
-def run_summary(record: RunRecord) -> schemas.RunSummary:
-    assessment = record.assessment
+def run_summary(record: RunSummary) -> schemas.RunSummary:
     return schemas.RunSummary(
         run=record.run,
-        verdict=assessment.verdict,
-        automatic_verdict=assessment.automatic_verdict,
-        reasons=list(assessment.reasons),
+        verdict=record.verdict,
+        automatic_verdict=record.automatic_verdict,
+        reasons=list(record.reasons),
         verdict_since=record.verdict_since,
-        stop=assessment.stop,
-        lock_in_at=assessment.lock_in_at,
-        released_at=assessment.released_at,
-        proof_complete_at=assessment.proof_complete_at,
-        overridden=assessment.verdict is not assessment.automatic_verdict,
+        stop=record.stop,
+        lock_in_at=record.lock_in_at,
+        released_at=record.released_at,
+        proof_complete_at=record.proof_complete_at,
+        overridden=record.verdict is not record.automatic_verdict,
         updated_at=record.updated_at,
     )
 

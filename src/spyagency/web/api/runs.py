@@ -12,6 +12,7 @@ from spyagency.web import schemas
 from spyagency.web.api import conversions
 from spyagency.web.api.caching import combined_etag, not_modified
 from spyagency.web.authorization import Action
+from spyagency.web.render_cache import RenderCache, store_fingerprint
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
@@ -28,6 +29,7 @@ RunNumber = Annotated[int, Path(ge=1, le=MAX_RUN, description="the CMS run numbe
 
 def router(services: WebServices) -> APIRouter:
     api = APIRouter(tags=["runs"], dependencies=[Depends(require(Action.READ))])
+    cache: RenderCache[tuple[bytes, str]] = RenderCache(capacity=64)
 
     @api.get("/runs", response_model=schemas.RunPage)
     def list_runs(
@@ -42,18 +44,26 @@ def router(services: WebServices) -> APIRouter:
         ] = None,
     ) -> schemas.RunPage | Response:
         """Runs newest first; page on with ``before_run``."""
+        query_key = (verdict, run_min, run_max, limit, before_run)
         with services.store.read() as tx:
-            records = tx.states.list_runs(verdict, run_min, run_max, limit + 1, before_run)
-        page, more = records[:limit], len(records) > limit
-        etag = combined_etag([str(request.url.query), str(more)] + [record.etag for record in page])
+
+            def build() -> tuple[bytes, str]:
+                records = tx.states.list_summaries(verdict, run_min, run_max, limit + 1, before_run)
+                page, more = records[:limit], len(records) > limit
+                tags = [str(query_key), str(more)] + [record.etag for record in page]
+                body = schemas.RunPage(
+                    items=[conversions.run_summary(record) for record in page],
+                    next_before_run=page[-1].run if more and page else None,
+                )
+                return body.model_dump_json().encode(), combined_etag(tags)
+
+            # Many screens and tools poll the same page: serve it from memory until the store
+            # moves (see render_cache), as the dashboard does.
+            body, etag = cache.get_or_build((store_fingerprint(tx), query_key), build)
         cached = not_modified(request, etag)
         if cached is not None:
             return cached
-        response.headers["ETag"] = etag
-        return schemas.RunPage(
-            items=[conversions.run_summary(record) for record in page],
-            next_before_run=page[-1].run if more and page else None,
-        )
+        return Response(body, media_type="application/json", headers={"ETag": etag})
 
     @api.get("/runs/{run}", response_model=schemas.RunDetail, responses=NOT_FOUND)
     def get_run(

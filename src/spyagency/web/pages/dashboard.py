@@ -31,9 +31,9 @@ from spyagency.web.pages.dashboard_model import (
 )
 from spyagency.web.pages.encoded import EncodedPage
 from spyagency.web.pages.kit import PageKit
-from spyagency.web.pages.render_cache import RenderCache
 from spyagency.web.pages.run_labels import labels_of
 from spyagency.web.pages.viewer import Viewer
+from spyagency.web.render_cache import RenderCache
 
 DEFAULT_LIMIT = 100
 WALL_LIMIT = 30

@@ -20,6 +20,7 @@ from spyagency.store.batches import chunked
 from spyagency.store.schema import run_state, workflow_state
 from spyagency.store.uow import Transaction
 from spyagency.web.pages.run_labels import RunLabels, labels_of, runs_labelled
+from spyagency.web.render_cache import store_fingerprint
 
 FINAL = (Verdict.RELEASED.value, Verdict.MISSED.value)
 # How many runs carrying a class/era label to look at when filtering on one.
@@ -78,14 +79,7 @@ class DashboardData:
     fcsr: int | None
 
 
-def fingerprint(tx: Transaction) -> tuple[int, int]:
-    """Moves when what a dashboard row shows changes: every verdict, workflow-state and
-    override change appends an event, and a new run changes the count. Both are index lookups
-    (a scan for the newest ``updated_at`` would read every stored assessment: 5 ms at 3,000
-    runs). Changes that append no event (evidence wording, a corrected stop time) are picked
-    up when the cached table expires (``render_cache.TTL_SECONDS``)."""
-    count = tx.connection.execute(select(func.count()).select_from(run_state)).scalar_one()
-    return (tx.events.latest_id(), int(count))
+fingerprint = store_fingerprint
 
 
 def read_dashboard(tx: Transaction, filters: DashboardFilters) -> DashboardData:

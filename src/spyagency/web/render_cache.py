@@ -1,4 +1,4 @@
-"""Rendered dashboard pieces, kept until the store says something changed.
+"""Rendered pages and API answers, kept until the store says something changed.
 
 Operators leave the dashboard open on many screens, each reloading it, while the state moves
 only when the engine saves a change. So a table is rendered once per (store fingerprint, view)
@@ -15,6 +15,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
+
+from sqlalchemy import func, select
+
+from spyagency.store.schema import run_state
+from spyagency.store.uow import Transaction
 
 Value = TypeVar("Value")
 TTL_SECONDS = 10.0
@@ -48,3 +53,12 @@ class RenderCache(Generic[Value]):
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
         return value
+
+
+def store_fingerprint(tx: Transaction) -> tuple[int, int]:
+    """Moves when what a run list shows changes: every verdict, workflow-state and override
+    change appends an event, and a new run changes the count. Both are index lookups (a scan
+    for the newest ``updated_at`` would read every stored assessment). Changes that append no
+    event (evidence wording, a corrected stop time) show when a cached entry expires."""
+    count = tx.connection.execute(select(func.count()).select_from(run_state)).scalar_one()
+    return (tx.events.latest_id(), int(count))
