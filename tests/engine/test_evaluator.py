@@ -143,3 +143,21 @@ def test_next_health_keeps_the_last_success_through_failures() -> None:
     assert failed.last_success == T0 and failed.consecutive_failures == 1
     recovered = next_health(failed, report(Source.TIER0, []), T0 + timedelta(minutes=10))
     assert recovered.consecutive_failures == 0 and recovered.last_error == "timeout"
+
+
+def test_firing_alerts_are_repeated_to_alertmanager_while_they_last(
+    evaluator: Evaluator, store: Store, clock: ManualClock
+) -> None:
+    story = gains_run(380100, proven=False)
+    story.at(3).harvested(*GAINS).marker(*GAINS)
+    story.upload(GAINS[0], GAINS[1][0], UploadOutcome.ERROR, info="ORA-01017")
+    feed(evaluator, story)
+    for _ in range(3):
+        clock.advance(timedelta(minutes=5))
+        evaluator.tick()
+    with store.read() as tx:
+        sent = [m for m in tx.outbox.list(None, 200) if m.kind == "alert"]
+    to_alertmanager = [m for m in sent if m.channel == "alertmanager"]
+    to_email = [m for m in sent if m.channel == "email"]
+    assert len(to_email) == len({m.payload["dedupe_key"] for m in to_email}), "mail once"
+    assert len(to_alertmanager) > len(to_email), "Alertmanager hears it again"

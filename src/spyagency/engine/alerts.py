@@ -26,6 +26,9 @@ from spyagency.store.events import EventKind, NewEvent
 from spyagency.store.run_records import StateChange
 from spyagency.store.uow import Transaction
 
+REFRESHED_CHANNEL = "alertmanager"
+REFRESH_SECONDS = 240
+
 
 class AlertKeeper:
     def __init__(
@@ -84,6 +87,8 @@ class AlertKeeper:
             if is_new:
                 opened += 1
                 self._notify(tx, alert, candidate, "firing", now)
+            elif REFRESHED_CHANNEL in self.channels:
+                self._refresh(tx, alert, candidate, now)
 
         resolved = 0
         for alert in tx.alerts.open_alerts():
@@ -98,6 +103,15 @@ class AlertKeeper:
                 self._notify(tx, closed, None, "resolved", now)
         return opened, resolved
 
+    def _refresh(
+        self, tx: Transaction, alert: Alert, candidate: AlertCandidate, now: datetime
+    ) -> None:
+        """Alertmanager forgets a firing alert it has not heard of for ``resolve_timeout``
+        (5 min by default): say it again every few minutes while it lasts (one key per slot,
+        so a slot never sends twice)."""
+        slot = int(now.timestamp()) // REFRESH_SECONDS
+        self._notify(tx, alert, candidate, "firing", now, f"-{slot}", (REFRESHED_CHANNEL,))
+
     def _notify(
         self,
         tx: Transaction,
@@ -105,6 +119,8 @@ class AlertKeeper:
         candidate: AlertCandidate | None,
         state: str,
         now: datetime,
+        suffix: str = "",
+        channels: tuple[str, ...] | None = None,
     ) -> None:
         summary = candidate.summary if candidate else alert.message.split(": ", 1)[0]
         description = candidate.description if candidate else alert.message
@@ -124,9 +140,11 @@ class AlertKeeper:
             if alert.run
             else f"{self.public_url}/sources",
         }
-        key = f"alert-{alert.id}-{state}"
-        for channel in self.channels:
+        key = f"alert-{alert.id}-{state}{suffix}"
+        for channel in channels or self.channels:
             tx.outbox.enqueue(channel, "alert", alert.run, key, payload, now)
+        if suffix:
+            return  # a refresh is not news: no event
         tx.events.append_many(
             [
                 NewEvent(
