@@ -67,10 +67,11 @@ def chromium() -> Path:
 
 
 @contextmanager
-def served(app: Any) -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
-    """Serve ``app`` with uvicorn in a thread on a free loopback port; yields (url, loop)."""
+def served(app: Any, port: int = 0) -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
+    """Serve ``app`` with uvicorn in a thread on loopback (``port`` 0: a free one); yields
+    (url, loop)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind(("127.0.0.1", port))
     port = listener.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", ws="none", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
@@ -130,35 +131,9 @@ def live_with_login(tmp_path: Path) -> Iterator[LiveServer]:
             oidc_client_secret="client-secret",
         )
         seed_many(world.store, 5)
-        app = create_app(world.services)
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        loop = asyncio.new_event_loop()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(server.serve())
-
-        thread = threading.Thread(target=serve, name="uvicorn-login", daemon=True)
-        thread.start()
-        for _ in range(500):
-            if server.started:
-                break
-            threading.Event().wait(0.01)
-        try:
-            yield LiveServer(f"http://127.0.0.1:{port}", world, loop)
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            loop.close()
-            world.store.dispose()
+        with served(create_app(world.services), port) as (url, loop):
+            yield LiveServer(url, world, loop)
+        world.store.dispose()
 
 
 @pytest.fixture
