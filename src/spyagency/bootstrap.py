@@ -190,6 +190,15 @@ def enabled_sources(settings: Settings) -> list[Source]:
     return [s for s in Source if by_source[s].enabled and (by_source[s].url or by_source[s].path)]
 
 
+def signals_allowed(settings: Settings, store: Store) -> bool:
+    """The configuration's kill switch and the experts' runtime switch must both allow."""
+    if not settings.signals.enabled:
+        return False
+    with store.read() as tx:
+        switch = tx.controls.get(SIGNALS_ENABLED)
+    return switch is None or bool(switch.value)
+
+
 @dataclass
 class Runtime:
     """Everything one process runs, built once."""
@@ -203,12 +212,7 @@ class Runtime:
     channels: dict[str, Channel] = field(default_factory=dict)
 
     def signals_enabled(self) -> bool:
-        """The configuration's kill switch and the experts' runtime switch must both allow."""
-        if not self.settings.signals.enabled:
-            return False
-        with self.store.read() as tx:
-            switch = tx.controls.get(SIGNALS_ENABLED)
-        return switch is None or bool(switch.value)
+        return signals_allowed(self.settings, self.store)
 
     async def aclose(self) -> None:
         for channel in self.channels.values():
@@ -232,14 +236,8 @@ def build_runtime(
     public_url = settings.web.public_url
     signal_channels = build_signal_channels(settings, transport)
     alert_channels = build_alert_channels(settings, public_url)
-    evaluator_box: list[Evaluator] = []
-
-    def assess(run: int) -> Any:
-        evaluator = evaluator_box[0]
-        return evaluator.assess(run)
-
     desk = SignalDesk(
-        list(signal_channels), assess, dry_run=settings.signals.dry_run, public_url=public_url
+        list(signal_channels), dry_run=settings.signals.dry_run, public_url=public_url
     )
     keeper = AlertKeeper(policy, list(alert_channels), enabled_sources(settings), public_url)
     evaluator = Evaluator(
@@ -251,12 +249,10 @@ def build_runtime(
         keeper,
         prompt_global_tags=settings.sources.prompt_global_tags,
     )
-    evaluator_box.append(evaluator)
     channels = {**signal_channels, **alert_channels}
-    runtime_box: list[Runtime] = []
 
     def signals_enabled() -> bool:
-        return runtime_box[0].signals_enabled()
+        return signals_allowed(settings, store)
 
     def current_verdict(run: int) -> Verdict | None:
         return evaluator.verdicts.get(run)
@@ -283,7 +279,6 @@ def build_runtime(
         tick_seconds=settings.engine.evaluate_interval_seconds,
     )
     runtime = Runtime(settings, clock, store, catalogue, policy, agency, channels)
-    runtime_box.append(runtime)
     return runtime
 
 

@@ -46,14 +46,6 @@ def clock() -> ManualClock:
 @pytest.fixture
 def evaluator(store: Store, clock: ManualClock) -> Evaluator:
     policy = Policy()
-    box: list[Evaluator] = []
-    # The desk needs the evaluator, built just below: bind late.
-    desk = SignalDesk(
-        [SIGNAL_CHANNEL],
-        lambda run: box[0].assess(run),  # noqa: PLW0108
-        public_url="http://agency",
-    )
+    desk = SignalDesk([SIGNAL_CHANNEL], public_url="http://agency")
     keeper = AlertKeeper(policy, ALERT_CHANNELS, list(Source), "http://agency")
-    built = Evaluator(store, load_catalogue(), policy, clock, desk, keeper)
-    box.append(built)
-    return built
+    return Evaluator(store, load_catalogue(), policy, clock, desk, keeper)

@@ -228,7 +228,9 @@ class Evaluator:
             if change.changed:
                 result.changes.append(change)
             self.alerts.note_changes(change, now)
-        result.signals = self.signals.decide(tx, self.verdicts, result.assessments, now)
+        result.signals = self.signals.decide(
+            tx, self.verdicts, result.assessments, now, self.assess
+        )
         opened, resolved = self.alerts.reconcile(
             tx, result.assessments, self.health, now, include_sources=sources
         )

@@ -44,13 +44,11 @@ class SignalDesk:
     def __init__(
         self,
         channels: Sequence[str],
-        assess: Assess,
         *,
         dry_run: bool = False,
         public_url: str | None = None,
     ) -> None:
         self.channels = tuple(channels)
-        self.assess = assess
         self.dry_run = dry_run
         self.public_url = public_url
         self.announced: dict[int, Verdict] = {}
@@ -67,7 +65,10 @@ class SignalDesk:
         verdicts: Mapping[int, Verdict],
         assessments: Sequence[RunAssessment],
         now: datetime,
+        assess: Assess,
     ) -> int:
+        """``assess`` judges a run not judged in this batch (it may become due when the runs
+        below it settle)."""
         fresh = {a.run: a for a in assessments}
         sent = 0
         in_order = True
@@ -78,7 +79,7 @@ class SignalDesk:
             last = self.announced.get(run)
             if verdict is Verdict.READY:
                 if last is not Verdict.READY and in_order:
-                    assessment = fresh.get(run) or self.assess(run)
+                    assessment = fresh.get(run) or assess(run)
                     if assessment.verdict is Verdict.READY:
                         self._announce(tx, assessment, now)
                         sent += 1
@@ -86,7 +87,7 @@ class SignalDesk:
                         in_order = False
             else:
                 if last is Verdict.READY:
-                    self._announce(tx, fresh.get(run) or self.assess(run), now)
+                    self._announce(tx, fresh.get(run) or assess(run), now)
                     sent += 1
                 in_order = False
         return sent

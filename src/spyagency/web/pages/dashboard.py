@@ -24,7 +24,6 @@ from spyagency.web.pages.columns import Columns, visible_columns
 from spyagency.web.pages.dashboard_model import (
     DashboardData,
     DashboardFilters,
-    fingerprint,
     first_condition_safe_run,
     read_dashboard,
     read_dashboard_run,
@@ -33,7 +32,7 @@ from spyagency.web.pages.encoded import EncodedPage
 from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.run_labels import labels_of
 from spyagency.web.pages.viewer import Viewer
-from spyagency.web.render_cache import RenderCache
+from spyagency.web.render_cache import RenderCache, store_fingerprint
 
 DEFAULT_LIMIT = 100
 WALL_LIMIT = 30
@@ -100,7 +99,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     def look() -> Glance:
         now = services.clock.now().replace(microsecond=0)
         with services.store.read() as tx:
-            return Glance(fingerprint(tx), read_banner(tx, services, now), now)
+            return Glance(store_fingerprint(tx), read_banner(tx, services, now), now)
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(

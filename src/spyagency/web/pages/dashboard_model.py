@@ -20,7 +20,6 @@ from spyagency.store.batches import chunked
 from spyagency.store.schema import run_state, workflow_state
 from spyagency.store.uow import Transaction
 from spyagency.web.pages.run_labels import RunLabels, labels_of, runs_labelled
-from spyagency.web.render_cache import store_fingerprint
 
 FINAL = (Verdict.RELEASED.value, Verdict.MISSED.value)
 # How many runs carrying a class/era label to look at when filtering on one.
@@ -77,9 +76,6 @@ class DashboardData:
     runs: list[DashboardRun]
     counts: dict[Verdict, int]
     fcsr: int | None
-
-
-fingerprint = store_fingerprint
 
 
 def read_dashboard(tx: Transaction, filters: DashboardFilters) -> DashboardData:
