@@ -13,6 +13,7 @@ import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from spyagency.engine.agency import Agency
 from spyagency.engine.alerts import AlertKeeper
 from spyagency.engine.delivery import Dispatcher
 from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.leadership import Leadership
+from spyagency.engine.metrics import EngineMetrics
 from spyagency.engine.polling import Schedule, Supervisor
 from spyagency.engine.signals import SignalDesk
 from spyagency.signalers.alertmanager import AlertmanagerChannel
@@ -50,6 +53,7 @@ from spyagency.spies.wmstats import WmStatsSpy
 from spyagency.store.controls import SIGNALS_ENABLED
 from spyagency.store.database import build_engine
 from spyagency.store.migrations import upgrade
+from spyagency.store.notifications import is_postgresql, listen
 from spyagency.store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -240,8 +244,13 @@ def build_runtime(
         list(signal_channels), dry_run=settings.signals.dry_run, public_url=public_url
     )
     keeper = AlertKeeper(policy, list(alert_channels), enabled_sources(settings), public_url)
+    metrics = EngineMetrics()
+    leadership = Leadership(store, heartbeat=timedelta(seconds=settings.engine.heartbeat_seconds))
+    # The engine writes through a fenced view: once it has campaigned, a write it makes
+    # without holding the lease at its epoch is refused. Web writes use the plain store.
+    engine_store = store.with_fence(leadership.fence)
     evaluator = Evaluator(
-        store,
+        engine_store,
         catalogue,
         policy,
         clock,
@@ -258,7 +267,7 @@ def build_runtime(
         return evaluator.verdicts.get(run)
 
     dispatcher = Dispatcher(
-        store,
+        engine_store,
         channels,
         clock,
         worker=f"{socket.gethostname()}:{os.getpid()}",
@@ -266,24 +275,28 @@ def build_runtime(
         signals_enabled=signals_enabled,
         current_verdict=current_verdict,
         signal_rate=TokenBucket(settings.signals.max_per_minute, burst=10),
+        metrics=metrics,
     )
     schedules = build_spies(settings, clock, transport)
 
     def supervisor(agency: Agency) -> Supervisor:
-        return Supervisor(schedules, agency.scope, agency.ingest, clock.now)
+        return Supervisor(
+            schedules, agency.scope, agency.ingest, clock.now, on_poll=metrics.observe_poll
+        )
 
     agency = Agency(
         evaluator,
         dispatcher,
         supervisor,
         tick_seconds=settings.engine.evaluate_interval_seconds,
+        leadership=leadership,
+        metrics=metrics,
     )
     runtime = Runtime(settings, clock, store, catalogue, policy, agency, channels)
     return runtime
 
 
-def build_web_app(runtime: Runtime, *, with_engine: bool) -> Any:
-    from spyagency.web.app import create_app
+def build_web_services(runtime: Runtime, *, with_engine: bool) -> Any:
     from spyagency.web.services import WebServices
 
     services = WebServices(
@@ -295,6 +308,7 @@ def build_web_app(runtime: Runtime, *, with_engine: bool) -> Any:
         engine=runtime.agency if with_engine else None,
         dry_run=runtime.settings.signals.dry_run,
         version=__version__,
+        engine_metrics=runtime.agency.metrics.registry if with_engine else None,
     )
     tasks: set[asyncio.Task[None]] = set()
 
@@ -306,7 +320,35 @@ def build_web_app(runtime: Runtime, *, with_engine: bool) -> Any:
         task.add_done_callback(tasks.discard)
 
     runtime.agency.listeners.append(wake_streams)
-    return create_app(services)
+    return services
+
+
+def build_web_app(runtime: Runtime, *, with_engine: bool) -> Any:
+    from spyagency.web.app import create_app
+
+    return create_app(build_web_services(runtime, with_engine=with_engine))
+
+
+async def _listen_for_changes(url: str, services: Any) -> None:
+    """Wake this process's live streams when any process writes events (PostgreSQL only)."""
+
+    async def wake(_event_id: int) -> None:
+        await services.changes.notify()
+
+    await listen(url, wake)
+
+
+def _start_engine_metrics(runtime: Runtime) -> Any:
+    """The engine's own ``/metrics`` endpoint, when configured (a thread of prometheus-client)."""
+    engine = runtime.settings.engine
+    if not engine.metrics_port:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(
+        engine.metrics_port, engine.metrics_host, registry=runtime.agency.metrics.registry
+    )
+    return server
 
 
 def _quiet_server_class() -> Any:
@@ -333,11 +375,18 @@ async def serve(
     """Run the engine, the web server or both until ``stop`` is set (or the task is cancelled)."""
     import uvicorn
 
+    from spyagency.web.app import create_app
+
     stop = stop or asyncio.Event()
     QuietServer = _quiet_server_class()
     server: uvicorn.Server | None = None
+    background: list[asyncio.Task[None]] = []
     if web:
-        app = build_web_app(runtime, with_engine=engine)
+        services = build_web_services(runtime, with_engine=engine)
+        url = runtime.settings.database.url
+        if is_postgresql(url):
+            background.append(asyncio.create_task(_listen_for_changes(url, services)))
+        app = create_app(services)
         config = uvicorn.Config(
             app,
             host=runtime.settings.web.host,
@@ -346,6 +395,7 @@ async def serve(
             lifespan="on",
         )
         server = QuietServer(config)
+    metrics_server = _start_engine_metrics(runtime) if engine else None
     if engine:
         await runtime.agency.start()
     web_task = asyncio.create_task(server.serve()) if server else None
@@ -364,6 +414,12 @@ async def serve(
         if web_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await web_task
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if engine:
             await runtime.agency.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         await runtime.aclose()

@@ -212,6 +212,11 @@ class WebSettings(Section):
 
 class EngineSettings(Section):
     evaluate_interval_seconds: float = Field(default=5.0, gt=0)
+    # Leader election among engines on one database: each campaigns once per heartbeat.
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # The engine's own Prometheus endpoint (poll, evaluation, delivery, leadership); 0 = off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     retention_days: float = Field(default=400.0, gt=0)
 
 

@@ -39,3 +39,13 @@ def test_a_released_lease_is_taken_at_once_with_a_new_epoch(store: Store) -> Non
         assert tx.leader.release("engine", "a", 1)
         assert tx.leader.try_acquire("engine", "b", at(0.1), TTL) == 2
         assert tx.leader.current("missing") is None
+
+
+def test_take_over_always_wins_with_the_next_epoch(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.leader.take_over("engine", "a", at(0)) == 1
+        assert tx.leader.take_over("engine", "b", at(0.1)) == 2
+        assert tx.leader.holds("engine", "b", 2)
+        assert not tx.leader.holds("engine", "a", 1)
+        assert not tx.leader.holds("engine", "b", 1)
+        assert not tx.leader.holds("missing", "b", 2)

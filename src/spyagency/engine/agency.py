@@ -2,6 +2,10 @@
 
 Evaluator work (which touches the store and the in-memory knowledge) is serialised by one lock
 and runs in a worker thread, so a web server in the same process stays responsive.
+
+With a ``Leadership`` the agency only works while it leads (see ``leadership.py``): a standby
+polls nothing and writes nothing; on winning it rebuilds its memory from the store and starts;
+on losing it stops at once. Without one (tests, replays) it simply starts.
 """
 
 from __future__ import annotations
@@ -9,15 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from spyagency.engine.delivery import Dispatcher
 from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.leadership import Leadership
+from spyagency.engine.metrics import EngineMetrics
 from spyagency.engine.polling import Supervisor
 from spyagency.spies.scope import PollScope, SpyReport
 
 log = logging.getLogger(__name__)
 Listener = Callable[[EvaluationResult], None]
+T = TypeVar("T")
 
 
 class Agency:
@@ -29,34 +38,46 @@ class Agency:
         *,
         tick_seconds: float = 5.0,
         dispatch_seconds: float = 1.0,
+        leadership: Leadership | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.dispatcher = dispatcher
         self.tick_seconds = tick_seconds
         self.dispatch_seconds = dispatch_seconds
+        self.leadership = leadership
+        self.metrics = metrics or EngineMetrics()
         self.listeners: list[Listener] = []
         self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._work: list[asyncio.Task[None]] = []
+        self._campaign: asyncio.Task[None] | None = None
         self.supervisor = make_supervisor(self)
         self.started = asyncio.Event()
+        self.leading = False
+
+    async def _timed(self, kind: str, work: Callable[[], T]) -> T:
+        async with self._lock:
+            began = time.perf_counter()
+            try:
+                return await asyncio.to_thread(work)
+            finally:
+                self.metrics.observe_evaluation(kind, time.perf_counter() - began)
 
     async def scope(self) -> PollScope:
         async with self._lock:
             return await asyncio.to_thread(self.evaluator.scope)
 
     async def ingest(self, report: SpyReport) -> None:
-        async with self._lock:
-            result = await asyncio.to_thread(self.evaluator.ingest, report)
-        self._publish(result)
+        self._publish(await self._timed("ingest", lambda: self.evaluator.ingest(report)))
 
     async def tick(self) -> None:
-        async with self._lock:
-            result = await asyncio.to_thread(self.evaluator.tick)
-        self._publish(result)
+        self._publish(await self._timed("tick", self.evaluator.tick))
 
     async def reevaluate(self, runs: list[int]) -> EvaluationResult:
-        async with self._lock:
-            result = await asyncio.to_thread(self.evaluator.reevaluate, runs)
+        """After an operator action. A standby leaves it to the leader's next tick."""
+        if not self.leading:
+            return EvaluationResult()
+        result = await self._timed("reevaluate", lambda: self.evaluator.reevaluate(runs))
         self._publish(result)
         return result
 
@@ -80,21 +101,71 @@ class Agency:
             await asyncio.sleep(seconds)
 
     async def start(self) -> None:
-        async with self._lock:
-            replayed = await asyncio.to_thread(self.evaluator.load)
-        log.info("engine started; replayed %d observations", replayed)
-        self.supervisor.start()
-        self._tasks.append(asyncio.create_task(self._every(self.tick_seconds, self.tick)))
-        self._tasks.append(
-            asyncio.create_task(self._every(self.dispatch_seconds, self.dispatcher.dispatch_once))
-        )
+        if self.leadership is None:
+            await self._lead()
+        else:
+            await self._run_campaign_once()
+            self._campaign = asyncio.create_task(self._campaign_loop(), name="leader-campaign")
         self.started.set()
 
-    async def stop(self) -> None:
+    async def _lead(self) -> None:
+        """Rebuild memory from the store (it may have changed under another leader), then work."""
+        async with self._lock:
+            await asyncio.to_thread(self.evaluator.reload)
+        log.info("engine working: memory rebuilt from the store")
+        self.leading = True
+        self.supervisor.start()
+        self._work.append(asyncio.create_task(self._every(self.tick_seconds, self.tick)))
+        self._work.append(
+            asyncio.create_task(self._every(self.dispatch_seconds, self.dispatcher.dispatch_once))
+        )
+
+    async def _follow(self) -> None:
+        """Stop every kind of work; the store keeps everything a successor needs."""
+        self.leading = False
         await self.supervisor.stop()
-        for task in self._tasks:
+        for task in self._work:
             task.cancel()
-        for task in self._tasks:
+        for task in self._work:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks.clear()
+        self._work.clear()
+
+    async def _run_campaign_once(self) -> None:
+        leadership = self.leadership
+        assert leadership is not None
+        leads = await asyncio.to_thread(leadership.campaign)
+        self.metrics.observe_leadership(leadership.epoch)
+        if leads and not self.leading:
+            try:
+                await self._lead()
+            except Exception:
+                log.exception("could not take up leadership; standing by")
+                await self._follow()
+                await asyncio.to_thread(leadership.resign)
+        elif not leads and self.leading:
+            log.warning("no longer the leader; standing by")
+            await self._follow()
+
+    async def _campaign_loop(self) -> None:
+        leadership = self.leadership
+        assert leadership is not None
+        while True:
+            await asyncio.sleep(leadership.heartbeat.total_seconds())
+            try:
+                await self._run_campaign_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("leader campaign step failed")
+
+    async def stop(self) -> None:
+        if self._campaign is not None:
+            self._campaign.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._campaign
+            self._campaign = None
+        await self._follow()
+        if self.leadership is not None:
+            await asyncio.to_thread(self.leadership.resign)
+            self.metrics.observe_leadership(None)

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from spyagency.domain.clock import Clock
 from spyagency.domain.states import Verdict
+from spyagency.engine.metrics import EngineMetrics
 from spyagency.signalers.channel import Channel, Delivery, DeliveryResult, OutboundMessage
 from spyagency.signalers.ratelimit import TokenBucket
 from spyagency.store.outbox import OutboxMessage
@@ -43,6 +44,7 @@ class Dispatcher:
         signals_enabled: Callable[[], bool] = lambda: True,
         current_verdict: Callable[[int], Verdict | None] = lambda run: None,
         signal_rate: TokenBucket | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         self.store = store
         self.channels = dict(channels)
@@ -52,6 +54,7 @@ class Dispatcher:
         self.signals_enabled = signals_enabled
         self.current_verdict = current_verdict
         self.signal_rate = signal_rate
+        self.metrics = metrics
 
     async def aclose(self) -> None:
         for channel in self.channels.values():
@@ -131,6 +134,11 @@ class Dispatcher:
 
     def _record(self, message: OutboxMessage, result: DeliveryResult) -> None:
         now = self.clock.now()
+        if self.metrics is not None:
+            latency = (now - message.created_at).total_seconds()
+            self.metrics.observe_delivery(
+                message.channel, message.kind, result.outcome.value, latency
+            )
         with self.store.transaction() as tx:
             if result.outcome is Delivery.DELIVERED:
                 tx.outbox.mark_delivered(message.id, now, self.worker)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ class Schedule:
 ScopeProvider = Callable[[], Awaitable[PollScope]]
 ReportSink = Callable[[SpyReport], Awaitable[None]]
 Now = Callable[[], datetime]
+# (source, wall seconds the poll took, whether it succeeded): for metrics.
+PollObserver = Callable[[Source, float, bool], None]
 
 
 async def poll_once(spy: Spy, scope: PollScope, deadline_seconds: float, now: Now) -> SpyReport:
@@ -60,12 +63,18 @@ class Supervisor:
     """Owns one polling task per spy; ``wake`` makes every poller go now."""
 
     def __init__(
-        self, schedules: list[Schedule], scope: ScopeProvider, sink: ReportSink, now: Now
+        self,
+        schedules: list[Schedule],
+        scope: ScopeProvider,
+        sink: ReportSink,
+        now: Now,
+        on_poll: PollObserver | None = None,
     ) -> None:
         self.schedules = schedules
         self.scope = scope
         self.sink = sink
         self.now = now
+        self.on_poll = on_poll
         self._wake = {s.spy.source: asyncio.Event() for s in schedules}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -80,7 +89,10 @@ class Supervisor:
             wake.clear()
             try:
                 scope = await self.scope()
+                began = time.perf_counter()
                 report = await poll_once(schedule.spy, scope, schedule.deadline_seconds, self.now)
+                if self.on_poll is not None:
+                    self.on_poll(report.source, time.perf_counter() - began, report.ok)
                 await self.sink(report)
             except asyncio.CancelledError:
                 raise

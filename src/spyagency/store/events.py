@@ -60,6 +60,7 @@ class NewEvent:
 class EventRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self.written = False  # whether this transaction appended events (to notify at commit)
 
     def append(
         self,
@@ -74,12 +75,14 @@ class EventRepository:
     ) -> int:
         new_event = NewEvent(at, kind, run, workflow, old, new, detail or {})
         statement = insert(event).values(new_event.values()).returning(event.c.id)
+        self.written = True
         return int(self._connection.execute(statement).scalar_one())
 
     def append_many(self, events: list[NewEvent]) -> None:
         """Write several events in one round trip, in list order (ids ascend likewise)."""
         if events:
             self._connection.execute(insert(event), [item.values() for item in events])
+            self.written = True
 
     def since(self, event_id: int, limit: int = 1000) -> list[Event]:
         """Events after ``event_id``, oldest first: what a reconnecting stream missed.

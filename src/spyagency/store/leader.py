@@ -23,6 +23,10 @@ from spyagency.store.upsert import insert_or_ignore
 RELEASED_AT = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class Deposed(RuntimeError):
+    """A write was attempted by a process that no longer holds the lease it acts under."""
+
+
 @dataclass(frozen=True)
 class Lease:
     name: str
@@ -62,6 +66,38 @@ class LeaderRepository:
         )
         epoch = self._connection.execute(renewal).scalar()
         return int(epoch) if epoch is not None else None
+
+    def take_over(self, name: str, holder: str, now: datetime) -> int:
+        """Become the holder with the next epoch, whoever held the lease before.
+
+        Only for a caller that has proved exclusivity another way (a PostgreSQL advisory lock,
+        which the server frees when its holder's session dies).
+        """
+        values = {"name": name, "holder": holder, "epoch": 1, "heartbeat_at": now}
+        if insert_or_ignore(self._connection, leader, values, ["name"]):
+            return 1
+        statement = (
+            update(leader)
+            .where(leader.c.name == name)
+            .values(holder=holder, epoch=leader.c.epoch + 1, heartbeat_at=now)
+            .returning(leader.c.epoch)
+        )
+        return int(self._connection.execute(statement).scalar_one())
+
+    def holds(self, name: str, holder: str, epoch: int) -> bool:
+        """Whether ``holder`` still holds ``name`` at ``epoch``: the fencing check.
+
+        On PostgreSQL the row is share-locked until the transaction ends, so a take-over (an
+        UPDATE of the row) waits for the fenced writes in flight; after it, the deposed
+        holder's next transaction fails this check. SQLite has a single writer anyway.
+        """
+        query = (
+            select(leader.c.holder, leader.c.epoch)
+            .where(leader.c.name == name)
+            .with_for_update(read=True)
+        )
+        row = self._connection.execute(query).first()
+        return row is not None and row.holder == holder and int(row.epoch) == epoch
 
     def heartbeat(self, name: str, holder: str, epoch: int, now: datetime) -> bool:
         """Keep the lease alive; False means ``holder`` lost it and must stop acting as leader."""

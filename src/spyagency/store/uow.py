@@ -10,7 +10,7 @@ change, its events and the outbox messages it causes commit together or not at a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -22,9 +22,11 @@ from spyagency.store.controls import ControlRepository
 from spyagency.store.database import SQLITE_BEGIN_OPTION
 from spyagency.store.events import EventRepository
 from spyagency.store.leader import LeaderRepository
+from spyagency.store.notifications import notify_events_written
 from spyagency.store.observations import ObservationRepository
 from spyagency.store.outbox import OutboxRepository
 from spyagency.store.overrides import OverrideRepository
+from spyagency.store.retention import RetentionRepository
 from spyagency.store.run_states import RunStateRepository
 from spyagency.store.signals import SignalRepository
 from spyagency.store.source_health import SourceHealthRepository
@@ -47,6 +49,7 @@ class Transaction:
     signals: SignalRepository = field(init=False)
     leader: LeaderRepository = field(init=False)
     tokens: ApiTokenRepository = field(init=False)
+    retention: RetentionRepository = field(init=False)
 
     def __post_init__(self) -> None:
         connection = self.connection
@@ -62,13 +65,27 @@ class Transaction:
         self.leader = LeaderRepository(connection)
         self.controls = ControlRepository(connection)
         self.tokens = ApiTokenRepository(connection)
+        self.retention = RetentionRepository(connection)
+
+
+Fence = Callable[[Transaction], None]
 
 
 class Store:
-    """Hands out transactions on ``engine``; builds nothing until asked."""
+    """Hands out transactions on ``engine``; builds nothing until asked.
 
-    def __init__(self, engine: Engine) -> None:
+    ``fence`` runs first in every read-write transaction and raises to refuse it: the engine's
+    store is fenced by its leadership (``engine/leadership.py``), so a deposed leader cannot
+    write. Views on the same engine (``with_fence``) share its connection pool.
+    """
+
+    def __init__(self, engine: Engine, fence: Fence | None = None) -> None:
         self.engine = engine
+        self.fence = fence
+        self._notify = engine.dialect.name == "postgresql"
+
+    def with_fence(self, fence: Fence) -> Store:
+        return Store(self.engine, fence)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -78,7 +95,12 @@ class Store:
         queue for up to the busy timeout instead of failing halfway.
         """
         with self.engine.begin() as connection:
-            yield Transaction(connection)
+            tx = Transaction(connection)
+            if self.fence is not None:
+                self.fence(tx)
+            yield tx
+            if self._notify and tx.events.written:
+                notify_events_written(connection)
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:

@@ -70,6 +70,8 @@ class AgencyCollector(Collector):
 def router(services: WebServices) -> APIRouter:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AgencyCollector(services))
+    if services.engine_metrics is not None:
+        registry.register(services.engine_metrics)
     routes = APIRouter()
 
     @routes.get("/metrics", include_in_schema=False)

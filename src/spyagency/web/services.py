@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from prometheus_client.registry import Collector
+
 from spyagency.config import WebSettings
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import Clock
@@ -65,3 +67,5 @@ class WebServices:
     signals_configured: bool = True
     version: str = "0"
     changes: ChangeFeed = field(default_factory=ChangeFeed)
+    # The engine's own metrics (poll durations, delivery latency...) when it runs in-process.
+    engine_metrics: Collector | None = None
