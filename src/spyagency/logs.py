@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-CONTEXT_KEYS = ("run", "workflow", "source")
+CONTEXT_KEYS = ("run", "workflow", "source", "channel")
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,3 +39,8 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One line per HTTP request of every spy drowns what matters; the spies report failures
+    # themselves (source health, the sources page). DEBUG shows them again.
+    if logging.getLevelName(level) > logging.DEBUG:
+        for chatty in ("httpx2", "httpcore", "httpcore2"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)

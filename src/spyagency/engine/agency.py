@@ -29,6 +29,30 @@ Listener = Callable[[EvaluationResult], None]
 T = TypeVar("T")
 
 
+def log_changes(result: EvaluationResult) -> None:
+    """One log line per verdict and workflow-state change, carrying ``run`` and ``workflow``
+    (the JSON log format keeps them as keys, so a log search by run finds its whole story)."""
+    for change in result.changes:
+        if change.verdict_changed:
+            old = change.old_verdict.value if change.old_verdict else "unseen"
+            log.info(
+                "run %d: %s -> %s",
+                change.run,
+                old,
+                change.new_verdict.value,
+                extra={"run": change.run},
+            )
+        for workflow in change.workflow_changes:
+            log.info(
+                "run %d %s: %s -> %s",
+                change.run,
+                workflow.workflow,
+                workflow.old.value if workflow.old else "unseen",
+                workflow.new.value if workflow.new else "gone",
+                extra={"run": change.run, "workflow": workflow.workflow},
+            )
+
+
 class Agency:
     def __init__(
         self,
@@ -82,6 +106,7 @@ class Agency:
         return result
 
     def _publish(self, result: EvaluationResult) -> None:
+        log_changes(result)
         for listener in self.listeners:
             try:
                 listener(result)

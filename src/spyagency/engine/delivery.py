@@ -99,6 +99,15 @@ class Dispatcher:
                 message.channel,
                 result.outcome.value,
                 result.detail,
+                extra={"run": message.run, "channel": message.channel},
+            )
+        elif message.kind == "signal":
+            log.info(
+                "run %s: %s signal delivered on %s",
+                message.run,
+                message.payload.get("verdict"),
+                message.channel,
+                extra={"run": message.run, "channel": message.channel},
             )
         return result.outcome is Delivery.DELIVERED
 

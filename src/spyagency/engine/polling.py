@@ -93,6 +93,14 @@ class Supervisor:
                 report = await poll_once(schedule.spy, scope, schedule.deadline_seconds, self.now)
                 if self.on_poll is not None:
                     self.on_poll(report.source, time.perf_counter() - began, report.ok)
+                if not report.ok:
+                    first = report.errors[0]
+                    log.warning(
+                        "%s poll failed: %s",
+                        report.source.value,
+                        first.message,
+                        extra={"source": report.source.value},
+                    )
                 await self.sink(report)
             except asyncio.CancelledError:
                 raise
