@@ -54,6 +54,7 @@ from spyagency.store.controls import SIGNALS_ENABLED
 from spyagency.store.database import build_engine
 from spyagency.store.migrations import upgrade
 from spyagency.store.notifications import is_postgresql, listen
+from spyagency.store.retention import compact, retention_cutoff
 from spyagency.store.uow import Store
 
 log = logging.getLogger(__name__)
@@ -279,6 +280,19 @@ def build_runtime(
     )
     schedules = build_spies(settings, clock, transport)
 
+    def compact_old_observations() -> None:
+        older_than = retention_cutoff(clock.now(), settings.retention.max_age_days)
+        if older_than is None:
+            return
+        report = compact(engine_store, older_than=older_than, now=clock.now())
+        if report.runs or report.events_deleted:
+            log.info(
+                "compacted %d runs: %d observations and %d events deleted",
+                len(report.runs),
+                report.observations_deleted,
+                report.events_deleted,
+            )
+
     def supervisor(agency: Agency) -> Supervisor:
         return Supervisor(
             schedules, agency.scope, agency.ingest, clock.now, on_poll=metrics.observe_poll
@@ -291,6 +305,8 @@ def build_runtime(
         tick_seconds=settings.engine.evaluate_interval_seconds,
         leadership=leadership,
         metrics=metrics,
+        housekeeping=compact_old_observations,
+        housekeeping_seconds=settings.retention.compact_every_hours * 3600.0,
     )
     runtime = Runtime(settings, clock, store, catalogue, policy, agency, channels)
     return runtime

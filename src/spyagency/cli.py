@@ -75,6 +75,41 @@ def db_upgrade(
     console.print(f"[green]database at head[/]: {_redact(target)}")
 
 
+@db_app.command("compact")
+def db_compact(
+    config: ConfigOption = None,
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Compact runs last observed this many days ago or earlier "
+            "(default: retention.max_age_days; 0 compacts every finished run).",
+        ),
+    ] = None,
+) -> None:
+    """Compact old observations of finished runs into per-run summaries; delete old events."""
+    from datetime import timedelta
+
+    from spyagency.bootstrap import build_clock, build_store
+    from spyagency.store.retention import compact, retention_cutoff
+
+    settings = _settings(config)
+    now = build_clock(settings).now()
+    if older_than_days is None:
+        older_than = retention_cutoff(now, settings.retention.max_age_days)
+        if older_than is None:
+            console.print("retention.max_age_days is 0: keeping everything")
+            return
+    else:
+        older_than = now - timedelta(days=older_than_days)
+    report = compact(build_store(settings), older_than=older_than, now=now)
+    console.print(
+        f"compacted {len(report.runs)} run(s) last observed before {older_than:%Y-%m-%d %H:%M}Z: "
+        f"{report.observations_deleted} observation(s) and {report.events_deleted} event(s) "
+        f"deleted in {report.transactions} transaction(s)"
+    )
+
+
 def _redact(url: str) -> str:
     """Hide a password in a database URL before printing it."""
     if "@" not in url or "://" not in url:
@@ -139,16 +174,32 @@ def simulate(
         Path | None, typer.Option("--dir", help="Where harvest files and the CondDB go.")
     ] = None,
     agency_port: Annotated[int, typer.Option(help="Web port the agency will use.")] = 8080,
+    manual_clock: Annotated[
+        bool, typer.Option(help="Time moves only by POST /sim/advance (drivers, crash tests).")
+    ] = False,
+    quiet_requests: Annotated[
+        bool, typer.Option(help="No random per-request HTTP faults (scripted windows stay).")
+    ] = False,
 ) -> None:
     """Run the simulated CMS and print an agency configuration that watches it."""
     from spyagency.harness.demo import agency_document
     from spyagency.harness.toml_text import to_toml
-    from spyagency.simulator import SimulatorServer
+    from spyagency.simulator import SimulatorServer, load_scenario
+    from spyagency.simulator.server import without_request_faults
 
     root = directory or Path(tempfile.mkdtemp(prefix="spyagency-sim-"))
-    simulator = SimulatorServer(scenario, root / "simulator", speed=speed, port=port).start()
+    plan = load_scenario(scenario)
+    if quiet_requests:
+        plan = without_request_faults(plan)
+    simulator = SimulatorServer(
+        plan, root / "simulator", speed=speed, port=port, manual_clock=manual_clock
+    ).start()
     try:
         document = agency_document(simulator.agency_config(), root, agency_port, speed)
+        if manual_clock:
+            # A stopped clock has no speed to share: whoever advances it also sets the
+            # agency's time (see the crash driver), so the agency keeps the default clock.
+            document.pop("clock", None)
         console.print(f"# simulator at {simulator.base_url}; save this as agency.toml:")
         print(to_toml(document))
         console.print("# Ctrl-C stops the simulator")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
@@ -40,7 +41,8 @@ def default_database_url() -> str:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Finite numbers only: TOML and JSON can spell nan and inf, and neither is ever meant.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatabaseSettings(Section):
@@ -217,7 +219,14 @@ class EngineSettings(Section):
     # The engine's own Prometheus endpoint (poll, evaluation, delivery, leadership); 0 = off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
-    retention_days: float = Field(default=400.0, gt=0)
+
+
+class RetentionSettings(Section):
+    # Observations of finished runs last seen longer ago than this are compacted into per-run
+    # summaries, and older change-feed events deleted; 0 keeps everything forever.
+    max_age_days: float = Field(default=90.0, ge=0)
+    # How often a running engine compacts (each pass is many short transactions).
+    compact_every_hours: float = Field(default=6.0, gt=0)
 
 
 class LoggingSettings(Section):
@@ -234,6 +243,7 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     web: WebSettings = WebSettings()
     engine: EngineSettings = EngineSettings()
+    retention: RetentionSettings = RetentionSettings()
     logging: LoggingSettings = LoggingSettings()
 
 
@@ -256,7 +266,7 @@ def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         try:
             value: Any = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # nested too deeply: keep the text
             value = raw
         _set_path(overrides, path, value)
     return overrides
@@ -272,6 +282,12 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+# Bounded echo of a bad value: a huge or deeply nested one must not drown (or crash) the message.
+_shown = reprlib.Repr()
+_shown.maxstring = _shown.maxother = 200
+_shown.maxlevel = 3
+
+
 def describe_errors(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
@@ -280,7 +296,11 @@ def describe_errors(error: ValidationError) -> str:
         if item["type"] == "extra_forbidden":
             message = "unknown setting (check the spelling against the README)"
         given = item.get("input")
-        shown = "" if item["type"] == "missing" or isinstance(given, dict) else f" (got {given!r})"
+        shown = (
+            ""
+            if item["type"] == "missing" or isinstance(given, dict)
+            else f" (got {_shown.repr(given)})"
+        )
         lines.append(f"{key}: {message}{shown}")
     return "\n".join(lines)
 
@@ -303,6 +323,12 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
             document = tomllib.loads(path.read_text("utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such configuration file") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read it: {error.strerror or error}") from None
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"{path}: not UTF-8 text: {error}") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return parse_settings(document, os.environ if environ is None else environ)

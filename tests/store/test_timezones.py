@@ -40,6 +40,7 @@ def fill_every_table(store: Store) -> None:
         tx.alerts.resolve("k", now)
         tx.signals.record(1, Verdict.READY, "k", now, {})
         tx.leader.try_acquire("engine", "h", now, timedelta(seconds=5))
+        tx.retention.add_to_summary(1, Source.OMS, 2, (now, now), now)
 
 
 def test_every_time_column_is_a_utc_column() -> None:

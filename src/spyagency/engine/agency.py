@@ -64,6 +64,8 @@ class Agency:
         dispatch_seconds: float = 1.0,
         leadership: Leadership | None = None,
         metrics: EngineMetrics | None = None,
+        housekeeping: Callable[[], object] | None = None,
+        housekeeping_seconds: float = 6 * 3600.0,
     ) -> None:
         self.evaluator = evaluator
         self.dispatcher = dispatcher
@@ -71,6 +73,10 @@ class Agency:
         self.dispatch_seconds = dispatch_seconds
         self.leadership = leadership
         self.metrics = metrics or EngineMetrics()
+        # Slow store upkeep (retention), leader only, in a worker thread outside the
+        # evaluator lock: it is written to be safe next to the evaluator's transactions.
+        self.housekeeping = housekeeping
+        self.housekeeping_seconds = housekeeping_seconds
         self.listeners: list[Listener] = []
         self._lock = asyncio.Lock()
         self._work: list[asyncio.Task[None]] = []
@@ -144,6 +150,13 @@ class Agency:
         self._work.append(
             asyncio.create_task(self._every(self.dispatch_seconds, self.dispatcher.dispatch_once))
         )
+        housekeeping = self.housekeeping
+        if housekeeping is not None:
+            self._work.append(
+                asyncio.create_task(
+                    self._every(self.housekeeping_seconds, lambda: asyncio.to_thread(housekeeping))
+                )
+            )
 
     async def _follow(self) -> None:
         """Stop every kind of work; the store keeps everything a successor needs."""

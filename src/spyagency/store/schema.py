@@ -232,3 +232,16 @@ api_token = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
 )
+
+# What retention compaction removed from ``observation``: per (run, source), how many observations
+# were dropped and the span of their ``observed_at``. Repeated compactions add to the same row.
+observation_summary = Table(
+    "observation_summary",
+    metadata,
+    Column("run", BigInteger, primary_key=True, autoincrement=False),
+    Column("source", String(32), primary_key=True),
+    Column("dropped", BigInteger, nullable=False),
+    Column("first_observed_at", UtcDateTime, nullable=False),
+    Column("last_observed_at", UtcDateTime, nullable=False),
+    Column("compacted_at", UtcDateTime, nullable=False),
+)
