@@ -43,11 +43,16 @@ def test_state_changes_are_logged_with_their_run_and_workflow(json_lines: io.Str
         version=3,
         changed=True,
     )
-    log_changes(EvaluationResult(changes=[change]))
+    agency_log = logging.getLogger("spyagency.engine.agency")
+    agency_log.setLevel(logging.DEBUG)
+    try:
+        log_changes(EvaluationResult(changes=[change]))
+    finally:
+        agency_log.setLevel(logging.NOTSET)
     lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
     assert lines[0]["run"] == 380001 and "pending -> ready" in lines[0]["message"]
     assert lines[1]["workflow"] == "PromptCalibProdSiPixelAli" and lines[1]["run"] == 380001
-    assert all(line["level"] == "info" and line["at"] for line in lines)
+    assert [line["level"] for line in lines] == ["info", "debug"] and all(x["at"] for x in lines)
 
 
 def test_request_chatter_is_quiet_unless_debugging(json_lines: io.StringIO) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import tempfile
 import threading
 from datetime import UTC, datetime
@@ -139,7 +140,16 @@ def _processes(config: Path | None, *, engine: bool, web: bool) -> None:
         if engine:
             console.print(f"[green]engine running[/]; database {_redact(settings.database.url)}")
 
-    _run(serve(runtime, engine=engine, web=web, on_ready=ready))
+    async def until_told_to_stop() -> None:
+        # SIGTERM (systemd, containers) and SIGINT stop cleanly: a leading engine resigns,
+        # so a standby takes over at once instead of waiting for a heartbeat.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(runtime, engine=engine, web=web, stop=stop, on_ready=ready)
+
+    _run(until_told_to_stop())
 
 
 @app.command()

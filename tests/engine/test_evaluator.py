@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from spyagency.domain.clock import ManualClock
+from spyagency.domain.knowledge import Knowledge
 from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import Override, OverrideKind
 from spyagency.domain.states import Source, UploadOutcome, Verdict
@@ -161,3 +162,75 @@ def test_firing_alerts_are_repeated_to_alertmanager_while_they_last(
     to_email = [m for m in sent if m.channel == "email"]
     assert len(to_email) == len({m.payload["dedupe_key"] for m in to_email}), "mail once"
     assert len(to_alertmanager) > len(to_email), "Alertmanager hears it again"
+
+
+def released_run(run: int) -> Story:
+    """A proven run that the Tier-0 then locked (FCSR past it) and released: final."""
+    return gains_run(run, proven=True).at(40).fcsr(run + 1).released()
+
+
+def stored_count(store: Store) -> int:
+    with store.read() as tx:
+        return tx.observations.count()
+
+
+def test_final_runs_leave_memory_and_are_no_longer_scanned(evaluator: Evaluator) -> None:
+    feed(evaluator, released_run(380100))
+    feed(evaluator, gains_run(380101, proven=False))
+    assert evaluator.verdicts[380100] is Verdict.RELEASED
+    assert 380100 not in evaluator.knowledge.runs, "a final run is evicted"
+    assert evaluator.open_runs() == [380101]
+    assert set(evaluator.open_verdicts()) == {380101}
+    assert evaluator.scope().highest_known_run == 380101
+    evaluator.tick()
+    assert evaluator.verdicts[380100] is Verdict.RELEASED, "eviction changes no verdict"
+
+
+def test_a_late_observation_of_an_evicted_run_is_stored_and_judged_as_before(
+    evaluator: Evaluator, store: Store
+) -> None:
+    story = released_run(380100)
+    feed(evaluator, story)
+    before = stored_count(store)
+    feed(evaluator, story)  # the same sightings again: an evicted run is not news either
+    assert stored_count(store) == before and 380100 not in evaluator.knowledge.runs
+
+    late = story.at(45).iov(GAINS[1][0], payload="written after the lock-in")
+    evaluator.ingest(report(Source.CONDDB, [late.observations[-1]]))
+    assert stored_count(store) == before + 1, "nothing of an evicted run is lost"
+    assert 380100 not in evaluator.knowledge.runs, "judged, then evicted again"
+    with store.read() as tx:
+        stored = tx.states.get_run(380100)
+    # Judged from everything stored about it, as if it had never left memory.
+    reference = Evaluator(
+        store,
+        evaluator.catalogue,
+        evaluator.policy,
+        evaluator.clock,
+        evaluator.signals,
+        evaluator.alerts,
+    )
+    reference.knowledge = Knowledge()
+    reference.health = dict(evaluator.health)
+    for observation in late.observations:
+        reference.knowledge.add(observation)
+    expected = reference.assess(380100)
+    assert stored is not None and stored.verdict is expected.verdict
+    assert stored.assessment.reasons == expected.reasons
+    assert evaluator.verdicts[380100] is expected.verdict
+
+
+def test_a_restart_keeps_final_runs_out_of_memory(evaluator: Evaluator, store: Store) -> None:
+    feed(evaluator, released_run(380100))
+    feed(evaluator, gains_run(380102, proven=False))
+    again = Evaluator(
+        store,
+        evaluator.catalogue,
+        evaluator.policy,
+        evaluator.clock,
+        evaluator.signals,
+        evaluator.alerts,
+    )
+    again.load()
+    assert again.open_runs() == [380102]
+    assert 380100 not in again.knowledge.runs and again.verdicts[380100] is Verdict.RELEASED

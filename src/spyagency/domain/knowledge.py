@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from spyagency.domain.facts import (
     DqmQuality,
@@ -31,12 +32,16 @@ from spyagency.domain.facts import (
 from spyagency.domain.iov import Iov
 from spyagency.domain.observation import Observation
 
+F = TypeVar("F", bound=Fact)
+
 
 @dataclass
 class FactTable:
     """Latest observation per fact key."""
 
     latest: dict[FactKey, Observation] = field(default_factory=dict)
+    # The same facts by their type: judging asks "the facts of type X" many times per run.
+    by_type: dict[type[Fact], dict[FactKey, Fact]] = field(default_factory=dict)
 
     def add(self, observation: Observation) -> bool:
         """Keep ``observation`` if it is newer than what we have; say whether it changed."""
@@ -44,11 +49,19 @@ class FactTable:
         if current is not None and current.order_key() >= observation.order_key():
             return False
         self.latest[observation.key] = observation
+        self.by_type.setdefault(type(observation.fact), {})[observation.key] = observation.fact
         return True
 
     def facts(self) -> Iterator[Fact]:
         for observation in self.latest.values():
             yield observation.fact
+
+    def facts_of(self, cls: type[F]) -> Iterator[F]:
+        for kind, facts in self.by_type.items():
+            if issubclass(kind, cls):
+                for fact in facts.values():
+                    assert isinstance(fact, cls)
+                    yield fact
 
     def observations(self) -> list[Observation]:
         return sorted(self.latest.values(), key=Observation.order_key)
@@ -65,28 +78,26 @@ class RunKnowledge:
         return self.table.add(observation)
 
     def _of(self, cls: type[Fact]) -> list[Fact]:
-        return [f for f in self.table.facts() if isinstance(f, cls)]
+        return list(self.table.facts_of(cls))
 
     @property
     def info(self) -> RunInfo | None:
-        found = [f for f in self.table.facts() if isinstance(f, RunInfo)]
+        found = list(self.table.facts_of(RunInfo))
         return found[0] if found else None
 
     @property
     def express_configs(self) -> list[ExpressConfig]:
         return sorted(
-            (f for f in self.table.facts() if isinstance(f, ExpressConfig)),
+            self.table.facts_of(ExpressConfig),
             key=lambda c: c.stream,
         )
 
     def stream_done(self, stream: str) -> bool:
-        return any(
-            isinstance(f, StreamDone) and f.stream == stream and f.done for f in self.table.facts()
-        )
+        return any(f.stream == stream and f.done for f in self.table.facts_of(StreamDone))
 
     @property
     def released(self) -> RecoReleased | None:
-        found = [f for f in self.table.facts() if isinstance(f, RecoReleased)]
+        found = list(self.table.facts_of(RecoReleased))
         return found[0] if found else None
 
     def released_observed_at(self) -> datetime | None:
@@ -97,36 +108,34 @@ class RunKnowledge:
 
     def harvest_files(self, input_tags: Iterable[str]) -> list[HarvestFile]:
         tags = set(input_tags)
-        files = [f for f in self.table.facts() if isinstance(f, HarvestFile)]
+        files = list(self.table.facts_of(HarvestFile))
         return sorted((f for f in files if f.input_tag in tags), key=lambda f: f.created)
 
     def upload_markers(self, input_tags: Iterable[str]) -> list[UploadMarker]:
         tags = set(input_tags)
-        markers = [f for f in self.table.facts() if isinstance(f, UploadMarker)]
+        markers = list(self.table.facts_of(UploadMarker))
         return sorted((m for m in markers if m.input_tag in tags), key=lambda m: m.attempted)
 
     def upload_results(self, input_tags: Iterable[str]) -> list[UploadResult]:
         tags = set(input_tags)
-        return [
-            f for f in self.table.facts() if isinstance(f, UploadResult) and f.input_tag in tags
-        ]
+        return [f for f in self.table.facts_of(UploadResult) if f.input_tag in tags]
 
     def iovs(self, tag: str) -> list[Iov]:
         return sorted(
             Iov(f.since, f.insertion_time, f.payload_hash)
-            for f in self.table.facts()
-            if isinstance(f, IovSeen) and f.tag == tag
+            for f in self.table.facts_of(IovSeen)
+            if f.tag == tag
         )
 
     def dqm(self, workflow: str) -> DqmQuality | None:
-        for f in self.table.facts():
-            if isinstance(f, DqmQuality) and f.workflow == workflow:
+        for f in self.table.facts_of(DqmQuality):
+            if f.workflow == workflow:
                 return f
         return None
 
     def harvest_jobs(self, streams: Iterable[str]) -> list[HarvestJob]:
         wanted = set(streams)
-        return [f for f in self.table.facts() if isinstance(f, HarvestJob) and f.stream in wanted]
+        return [f for f in self.table.facts_of(HarvestJob) if f.stream in wanted]
 
     def observations(self) -> list[Observation]:
         return self.table.observations()
@@ -158,7 +167,7 @@ class SystemKnowledge:
 
     @property
     def fcsr(self) -> int | None:
-        found = [f for f in self.table.facts() if isinstance(f, FirstConditionSafeRun)]
+        found = list(self.table.facts_of(FirstConditionSafeRun))
         return found[0].value if found else None
 
     def locked_at(self, run: int) -> datetime | None:
@@ -168,12 +177,12 @@ class SystemKnowledge:
 
     @property
     def promptreco_enabled(self) -> bool | None:
-        found = [f for f in self.table.facts() if isinstance(f, PromptRecoSwitch)]
+        found = list(self.table.facts_of(PromptRecoSwitch))
         return found[0].enabled if found else None
 
     def global_tag_tags(self, global_tag: str) -> tuple[str, ...] | None:
-        for f in self.table.facts():
-            if isinstance(f, GlobalTagMap) and f.global_tag == global_tag:
+        for f in self.table.facts_of(GlobalTagMap):
+            if f.global_tag == global_tag:
                 return f.tags
         return None
 

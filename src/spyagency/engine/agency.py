@@ -30,8 +30,9 @@ T = TypeVar("T")
 
 
 def log_changes(result: EvaluationResult) -> None:
-    """One log line per verdict and workflow-state change, carrying ``run`` and ``workflow``
-    (the JSON log format keeps them as keys, so a log search by run finds its whole story)."""
+    """One log line per verdict change (INFO) and per workflow-state change (DEBUG), carrying
+    ``run`` and ``workflow`` (the JSON log format keeps them as keys, so a log search by run
+    finds its whole story)."""
     for change in result.changes:
         if change.verdict_changed:
             old = change.old_verdict.value if change.old_verdict else "unseen"
@@ -43,7 +44,7 @@ def log_changes(result: EvaluationResult) -> None:
                 extra={"run": change.run},
             )
         for workflow in change.workflow_changes:
-            log.info(
+            log.debug(
                 "run %d %s: %s -> %s",
                 change.run,
                 workflow.workflow,

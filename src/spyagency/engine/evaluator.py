@@ -11,6 +11,10 @@
 
 Either everything of a batch is stored, or nothing is: a crash between two batches loses no
 decision, and a restart rebuilds the knowledge by replaying stored observations.
+
+A run whose verdict is final (released or missed) is evicted from memory once its batch is
+stored: its knowledge is dropped and no batch scans it again (ADR 7). A late observation of an
+evicted run reloads that run from the store, so it is judged exactly as if it had never left.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from spyagency.domain.verdict import Context, RunAssessment, judge_run
 from spyagency.engine.alerts import AlertKeeper
 from spyagency.engine.scoping import poll_scope
 from spyagency.engine.signals import SignalDesk
-from spyagency.spies.scope import PollScope, SpyReport
+from spyagency.spies.scope import PollScope, RunScope, SpyReport
 from spyagency.store.run_records import StateChange
 from spyagency.store.uow import Store, Transaction
 
@@ -72,6 +76,7 @@ class EvaluationResult:
     signals: int = 0
     alerts_opened: int = 0
     alerts_resolved: int = 0
+    news: int = 0  # observations stored by this batch
 
 
 class Evaluator:
@@ -95,23 +100,42 @@ class Evaluator:
         self.knowledge = Knowledge()
         self.health: dict[Source, SourceHealth] = {}
         self.overrides: list[Override] = []
+        # The verdict of every run ever judged (small; the dispatcher and replays read it).
         self.verdicts: dict[int, Verdict] = {}
+        # The latest judgement of each open run: what deadlines are computed from.
+        self.assessments: dict[int, RunAssessment] = {}
+        self._open: set[int] = set()  # runs in memory whose verdict is not final
+        self._evicted: set[int] = set()  # final runs whose knowledge is only in the store
+        self._highest: int | None = None  # highest run ever known, evicted or not
         self._generation = 0  # bumped whenever knowledge changes (scope cache key)
         self._scope: tuple[tuple[int, tuple[int, ...]], PollScope] | None = None
+        # Run scopes of the last built scope; a run's entry goes when its knowledge changes.
+        self._run_scopes: dict[int, RunScope] = {}
 
     # -- start-up -------------------------------------------------------------------------
 
     def load(self) -> int:
-        """Rebuild memory from the store; return how many observations were replayed."""
+        """Rebuild memory from the store; return how many observations were replayed.
+
+        Observations of final runs are read but not kept: those runs start out evicted.
+        """
         count = 0
         with self.store.transaction() as tx:
-            for observation in tx.observations.iter_all():
-                self.knowledge.add(observation)
-                count += 1
-            self.health = dict(tx.health.all())
-            self.overrides = list(tx.overrides.all_in_force_or_expiring_after(self.clock.now()))
             for record in tx.states.list_runs(limit=None):
                 self.verdicts[record.run] = record.verdict
+            final = {run for run, verdict in self.verdicts.items() if verdict.is_final}
+            for observation in tx.observations.iter_all():
+                count += 1
+                run = observation.run
+                if run is not None:
+                    self._highest = run if self._highest is None else max(self._highest, run)
+                    if run in final:
+                        self._evicted.add(run)
+                        continue
+                    self._open.add(run)
+                self.knowledge.add(observation)
+            self.health = dict(tx.health.all())
+            self.overrides = list(tx.overrides.all_in_force_or_expiring_after(self.clock.now()))
             self.signals.load(tx)
             self.alerts.load(tx)
         return count
@@ -120,11 +144,11 @@ class Evaluator:
 
     def open_runs(self) -> list[int]:
         """Runs known and not final (released or missed runs are never fetched again)."""
-        return sorted(
-            run
-            for run in self.knowledge.runs
-            if not self.verdicts.get(run, Verdict.PENDING).is_final
-        )
+        return sorted(self._open)
+
+    def open_verdicts(self) -> dict[int, Verdict]:
+        """The verdicts of the open runs judged so far: all the signal desk needs to walk."""
+        return {run: self.verdicts[run] for run in self._open if run in self.verdicts}
 
     def scope(self) -> PollScope:
         """The next poll's scope, rebuilt only when knowledge or the open runs changed."""
@@ -137,7 +161,10 @@ class Evaluator:
                 self.policy,
                 self.clock.now(),
                 self.prompt_global_tags,
+                highest_known_run=self._highest,
+                known_scopes=self._run_scopes,
             )
+            self._run_scopes = {r.run: r for r in built.runs}
             self._scope = (key, built)
         return replace(self._scope[1], now=self.clock.now())
 
@@ -167,22 +194,29 @@ class Evaluator:
         health = next_health(self.health.get(report.source), report, now)
         try:
             with self.store.transaction() as tx:
-                news, touched, system_changed = self._fold(report)
+                news, touched, system_changed = self._fold(tx, report)
                 tx.observations.add_many(news)
                 tx.health.record(health)
                 self.health[report.source] = health
                 runs = set(self.open_runs()) if system_changed else set()
-                return self._evaluate(tx, runs | touched, now)
+                result = self._evaluate(tx, runs | touched, now)
+                result.news = len(news)
+                return result
         except Exception:
             # Memory must never hold what the store does not: rebuild it from the store.
             self.reload()
             raise
 
-    def _fold(self, report: SpyReport) -> tuple[list[Observation], set[int], bool]:
+    def _fold(self, tx: Transaction, report: SpyReport) -> tuple[list[Observation], set[int], bool]:
         news: list[Observation] = []
         touched: set[int] = set()
+        restored: set[int] = set()
         system_changed = False
         for observation in report.observations:
+            run = observation.run
+            if run is not None and run in self._evicted:
+                self._restore(tx, run)
+                restored.add(run)
             if not self.knowledge.is_news(observation):
                 continue
             news.append(observation)
@@ -190,16 +224,58 @@ class Evaluator:
             changed = self.knowledge.add(observation)
             if changed == -1:
                 system_changed = True
+                self._run_scopes = {}  # what a run needs may follow system facts (tag maps)
             elif changed is not None:
                 touched.add(changed)
+                self._run_scopes.pop(changed, None)
+                if changed not in self.verdicts or not self.verdicts[changed].is_final:
+                    self._open.add(changed)
+                self._highest = changed if self._highest is None else max(self._highest, changed)
+        # A restored run that learnt nothing new is not judged: it leaves memory again now.
+        self._evict(restored - touched)
         return news, touched, system_changed
+
+    def _restore(self, tx: Transaction, run: int) -> None:
+        """Bring an evicted run back from the store, as it was when it left (ADR 7)."""
+        self._evicted.discard(run)
+        self._run_scopes.pop(run, None)
+        for observation in tx.observations.for_runs([run]):
+            self.knowledge.add(observation)
+
+    def _evict(self, runs: Iterable[int]) -> None:
+        """Drop final runs from memory: nothing about them can change by time any more."""
+        for run in runs:
+            self._open.discard(run)
+            self.assessments.pop(run, None)
+            if self.knowledge.runs.pop(run, None) is not None:
+                self._evicted.add(run)
+                self._generation += 1
 
     def reload(self) -> None:
         self._generation += 1
         self.knowledge = Knowledge()
         self.health = {}
         self.verdicts = {}
+        self.assessments = {}
+        self._run_scopes = {}
+        self._open = set()
+        self._evicted = set()
+        self._highest = None
         self.load()
+
+    def record_unchanged_polls(self, sources: Iterable[Source], now: datetime) -> None:
+        """Record polls whose answers are known to equal the previous poll's, without sending
+        them (an in-process replay knows when a simulated source has not changed).
+
+        Such a poll would bring no news, so its batch would store nothing and judge no run;
+        its one trace is the source's health: a success at ``now``. Only that is written.
+        """
+        with self.store.transaction() as tx:
+            for source in sources:
+                quiet = SpyReport(source=source, started_at=now, finished_at=now)
+                health = next_health(self.health.get(source), quiet, now)
+                tx.health.record(health)
+                self.health[source] = health
 
     def tick(self) -> EvaluationResult:
         """Re-judge every open run: deadlines and staleness move even when sources do not."""
@@ -224,15 +300,18 @@ class Evaluator:
             assessment = judge_run(self.knowledge.run(run), context)
             change = tx.states.save_run(assessment, now)
             self.verdicts[run] = assessment.verdict
+            self.assessments[run] = assessment
             result.assessments.append(assessment)
             if change.changed:
                 result.changes.append(change)
             self.alerts.note_changes(change, now)
         result.signals = self.signals.decide(
-            tx, self.verdicts, result.assessments, now, self.assess
+            tx, self.open_verdicts(), result.assessments, now, self.assess
         )
         opened, resolved = self.alerts.reconcile(
             tx, result.assessments, self.health, now, include_sources=sources
         )
         result.alerts_opened, result.alerts_resolved = opened, resolved
+        # Evicted only after the batch: the decisions above still saw these runs.
+        self._evict(a.run for a in result.assessments if a.verdict.is_final)
         return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
@@ -72,9 +72,21 @@ def poll_scope(
     policy: Policy,
     now: datetime,
     prompt_global_tags: Iterable[str] = (),
+    *,
+    highest_known_run: int | None = None,
+    known_scopes: Mapping[int, RunScope] | None = None,
 ) -> PollScope:
-    runs = tuple(run_scope(knowledge.run(run), catalogue, policy) for run in sorted(set(open_runs)))
+    """``highest_known_run`` counts runs no longer held in ``knowledge`` (evicted final runs),
+    so that discovery never goes back to runs the agency has already closed. ``known_scopes``
+    holds run scopes still valid (their run learnt nothing since): they are not rebuilt."""
+    known = known_scopes or {}
+    runs = tuple(
+        known.get(run) or run_scope(knowledge.run(run), catalogue, policy)
+        for run in sorted(set(open_runs))
+    )
     highest = max(knowledge.runs) if knowledge.runs else None
+    if highest_known_run is not None:
+        highest = max(highest_known_run, highest) if highest is not None else highest_known_run
     tags = set(prompt_global_tags)
     for run in runs:
         released = knowledge.run(run.run).released

@@ -67,8 +67,9 @@ class SignalDesk:
         now: datetime,
         assess: Assess,
     ) -> int:
-        """``assess`` judges a run not judged in this batch (it may become due when the runs
-        below it settle)."""
+        """``verdicts`` holds the open runs (final runs may be left out: they are skipped, and
+        the evaluator evicts them). ``assess`` judges a run not judged in this batch (it may
+        become due when the runs below it settle)."""
         fresh = {a.run: a for a in assessments}
         sent = 0
         in_order = True

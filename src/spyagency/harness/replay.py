@@ -1,14 +1,25 @@
 """An in-process replay: the simulator and the agency on one manual clock, no sleeping.
 
-``replay`` moves simulated time in fixed steps. At each step:
+Simulated time moves on a grid of ``step`` (every source's poll interval): the agency polls at
+``start + k * step``, as an agency polling every ``step`` would. At a visited grid point:
 
-1. both clocks are set to the step's time (the simulator advances its world on every request);
-2. every spy polls the simulator over its real protocol (HTTP through an in-memory ASGI
-   transport; harvest files and the CondDB sqlite file on disk) and the engine ingests each
-   report in one transaction;
-3. the engine ticks (deadlines and staleness move with time);
+1. both clocks are set to its time and the simulator materialises everything due by then;
+2. every spy whose answers may have changed polls the simulator over its real protocol (HTTP
+   through an in-memory ASGI transport; harvest files and the CondDB sqlite file on disk) and
+   the engine ingests each report in one transaction;
+3. the engine ticks when a deadline has come (or a source failed or recovered);
 4. the outbox dispatcher delivers signals to the simulated Tier-0's webhook, HMAC-signed,
    which may release the run early.
+
+Event-driven (the default): a spy polls only when its answers may differ from its previous
+poll: the simulator says its view changed since then (``World.changed_since``; OMS changes
+by itself while a run goes on), the engine's poll scope changed, or the previous poll failed.
+A skipped poll would have returned what the previous one did, so its only trace, a successful
+health record, is written instead (``Evaluator.record_unchanged_polls``) before anything is
+judged. Grid points where no source changed and no deadline falls are not visited at all; the
+next one visited is the first at or after the next world event, deadline or retry. A change
+is therefore seen at the first poll of its source at or after it, as with ``mode="fixed"``,
+which visits every grid point and polls every spy (the old, slow, literal loop).
 
 At the end it reads the simulator's ground truth, so tests and benchmarks can compare what the
 agency decided with what really happened.
@@ -17,24 +28,42 @@ agency decided with what really happened.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 
 from spyagency.bootstrap import Runtime, build_runtime
 from spyagency.config import Settings, parse_settings
 from spyagency.domain.clock import ManualClock
-from spyagency.domain.states import Verdict
-from spyagency.engine.polling import poll_once
+from spyagency.domain.states import Source, Verdict
+from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.polling import Schedule, poll_once
+from spyagency.harness.deadlines import next_time_change
 from spyagency.simulator import ManualClock as SimClock
 from spyagency.simulator import World, build_app, load_scenario
+from spyagency.spies.scope import PollScope
+from spyagency.store.events import EventKind
+from spyagency.store.uow import Transaction
 
 SIM = "http://simulator"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The simulator's name for the view each source reads.
+SERVICE_OF = {
+    Source.TIER0: "t0",
+    Source.OMS: "oms",
+    Source.HARVEST: "harvest",
+    Source.CONDDB: "conddb",
+    Source.UPLOAD_LOG: "logs",
+    Source.DQM: "dqm",
+    Source.WMSTATS: "wmstats",
+}
+Mode = Literal["events", "fixed"]
 
 
 def agency_settings(
@@ -75,10 +104,24 @@ class ReplayResult:
     signals: list[SignalRecord] = field(default_factory=list)
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     reasons: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    steps: int = 0
-    observations: int = 0
+    steps: int = 0  # grid points visited
+    observations: int = 0  # observations reported by the spies (news or not)
     wall_seconds: float = 0.0
     step: timedelta = timedelta(minutes=10)
+    polls: int = 0  # real polls sent
+    skipped_polls: int = 0  # polls known to answer as before, recorded as health only
+    ticks: int = 0
+    grid_points: int = 0  # grid points in the period (visited or not)
+    news: int = 0  # observations the engine stored, by its own batches' count
+    alerts_opened: int = 0
+    alerts_resolved: int = 0
+    # What the store holds at the end, to account for every batch's count above.
+    stored: dict[str, int] = field(default_factory=dict)
+
+    def account(self, batch: EvaluationResult) -> None:
+        self.news += batch.news
+        self.alerts_opened += batch.alerts_opened
+        self.alerts_resolved += batch.alerts_resolved
 
     def truth_of(self, run: int) -> dict[str, Any]:
         return next(r for r in self.truth["runs"] if r["run"] == run)
@@ -93,6 +136,131 @@ def _signals(runtime: Runtime) -> list[SignalRecord]:
     return sorted(found, key=lambda s: (s.decided_at, s.run))
 
 
+def _stored_counts(tx: Transaction) -> dict[str, int]:
+    alerts = tx.alerts.history(limit=10**7)
+    alert_events = [e for e in tx.events.since(0, limit=10**8) if e.kind == EventKind.ALERT]
+    return {
+        "observations": tx.observations.count(),
+        "alerts": len(alerts),
+        "alerts_resolved": sum(1 for a in alerts if a.resolved_at is not None),
+        "alert_events_firing": sum(1 for e in alert_events if e.new == "firing"),
+        "alert_events_resolved": sum(1 for e in alert_events if e.new == "resolved"),
+    }
+
+
+@dataclass
+class _Watch:
+    """What the replay remembers of one source's last real poll."""
+
+    polled_at: tuple[float, int] | None = None  # the world's change mark at that poll
+    ok: bool = False
+    scope: tuple[PollScope, int] | None = None
+
+
+def _scope_key(scope: PollScope) -> tuple[PollScope, int]:
+    # What a spy is asked, without the instant; the year is kept because the harvest spy
+    # looks into the folders of the current year (and the ones before).
+    return dataclasses.replace(scope, now=EPOCH), scope.now.year
+
+
+class _Stepper:
+    """One replay's loop state: the grid, the watches, the next deadline."""
+
+    def __init__(
+        self, world: World, runtime: Runtime, clock: ManualClock, start: float, step: float
+    ) -> None:
+        self.world = world
+        self.runtime = runtime
+        self.evaluator: Evaluator = runtime.agency.evaluator
+        self.schedules: list[Schedule] = runtime.agency.supervisor.schedules
+        self.clock = clock
+        self.start = start
+        self.step = step
+        self.watch = {s.spy.source: _Watch() for s in self.schedules}
+        self.next_tick: datetime | None = None
+        self.tick_now = True  # the first visit ticks
+        self.pending_delivery = False
+
+    def slot_at_or_after(self, t: float) -> float:
+        return self.start + math.ceil((t - self.start) / self.step - 1e-9) * self.step
+
+    def needs_poll(self, schedule: Schedule, scope: PollScope) -> bool:
+        watch = self.watch[schedule.spy.source]
+        if watch.polled_at is None or not watch.ok or watch.scope != _scope_key(scope):
+            return True
+        return self.world.changed_since(SERVICE_OF[schedule.spy.source], watch.polled_at)
+
+    def record_quiet(self, t: float, now: datetime) -> int:
+        """Carry the health of sources left unpolled this slot (see the module docstring)."""
+        quiet = []
+        for source, watch in self.watch.items():
+            health = self.evaluator.health.get(source)
+            if not watch.ok or health is None or health.last_success is None:
+                continue
+            if health.last_success.timestamp() <= t - self.step:
+                quiet.append(source)
+        if quiet:
+            self.evaluator.record_unchanged_polls(quiet, now)
+        return len(quiet)
+
+    async def visit(self, t: float, result: ReplayResult, mode: Mode) -> None:
+        now = self.clock.now()
+        scope = self.evaluator.scope()
+        wanted = [s for s in self.schedules if mode == "fixed" or self.needs_poll(s, scope)]
+        due = self.tick_now or (self.next_tick is not None and self.next_tick <= now)
+        if mode == "events" and (wanted or due):
+            result.skipped_polls += self.record_quiet(t, now)
+        for schedule in self.schedules:
+            scope = self.evaluator.scope()
+            if mode == "events" and not self.needs_poll(schedule, scope):
+                continue
+            mark = self.world.change_mark()
+            report = await poll_once(schedule.spy, scope, 60.0, self.clock.now)
+            result.polls += 1
+            result.observations += len(report.observations)
+            watch = self.watch[schedule.spy.source]
+            if report.ok != watch.ok and watch.polled_at is not None:
+                due = True  # a source failed or recovered: its alerts move on a tick
+            watch.polled_at, watch.ok, watch.scope = mark, report.ok, _scope_key(scope)
+            result.account(self.evaluator.ingest(report))
+            self.pending_delivery = True
+        if mode == "fixed" or due:
+            result.account(self.evaluator.tick())
+            result.ticks += 1
+            self.pending_delivery = True
+        self.tick_now = False
+        if self.pending_delivery:
+            await self.runtime.agency.dispatcher.dispatch_once()
+            with self.runtime.store.read() as tx:
+                self.pending_delivery = tx.outbox.pending_count() > 0
+        self.next_tick = next_time_change(
+            self.evaluator.assessments.values(),
+            self.evaluator.alerts.state_since,
+            self.evaluator.health,
+            self.evaluator.overrides,
+            self.evaluator.policy,
+            now,
+        )
+
+    def next_visit(self, t: float) -> float:
+        """The next grid point where anything may happen (always later than ``t``)."""
+        following = t + self.step
+        if self.pending_delivery or any(not w.ok for w in self.watch.values()):
+            return following
+        if self.world.running:  # OMS changes by itself while a run goes on
+            return following
+        scope = self.evaluator.scope()
+        if any(self.needs_poll(s, scope) for s in self.schedules):
+            return following  # changed by this visit (a signal released a run) or its scope
+        moments = [self.world.next_event_time()]
+        if self.next_tick is not None:
+            moments.append(self.next_tick.timestamp())
+        new_year = datetime(datetime.fromtimestamp(t, UTC).year + 1, 1, 1, tzinfo=UTC)
+        moments.append(new_year.timestamp())
+        known = [m for m in moments if m is not None]
+        return max(following, self.slot_at_or_after(min(known))) if known else math.inf
+
+
 async def replay(
     scenario: str,
     workdir: Path,
@@ -102,10 +270,18 @@ async def replay(
     hours: float | None = None,
     policy: Mapping[str, Any] | None = None,
     progress: Callable[[float], None] | None = None,
+    mode: Mode = "events",
+    plan_changes: Mapping[str, Any] | None = None,
 ) -> ReplayResult:
-    """Replay ``scenario`` until its end plus ``extra_hours`` (so lock-ins happen)."""
+    """Replay ``scenario`` until its end plus ``extra_hours`` (so lock-ins happen).
+
+    ``plan_changes`` replaces fields of the scenario (a shorter ``duration_s``, other
+    ``faults``) before the world is planned.
+    """
     began = time.perf_counter()
     plan = load_scenario(scenario)
+    if plan_changes:
+        plan = plan.replace(**plan_changes)
     # Wall-clock delays mean nothing when time is simulated: slow and hanging answers still
     # happen, but only for a blink (timeouts are proven over real sockets elsewhere).
     plan = plan.replace(
@@ -120,38 +296,45 @@ async def replay(
     clock = ManualClock(datetime.fromtimestamp(start, UTC))
     settings = agency_settings(world, workdir, plan.readiness.secret, policy)
     runtime = build_runtime(settings, clock=clock, transport=transport)
-    agency = runtime.agency
-    evaluator = agency.evaluator
+    evaluator = runtime.agency.evaluator
     evaluator.load()
-    schedules = agency.supervisor.schedules
+    stepper = _Stepper(world, runtime, clock, start, step.total_seconds())
+    last = stepper.slot_at_or_after(end + 1e-6) - step.total_seconds()  # last grid point <= end
     result = ReplayResult(truth={}, step=step)
+    result.grid_points = round((last - start) / step.total_seconds()) + 1
     try:
         t = start
-        while t <= end:
+        while t <= last:
             sim_clock.set(t)
             clock.set(datetime.fromtimestamp(t, UTC))
-            for schedule in schedules:
-                report = await poll_once(schedule.spy, evaluator.scope(), 60.0, clock.now)
-                result.observations += len(report.observations)
-                evaluator.ingest(report)
-            evaluator.tick()
-            await agency.dispatcher.dispatch_once()
+            world.advance_to(t)
+            stepper.tick_now = stepper.tick_now or t == last
+            await stepper.visit(t, result, mode)
             result.steps += 1
             if progress is not None:
                 progress((t - start) / (end - start))
-            t += step.total_seconds()
+            following = t + step.total_seconds() if mode == "fixed" else stepper.next_visit(t)
+            # The last grid point is always visited: the final state is judged there.
+            t = last if t < last < following else following
+        if mode == "events":
+            # The polls skipped since each source's last visit: their health, as of the end.
+            clock.set(datetime.fromtimestamp(last, UTC))
+            stepper.record_quiet(last + step.total_seconds(), clock.now())
         async with httpx2.AsyncClient(transport=transport, base_url=SIM) as client:
             answer = await client.get("/sim/truth")
             answer.raise_for_status()
             result.truth = answer.json()
         result.signals = _signals(runtime)
-        result.verdicts = dict(evaluator.verdicts)
         with runtime.store.read() as tx:
             for record in tx.states.list_runs(limit=None):
                 result.reasons[record.run] = record.assessment.reasons
+                result.verdicts[record.run] = record.verdict
+            result.stored = _stored_counts(tx)
+        result.verdicts.update(evaluator.verdicts)
     finally:
-        for schedule in schedules:
+        for schedule in runtime.agency.supervisor.schedules:
             await schedule.spy.aclose()
         await runtime.aclose()
+        world.condb.close()
     result.wall_seconds = time.perf_counter() - began
     return result

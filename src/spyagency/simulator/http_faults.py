@@ -104,7 +104,9 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         now = self.clock.now()
-        await anyio.to_thread.run_sync(self.world.advance_to, now)
+        if self.world.due_by(now):
+            # Materialising may write files and the CondDB: off the event loop.
+            await anyio.to_thread.run_sync(self.world.advance_to, now)
         service = service_of(scope["path"])
         kind = self.world.faults.choose_http_fault(service, now) if service else None
         if kind == "legacy_quotes" and service != "dqm":

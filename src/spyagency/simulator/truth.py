@@ -4,6 +4,12 @@ Per run: stop, lock-in and release times, early or by timer, and for every calib
 needed (a workflow that produced or should have produced a payload) the moment it became
 provable in the CondDB (IOV insertion in the right tag with the harvested payload) and whether
 that was before lock-in. ``missed`` lists required calibrations absent at lock-in.
+
+``provable_at`` is the oracle of a run: the moment everything PromptReco needs became provable.
+For a run with required calibrations, the last of their ``provable_at``; for a run whose
+harvests produced nothing required (no payload, vetoed), its last harvest; for a run without
+Express data, the moment its last stream was done (the Tier-0 then shows the request completed
+without a harvest job: the evidence of nothing). None while that moment has not come.
 """
 
 from __future__ import annotations
@@ -84,6 +90,18 @@ def _files(run: RunPlan, world: TruthSource) -> list[dict[str, Any]]:
     return rows
 
 
+def run_provable_at(run: RunPlan, required: list[dict[str, Any]], now: float) -> float | None:
+    if required:
+        times = [r["provable_at"] for r in required]
+        return None if any(t is None for t in times) else max(times)
+    if run.has_express_data:
+        moments = [s.harvest.at for s in run.streams if s.harvest is not None]
+    else:
+        moments = [s.express_done_at for s in run.streams]
+    last = max(moments, default=run.stop)
+    return last if last <= now else None
+
+
 def run_truth(run: RunPlan, release: ReleaseRecord | None, world: TruthSource) -> dict[str, Any]:
     lock_time = release.lock_time if release else None
     required = _required(run, world, lock_time)
@@ -102,6 +120,7 @@ def run_truth(run: RunPlan, release: ReleaseRecord | None, world: TruthSource) -
         "ready_signal_at": release.ready_at if release else None,
         "ready_signal_via": release.ready_via if release else None,
         "required": required,
+        "provable_at": run_provable_at(run, required, world.now),
         "not_required": _not_required(run),
         "missed": [r for r in required if r["present_at_lock_in"] is False],
         "files": _files(run, world),

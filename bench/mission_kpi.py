@@ -1,0 +1,153 @@
+"""Mission KPI: a simulated production year replayed in process, agency against the 48 h timer.
+
+The real agency (spies over the real protocols, evaluator, SQLite store, outbox dispatcher and
+the HMAC-signed webhook) watches the simulated CMS of scenario ``production_year`` (~1,500
+runs, realistic PCL timing, rare faults) with the simulated Tier-0 acting on its signals. Times
+are measured from each run's stop:
+
+- agency latency: stop -> PromptReco release (early on the agency's signal, or by the timer);
+- timer latency: stop -> release by the 48 h timer alone (the simulated Tier-0 without the
+  agency: reco delay after stop, later only while PromptReco is switched off);
+- oracle: stop -> the moment everything the run needs became provable (simulator truth:
+  ``provable_at``; for a run with nothing to calibrate, the evidence of nothing). The Tier-0
+  locks runs in order, so the in-order oracle is the later of that and the previous run's
+  release: no agency can do better.
+
+Target, per released run: ``agency <= 1.05 x oracle + one poll interval`` (median of the
+ratio ``agency / (1.05 x oracle + poll)`` at most 1). Runs released early without their
+calibrations (simulator truth) must be 0. The whole year must take at most 60 s of wall time.
+
+Prints the figures, then ``KPI_RATIO`` (median of the ratio above, target <= 1), and last
+``RATIO x`` with x = wall seconds / 60 (target <= 1).
+
+    .venv/bin/python bench/mission_kpi.py [--hours 8760] [--step-minutes 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from spyagency.harness.replay import ReplayResult, replay
+from spyagency.simulator import load_scenario
+
+SCENARIO = "production_year"
+WALL_LIMIT_S = 60.0
+SLACK = 1.05
+HOUR = 3600.0
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _scratch() -> Path:
+    # The simulator writes ~35,000 small files in a year: keep them in memory when we can.
+    shm = Path("/dev/shm")
+    return Path(tempfile.mkdtemp(prefix="kpi-", dir=shm if shm.is_dir() else None))
+
+
+def run_year(hours: float | None, step_minutes: float) -> ReplayResult:
+    plan = load_scenario(SCENARIO)
+    changes: dict[str, Any] = {"readiness": dataclasses.replace(plan.readiness, consume=True)}
+    if hours is not None:
+        changes["duration_s"] = hours * HOUR
+    return asyncio.run(
+        replay(
+            SCENARIO,
+            _scratch(),
+            step=timedelta(minutes=step_minutes),
+            plan_changes=changes,
+        )
+    )
+
+
+def released_runs(result: ReplayResult) -> list[dict[str, Any]]:
+    return sorted(
+        (r for r in result.truth["runs"] if r["release_time"] is not None and r["stop"]),
+        key=lambda r: r["run"],
+    )
+
+
+def report(result: ReplayResult, wall: float, step_s: float) -> None:
+    runs = released_runs(result)
+    delay = load_scenario(SCENARIO).tier0.reco_delay_s
+    agency = [(r["release_time"] - r["stop"]) / HOUR for r in runs]
+    timer = [max(delay, r["lock_in_time"] - r["stop"] + 1800.0) / HOUR for r in runs]
+    early = [r for r in runs if r["released"] == "early"]
+    unsafe = [
+        r["run"]
+        for r in result.truth["runs"]
+        if r["released"] == "early"
+        and (r["missed"] or r["provable_at"] is None or r["ready_signal_at"] < r["provable_at"])
+    ]
+    ratios, in_order_ratios, met = [], [], 0
+    previous_release = 0.0
+    for r in runs:
+        oracle = r["provable_at"]
+        if oracle is not None:
+            target = SLACK * max(0.0, oracle - r["stop"]) + step_s
+            ordered = SLACK * max(0.0, max(oracle, previous_release) - r["stop"]) + step_s
+            took = r["release_time"] - r["stop"]
+            ratios.append(took / target)
+            in_order_ratios.append(took / ordered)
+            met += took <= ordered
+        previous_release = max(previous_release, r["release_time"])
+    oracle_h = [(r["provable_at"] - r["stop"]) / HOUR for r in runs if r["provable_at"]]
+    print(f"scenario {SCENARIO}: {len(result.truth['runs'])} runs, {len(runs)} released")
+    print(
+        f"  released early on the agency's signal: {len(early)}; by the timer: "
+        f"{len(runs) - len(early)}"
+    )
+    print(
+        f"  stop -> release, agency:  median {quantile(agency, 0.5):6.2f} h, "
+        f"p90 {quantile(agency, 0.9):6.2f} h"
+    )
+    print(
+        f"  stop -> release, timer:   median {quantile(timer, 0.5):6.2f} h, "
+        f"p90 {quantile(timer, 0.9):6.2f} h"
+    )
+    print(
+        f"  stop -> provable, oracle: median {quantile(oracle_h, 0.5):6.2f} h, "
+        f"p90 {quantile(oracle_h, 0.9):6.2f} h"
+    )
+    print(
+        f"  agency / ({SLACK} x oracle + poll {step_s / 60:.0f} min): "
+        f"median {quantile(ratios, 0.5):.2f}, p90 {quantile(ratios, 0.9):.2f}"
+    )
+    print(
+        f"  same against the in-order oracle: median {quantile(in_order_ratios, 0.5):.2f}, "
+        f"p90 {quantile(in_order_ratios, 0.9):.2f}; within target: {met}/{len(in_order_ratios)}"
+    )
+    print(f"  runs released early without their calibrations: {len(unsafe)} {unsafe[:10]}")
+    print(
+        f"  replay: {result.steps} of {result.grid_points} grid points visited, "
+        f"{result.polls} polls sent, {result.skipped_polls} carried, {result.ticks} ticks, "
+        f"{result.observations} observations reported"
+    )
+    print(f"  wall {wall:.1f} s (limit {WALL_LIMIT_S:.0f} s)")
+    print(f"KPI_RATIO {quantile(ratios, 0.5):.3f}")
+    print(f"RATIO {wall / WALL_LIMIT_S:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hours", type=float, default=None, help="shorter period (hours)")
+    parser.add_argument("--step-minutes", type=float, default=10.0, help="poll interval")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    result = run_year(args.hours, args.step_minutes)
+    report(result, time.perf_counter() - began, args.step_minutes * 60)
+
+
+if __name__ == "__main__":
+    main()
