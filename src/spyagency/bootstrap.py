@@ -438,4 +438,5 @@ async def serve(
             await runtime.agency.stop()
         if metrics_server is not None:
             metrics_server.shutdown()
+            metrics_server.server_close()
         await runtime.aclose()

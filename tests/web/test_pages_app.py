@@ -82,4 +82,4 @@ async def test_acknowledged_alert_shows_who(world: World) -> None:
         page = await client.get("/alerts", headers=world.auth(Role.OPERATOR))
     open_section = text_between(page.text, 'id="open-h"', "</section>")
     assert "acknowledged by token:operator-bot" in open_section
-    assert "/api/v1/alerts/1/ack" not in open_section
+    assert "/alerts/1/ack" not in open_section

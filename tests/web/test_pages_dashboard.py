@@ -161,9 +161,9 @@ async def test_stale_sources_are_highlighted(world: World) -> None:
 
 async def test_kill_switch_form_only_for_experts(world: World) -> None:
     expert = await get_text(world, "/", headers=world.auth(Role.EXPERT))
-    assert 'action="/api/v1/control/signals"' in expert
+    assert 'action="/control/signals"' in expert
     operator = await get_text(world, "/", headers=world.auth(Role.OPERATOR))
-    assert 'action="/api/v1/control/signals"' not in operator
+    assert 'action="/control/signals"' not in operator
     assert "operator-bot" in operator
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.states import Source, Verdict, WorkflowState
+from spyagency.store.run_records import RunSummary
 from spyagency.web.pages.columns import visible_columns
 from spyagency.web.pages.dashboard_model import Cell, DashboardRun
 from spyagency.web.pages.formatting import duration, hours_after, iso, when
@@ -51,9 +52,22 @@ def test_links_never_carry_other_schemes() -> None:
 
 def run_with(number: int, locked: bool = False, **states: WorkflowState) -> DashboardRun:
     cells = {name: Cell(state, T, True, False, None) for name, state in states.items()}
-    return DashboardRun(
-        number, Verdict.PENDING, Verdict.PENDING, (), T, T, T, T if locked else None, (), cells
+    summary = RunSummary(
+        run=number,
+        verdict=Verdict.PENDING,
+        automatic_verdict=Verdict.PENDING,
+        reasons=(),
+        verdict_since=T,
+        stop=T,
+        lock_in_at=T,
+        locked_at=T if locked else None,
+        released_at=None,
+        proof_complete_at=None,
+        stale_sources=(),
+        updated_at=T,
+        version=1,
     )
+    return DashboardRun(summary, cells)
 
 
 def test_columns_keep_catalogue_order_and_drop_unexpected() -> None:

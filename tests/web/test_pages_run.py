@@ -89,22 +89,22 @@ async def test_timeline_merges_observations_and_changes_newest_first(world: Worl
 
 async def test_override_forms_follow_the_role(world: World) -> None:
     viewer = await page(world, f"/runs/{PENDING}", role=Role.VIEWER)
-    assert 'action="/api/v1/overrides"' not in viewer
+    assert f'action="/runs/{PENDING}/overrides"' not in viewer
     assert "/revoke" not in viewer
     operator = await page(world, f"/runs/{PENDING}", role=Role.OPERATOR)
-    form = text_between(operator, 'action="/api/v1/overrides"', "</form>")
+    form = text_between(operator, f'action="/runs/{PENDING}/overrides"', "</form>")
     assert '<option value="hold">' in form
     assert "force_ready" not in form
     assert "/revoke" in operator  # an operator may lift a hold
     expert = await page(world, f"/runs/{PENDING}", role=Role.EXPERT)
-    form = text_between(expert, 'action="/api/v1/overrides"', "</form>")
+    form = text_between(expert, f'action="/runs/{PENDING}/overrides"', "</form>")
     assert '<option value="force_ready">' in form and '<option value="ignore_workflow">' in form
     assert 'name="csrf_token"' in form
 
 
 async def test_no_override_form_on_a_final_run(world: World) -> None:
     html = await page(world, f"/runs/{RELEASED}", role=Role.EXPERT)
-    assert 'action="/api/v1/overrides"' not in html
+    assert f'action="/runs/{RELEASED}/overrides"' not in html
 
 
 async def test_alert_history_and_signals_of_the_run(world: World) -> None:

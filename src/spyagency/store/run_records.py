@@ -50,6 +50,26 @@ class RunRecord:
     def workflow(self, name: str) -> WorkflowRecord | None:
         return next((w for w in self.workflows if w.workflow == name), None)
 
+    @property
+    def summary(self) -> RunSummary:
+        """The run-level line of this record, as ``list_summaries`` reads it."""
+        assessment = self.assessment
+        return RunSummary(
+            run=assessment.run,
+            verdict=assessment.verdict,
+            automatic_verdict=assessment.automatic_verdict,
+            reasons=tuple(assessment.reasons),
+            verdict_since=self.verdict_since,
+            stop=assessment.stop,
+            lock_in_at=assessment.lock_in_at,
+            locked_at=assessment.locked_at,
+            released_at=assessment.released_at,
+            proof_complete_at=assessment.proof_complete_at,
+            stale_sources=tuple(source.value for source in assessment.stale_sources),
+            updated_at=self.updated_at,
+            version=self.version,
+        )
+
 
 @dataclass(frozen=True)
 class WorkflowChange:
@@ -76,7 +96,8 @@ class StateChange:
 
 @dataclass(frozen=True)
 class RunSummary:
-    """A run's verdict line without its workflows or evidence: what lists need, cheap to read."""
+    """A run's verdict line without its workflows or evidence: what lists need, cheap to read
+    (the API's run list and the dashboard's rows both read it)."""
 
     run: int
     verdict: Verdict
@@ -85,11 +106,18 @@ class RunSummary:
     verdict_since: datetime
     stop: datetime | None
     lock_in_at: datetime | None
+    locked_at: datetime | None
     released_at: datetime | None
     proof_complete_at: datetime | None
+    stale_sources: tuple[str, ...]
     updated_at: datetime
     version: int
 
     @property
     def etag(self) -> str:
         return f'"{self.run}-{self.version}"'
+
+    @property
+    def overridden(self) -> bool:
+        """An override changed the automatic verdict."""
+        return self.verdict is not self.automatic_verdict

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, Select, func, select
@@ -31,11 +31,13 @@ class RunStateQueries:
         run_max: int | None = None,
         limit: int | None = 100,
         before_run: int | None = None,
+        among: Collection[int] | None = None,
     ) -> list[RunSummary]:
         """Like ``list_runs`` but only the run-level columns: no assessment JSON to decode and
-        no workflow rows, so a page of 500 runs is one small query."""
+        no workflow rows, so a page of 500 runs is one small query. ``among``: only these
+        runs (say, those carrying a label)."""
         c = run_state.c
-        query = select(
+        columns = (
             c.run,
             c.verdict,
             c.automatic_verdict,
@@ -43,24 +45,30 @@ class RunStateQueries:
             c.verdict_since,
             c.stop,
             c.lock_in_at,
+            c.locked_at,
             c.released_at,
             c.proof_complete_at,
+            c.stale_sources,
             c.updated_at,
             c.version,
         )
-        query = _filtered(query, verdict, run_min, run_max, before_run)
+        query = _filtered(select(*columns), verdict, run_min, run_max, before_run)
+        if among is not None:
+            query = query.where(c.run.in_(list(among)))
         rows = self._connection.execute(query.order_by(c.run.desc()).limit(limit)).mappings()
         return [
             RunSummary(
                 run=int(row["run"]),
                 verdict=Verdict(row["verdict"]),
                 automatic_verdict=Verdict(row["automatic_verdict"]),
-                reasons=tuple(row["reasons"] or ()),
+                reasons=tuple(str(reason) for reason in row["reasons"] or ()),
                 verdict_since=row["verdict_since"],
                 stop=row["stop"],
                 lock_in_at=row["lock_in_at"],
+                locked_at=row["locked_at"],
                 released_at=row["released_at"],
                 proof_complete_at=row["proof_complete_at"],
+                stale_sources=tuple(str(source) for source in row["stale_sources"] or ()),
                 updated_at=row["updated_at"],
                 version=int(row["version"]),
             )

@@ -17,13 +17,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spyagency.web import auth_routes, live, metrics, schemas
+from spyagency.web import api_docs, auth_routes, live, metrics, schemas
 from spyagency.web.api import api_router
 from spyagency.web.security import secret_for
 from spyagency.web.services import WebServices
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGES_MODULE = "spyagency.web.pages"
+OPENAPI_URL = "/openapi.json"
 
 # No inline script or style, nothing from elsewhere, never framed: a page that echoed an
 # attacker's text could still not run it.
@@ -89,8 +90,10 @@ def create_app(services: WebServices) -> FastAPI:
         title="Spy-Agency",
         version=services.version,
         description=DESCRIPTION,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        openapi_url=OPENAPI_URL,
+        # FastAPI's own /docs needs inline script and a CDN, which the CSP forbids: ours
+        # (api_docs) serves the vendored Swagger UI started by an external script.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.services = services
@@ -127,6 +130,7 @@ def create_app(services: WebServices) -> FastAPI:
     app.include_router(live.router(services))
     app.include_router(metrics.router(services))
     app.include_router(auth_routes.router(services))
+    app.include_router(api_docs.router(app.title, OPENAPI_URL))
     pages_router = _pages_router_factory()
     if pages_router is not None:
         app.include_router(pages_router(services))

@@ -19,10 +19,16 @@ from typing import Generic, TypeVar
 from sqlalchemy import func, select
 
 from spyagency.store.schema import run_state
-from spyagency.store.uow import Transaction
+from spyagency.store.uow import Store, Transaction
+from spyagency.web.services import ChangeFeed
 
 Value = TypeVar("Value")
 TTL_SECONDS = 10.0
+# How long one look at the store's fingerprint serves every request: screens and scripts
+# reloading together then cost one read, not one each (nor a pooled connection each, which
+# is what queues under load). Invisible to people; changes made through this process (an
+# action, the engine's batch) announce themselves on the change feed and are seen at once.
+GLANCE_SECONDS = 0.25
 
 
 class RenderCache(Generic[Value]):
@@ -35,6 +41,18 @@ class RenderCache(Generic[Value]):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+
+    def peek(self, key: Hashable) -> Value | None:
+        """The entry if it is fresh, else None: lets async handlers serve a hit without a
+        trip through the thread pool, and build (blocking) only on a miss."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None and now - found[0] < self._ttl:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found[1]
+        return None
 
     def get_or_build(self, key: Hashable, build: Callable[[], Value]) -> Value:
         now = time.monotonic()
@@ -62,3 +80,25 @@ def store_fingerprint(tx: Transaction) -> tuple[int, int]:
     event (evidence wording, a corrected stop time) show when a cached entry expires."""
     count = tx.connection.execute(select(func.count()).select_from(run_state)).scalar_one()
     return (tx.events.latest_id(), int(count))
+
+
+class StoreGlance:
+    """The store fingerprint, read at most every ``GLANCE_SECONDS``, and again as soon as
+    the change feed's generation moves (an action or the engine notified a change)."""
+
+    def __init__(self, store: Store, changes: ChangeFeed) -> None:
+        self._store = store
+        self._changes = changes
+        self._looks: RenderCache[tuple[int, int]] = RenderCache(1, GLANCE_SECONDS)
+
+    def fingerprint(self) -> tuple[int, int]:
+        """Blocking when the last look is stale: call it from a thread."""
+        return self._looks.get_or_build(self._changes.generation, self._look)
+
+    def recent(self) -> tuple[int, int] | None:
+        """The fingerprint if the last look still holds, without touching the store."""
+        return self._looks.peek(self._changes.generation)
+
+    def _look(self) -> tuple[int, int]:
+        with self._store.read() as tx:
+            return store_fingerprint(tx)

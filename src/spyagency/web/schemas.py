@@ -88,19 +88,11 @@ class RunPage(Schema):
     next_before_run: int | None = Field(description="pass as before_run for the next page")
 
 
-class RunDetail(Schema):
-    run: int
-    verdict: Verdict
-    automatic_verdict: Verdict
-    reasons: list[str]
-    verdict_since: datetime
-    updated_at: datetime
+class RunDetail(RunSummary):
+    """The run's summary line, and everything behind it."""
+
     version: int
-    stop: datetime | None
-    lock_in_at: datetime | None
     locked_at: datetime | None
-    released_at: datetime | None
-    proof_complete_at: datetime | None
     stale_sources: list[Source]
     workflows: list[Workflow]
     overrides: list[Override] = Field(description="expert overrides in force now")

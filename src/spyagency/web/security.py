@@ -260,7 +260,12 @@ def _refuse(decision: Decision, request: Request, action: Action) -> HTTPExcepti
 async def authorize(request: Request, action: Action | str) -> Principal | None:
     """Raise 401/403 unless the caller may do ``action``; returns the caller."""
     wanted = Action(action)
-    principal = await run_in_threadpool(current_principal, request)
+    if _bearer(request) is None:
+        # Only a token needs the store; a session is a signed cookie checked in memory, and a
+        # trip through the thread pool would cost every open read more than the check.
+        principal = current_principal(request)
+    else:
+        principal = await run_in_threadpool(current_principal, request)
     if principal is None and _bearer(request) is not None:
         # A bad token is an error even where anonymous reading is allowed: silently reading
         # as anonymous would hide a revoked or mistyped token until a write fails.

@@ -7,7 +7,7 @@ import dataclasses
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
 from spyagency.domain.states import Verdict
 from tests.web.browser.conftest import LiveServer, Watched, screenshot
@@ -86,6 +86,8 @@ def test_an_expert_places_an_override_and_finds_it_audited(
     form.locator("select[name=kind]").select_option("hold")
     form.locator("input[name=why]").fill("pixel alignment <looks> odd")
     form.locator("button[type=submit]").click()
+    # A plain form post, answered by a redirect back here with a one-time notice.
+    expect(page.locator("p.notice-ok")).to_contain_text(f"Override hold placed on run {READY}")
     overrides = page.locator("#overrides-h + p + table")
     expect(overrides).to_contain_text("pixel alignment <looks> odd")
     expect(overrides).to_contain_text("dana")
@@ -123,3 +125,21 @@ def test_an_operator_logs_in_through_oidc_and_the_login_is_audited(
     expect(page.locator("table.audit tbody tr").first).to_contain_text("auth.login")
     expect(page.locator("table.audit tbody tr").first).to_contain_text("olga")
     assert watched.console_errors == []
+
+
+def test_an_operator_acknowledges_an_alert_with_javascript_off(
+    live: LiveServer, browser: Browser
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    context.add_cookies([live.session_cookie("olga", "operator", "csrf-nojs")])  # type: ignore[list-item]
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(live.url + "/alerts")
+    page.locator("#open-h + table form button[type=submit]").first.click()
+    expect(page).to_have_url(re.compile(r"/alerts$"))
+    expect(page.locator("p.notice-ok")).to_contain_text("acknowledged")
+    expect(page.locator("#open-h + table")).to_contain_text("acknowledged by olga")
+    screenshot(page, "alert-acknowledged-without-javascript")
+    page.reload()
+    expect(page.locator("p.notice")).to_have_count(0)
+    context.close()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from spyagency.store.alerts import Alert
-from spyagency.web import schemas
-from spyagency.web.api.audit import MAX_ID, log
+from spyagency.web import actions, schemas
+from spyagency.web.api.audit import MAX_ID
 from spyagency.web.authorization import Action
+from spyagency.web.paging import keyset_page
 from spyagency.web.security import Principal, require, require_actor
 from spyagency.web.services import WebServices
 
@@ -52,29 +53,19 @@ def router(services: WebServices) -> APIRouter:
         with services.store.read() as tx:
             open_alerts = tx.alerts.open_alerts()
             history = tx.alerts.history(limit + 1, before_id)
-        page = history[:limit]
+        page = keyset_page(history, limit, lambda alert: alert.id)
         return schemas.Alerts(
             open=[shown(alert) for alert in open_alerts],
-            history=[shown(alert) for alert in page],
-            next_before_id=page[-1].id if len(history) > limit else None,
+            history=[shown(alert) for alert in page.items],
+            next_before_id=page.next_before,
         )
 
     @api.post("/alerts/{alert_id}/ack", response_model=schemas.Alert, responses=ERRORS)
-    def acknowledge(
+    async def acknowledge(
         alert_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         principal: Annotated[Principal, Depends(require_actor(Action.ACK_ALERT))],
     ) -> schemas.Alert:
         """Silence an open alert while the state it describes lasts."""
-        now = services.clock.now()
-        with services.store.transaction() as tx:
-            current = tx.alerts.get(alert_id)
-            if current is None:
-                raise HTTPException(404, f"alert {alert_id} does not exist")
-            if not tx.alerts.acknowledge(alert_id, principal.name, now):
-                raise HTTPException(409, f"alert {alert_id} is resolved; nothing to acknowledge")
-            log(tx, now, principal, Action.ACK_ALERT, f"alert:{alert_id}", {"kind": current.kind})
-            acknowledged = tx.alerts.get(alert_id)
-        assert acknowledged is not None
-        return shown(acknowledged)
+        return shown(await actions.acknowledge_alert(services, principal, alert_id))
 
     return api

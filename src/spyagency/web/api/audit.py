@@ -1,32 +1,18 @@
-"""The audit log: read it page by page; every action of the API writes to it through ``log``."""
+"""The audit log, page by page; every action writes to it through ``web.actions.log``."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from spyagency.store.uow import Transaction
 from spyagency.web import schemas
 from spyagency.web.authorization import Action
-from spyagency.web.security import Principal, require
+from spyagency.web.paging import keyset_page
+from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
 MAX_ID = 2**62
-
-
-def log(
-    tx: Transaction,
-    at: datetime,
-    actor: Principal,
-    action: Action,
-    target: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Append one entry in the caller's transaction, so the action and its record commit
-    together. How the actor proved who they are is part of the record."""
-    tx.audit.append(at, actor.name, action.value, target, {"via": actor.via, **(detail or {})})
 
 
 def router(services: WebServices) -> APIRouter:
@@ -40,7 +26,7 @@ def router(services: WebServices) -> APIRouter:
         """Newest first; page on with ``before_id=next_before_id``."""
         with services.store.read() as tx:
             entries = tx.audit.list(limit + 1, before_id)
-        page = entries[:limit]
+        page = keyset_page(entries, limit, lambda entry: entry.id)
         return schemas.AuditPage(
             items=[
                 schemas.AuditEntry(
@@ -51,9 +37,9 @@ def router(services: WebServices) -> APIRouter:
                     target=entry.target,
                     detail=entry.detail,
                 )
-                for entry in page
+                for entry in page.items
             ],
-            next_before_id=page[-1].id if len(entries) > limit else None,
+            next_before_id=page.next_before,
         )
 
     return api

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from spyagency.store.controls import SIGNALS_ENABLED
-from spyagency.web import schemas
-from spyagency.web.api.audit import log
+from spyagency.web import actions, schemas
 from spyagency.web.api.readiness import signals_enabled
 from spyagency.web.authorization import Action
 from spyagency.web.security import Principal, require, require_actor
@@ -48,18 +47,7 @@ def router(services: WebServices) -> APIRouter:
         principal: Annotated[Principal, Depends(require_actor(Action.SET_SIGNALS))],
     ) -> schemas.SignalControl:
         """Experts only. Turning signals off empties the readiness list at once."""
-        now = services.clock.now()
-        reason = body.reason.strip() or body.reason
-
-        def flip() -> schemas.SignalControl:
-            with services.store.transaction() as tx:
-                tx.controls.set(SIGNALS_ENABLED, body.enabled, principal.name, now, reason)
-                detail = {"enabled": body.enabled, "reason": reason}
-                log(tx, now, principal, Action.SET_SIGNALS, SIGNALS_ENABLED, detail)
-            return current()
-
-        shown = await run_in_threadpool(flip)
-        await services.changes.notify()
-        return shown
+        await actions.switch_signals(services, principal, body)
+        return await run_in_threadpool(current)
 
     return api

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from spyagency.domain.evidence import Evidence
 from spyagency.store.events import Event as StoredEvent
@@ -47,41 +48,37 @@ def override(record: OverrideRecord, now: datetime) -> schemas.Override:
     )
 
 
+def _summary_fields(record: RunSummary) -> dict[str, Any]:
+    """The fields a run summary and a run detail share, in one place."""
+    return {
+        "run": record.run,
+        "verdict": record.verdict,
+        "automatic_verdict": record.automatic_verdict,
+        "reasons": list(record.reasons),
+        "verdict_since": record.verdict_since,
+        "stop": record.stop,
+        "lock_in_at": record.lock_in_at,
+        "released_at": record.released_at,
+        "proof_complete_at": record.proof_complete_at,
+        "overridden": record.overridden,
+        "updated_at": record.updated_at,
+    }
+
+
 def run_summary(record: RunSummary) -> schemas.RunSummary:
-    return schemas.RunSummary(
-        run=record.run,
-        verdict=record.verdict,
-        automatic_verdict=record.automatic_verdict,
-        reasons=list(record.reasons),
-        verdict_since=record.verdict_since,
-        stop=record.stop,
-        lock_in_at=record.lock_in_at,
-        released_at=record.released_at,
-        proof_complete_at=record.proof_complete_at,
-        overridden=record.verdict is not record.automatic_verdict,
-        updated_at=record.updated_at,
-    )
+    return schemas.RunSummary(**_summary_fields(record))
 
 
 def run_detail(
     record: RunRecord, overrides: list[OverrideRecord], now: datetime
 ) -> schemas.RunDetail:
-    assessment = record.assessment
+    summary = record.summary
     shown = [override(item, now) for item in overrides]
     return schemas.RunDetail(
-        run=record.run,
-        verdict=assessment.verdict,
-        automatic_verdict=assessment.automatic_verdict,
-        reasons=list(assessment.reasons),
-        verdict_since=record.verdict_since,
-        updated_at=record.updated_at,
+        **_summary_fields(summary),
         version=record.version,
-        stop=assessment.stop,
-        lock_in_at=assessment.lock_in_at,
-        locked_at=assessment.locked_at,
-        released_at=assessment.released_at,
-        proof_complete_at=assessment.proof_complete_at,
-        stale_sources=list(assessment.stale_sources),
+        locked_at=summary.locked_at,
+        stale_sources=list(record.assessment.stale_sources),
         workflows=[workflow(item) for item in record.workflows],
         overrides=[item for item in shown if item.active],
         override_history=shown,

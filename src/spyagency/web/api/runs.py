@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from spyagency.domain.facts import fact_to_dict
 from spyagency.domain.states import Verdict
+from spyagency.store.run_records import RunSummary
 from spyagency.web import schemas
 from spyagency.web.api import conversions
 from spyagency.web.api.caching import combined_etag, not_modified
 from spyagency.web.authorization import Action
-from spyagency.web.render_cache import RenderCache, store_fingerprint
+from spyagency.web.encoded import JSON, EncodedBody, accepts_gzip
+from spyagency.web.paging import keyset_page
+from spyagency.web.render_cache import RenderCache, StoreGlance
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
@@ -24,17 +29,49 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.Problem, "description": "no such run"}
 }
 
+
+@dataclass(frozen=True)
+class CachedPage:
+    """One page of the run list as bytes, with its ETag."""
+
+    body: EncodedBody
+    etag: str
+
+    def answer(self, request: Request) -> Response:
+        """200 with the body (gzip when accepted), or 304 when the client has this page.
+
+        The gzip form is another representation of the same page, so its ETag is the weak
+        form of the plain one's (as common servers do): ``If-None-Match`` compares weakly, so
+        either validates, and no cache mistakes one encoding's bytes for the other's."""
+        encoding = request.headers.get("accept-encoding", "")
+        etag = f"W/{self.etag}" if accepts_gzip(encoding) else self.etag
+        if not_modified(request, self.etag) is not None:
+            return Response(status_code=304, headers={"ETag": etag, "Vary": "Accept-Encoding"})
+        return self.body.response(encoding, {"ETag": etag})
+
+
+def encode_page(query: str, records: list[RunSummary], limit: int) -> CachedPage:
+    """``records``: up to ``limit + 1`` summaries (see ``paging``)."""
+    page = keyset_page(records, limit, lambda record: record.run)
+    body = schemas.RunPage(
+        items=[conversions.run_summary(record) for record in page.items],
+        next_before_run=page.next_before,
+    )
+    tags = [query, str(page.next_before)] + [record.etag for record in page.items]
+    return CachedPage(EncodedBody.of(body.model_dump_json().encode(), JSON), combined_etag(tags))
+
+
 RunNumber = Annotated[int, Path(ge=1, le=MAX_RUN, description="the CMS run number")]
 
 
 def router(services: WebServices) -> APIRouter:
     api = APIRouter(tags=["runs"], dependencies=[Depends(require(Action.READ))])
-    cache: RenderCache[tuple[bytes, str]] = RenderCache(capacity=64)
+    cache: RenderCache[CachedPage] = RenderCache(capacity=64)
+    glance = StoreGlance(services.store, services.changes)
 
     @api.get("/runs", response_model=schemas.RunPage)
-    def list_runs(
+    async def list_runs(
         request: Request,
-        response: Response,
         verdict: Verdict | None = None,
         run_min: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
         run_max: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
@@ -42,28 +79,26 @@ def router(services: WebServices) -> APIRouter:
         before_run: Annotated[
             int | None, Query(ge=1, le=MAX_RUN, description="keyset cursor: next_before_run")
         ] = None,
-    ) -> schemas.RunPage | Response:
+    ) -> Response:
         """Runs newest first; page on with ``before_run``."""
         query_key = (verdict, run_min, run_max, limit, before_run)
-        with services.store.read() as tx:
 
-            def build() -> tuple[bytes, str]:
+        def build() -> CachedPage:
+            with services.store.read() as tx:
                 records = tx.states.list_summaries(verdict, run_min, run_max, limit + 1, before_run)
-                page, more = records[:limit], len(records) > limit
-                tags = [str(query_key), str(more)] + [record.etag for record in page]
-                body = schemas.RunPage(
-                    items=[conversions.run_summary(record) for record in page],
-                    next_before_run=page[-1].run if more and page else None,
-                )
-                return body.model_dump_json().encode(), combined_etag(tags)
+            return encode_page(str(query_key), records, limit)
 
-            # Many screens and tools poll the same page: serve it from memory until the store
-            # moves (see render_cache), as the dashboard does.
-            body, etag = cache.get_or_build((store_fingerprint(tx), query_key), build)
-        cached = not_modified(request, etag)
-        if cached is not None:
-            return cached
-        return Response(body, media_type="application/json", headers={"ETag": etag})
+        # Many screens and tools poll the same page: serve it from memory, already serialised
+        # and compressed, until the store moves (see render_cache), as the dashboard does. A
+        # hit is answered on the event loop; only the store is read in a thread.
+        fingerprint = glance.recent()
+        if fingerprint is None:
+            fingerprint = await run_in_threadpool(glance.fingerprint)
+        key = (fingerprint, query_key)
+        page = cache.peek(key)
+        if page is None:
+            page = await run_in_threadpool(cache.get_or_build, key, build)
+        return page.answer(request)
 
     @api.get("/runs/{run}", response_model=schemas.RunDetail, responses=NOT_FOUND)
     def get_run(

@@ -12,6 +12,7 @@ from spyagency.store.run_records import WorkflowRecord
 from spyagency.web import schemas
 from spyagency.web.api.runs import MAX_RUN
 from spyagency.web.authorization import Action
+from spyagency.web.paging import keyset_page
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
@@ -68,12 +69,13 @@ def router(services: WebServices) -> APIRouter:
         """Run after run (newest first): state, since when, when proven, and latencies."""
         with services.store.read() as tx:
             records = tx.states.workflow_history(name, limit + 1, before_run)
-            page = records[:limit]
+            page = keyset_page(records, limit, lambda record: record.run)
             stops = {}
-            if page:
-                runs = tx.states.list_runs(run_min=page[-1].run, run_max=page[0].run, limit=None)
-                stops = {record.run: record.assessment.stop for record in runs}
-        if not page and services.catalogue.by_name(name) is None:
+            if page.items:
+                first, last = page.items[-1].run, page.items[0].run
+                runs = tx.states.list_summaries(run_min=first, run_max=last, limit=None)
+                stops = {summary.run: summary.stop for summary in runs}
+        if not page.items and services.catalogue.by_name(name) is None:
             raise HTTPException(404, f"unknown workflow {name!r}")
         return schemas.WorkflowHistory(
             workflow=name,
@@ -87,9 +89,9 @@ def router(services: WebServices) -> APIRouter:
                     harvest_hours=hours_after(stops.get(record.run), first_harvest(record)),
                     upload_hours=hours_after(stops.get(record.run), record.proven_at),
                 )
-                for record in page
+                for record in page.items
             ],
-            next_before_run=page[-1].run if len(records) > limit else None,
+            next_before_run=page.next_before,
         )
 
     return api

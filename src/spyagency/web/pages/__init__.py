@@ -1,5 +1,6 @@
-"""The operator pages: server-rendered HTML that works without JavaScript; ``static/app.js``
-only enhances it (live rows by server-sent events, countdowns, plots).
+"""The operator pages: server-rendered HTML that works without JavaScript (actions too: plain
+form posts, see ``forms``); ``static/app.js`` only enhances it (live rows by server-sent
+events, countdowns, plots).
 
 ``router(services)`` builds everything on call, never at import time::
 
@@ -14,12 +15,12 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from spyagency.web.pages import alerts, audit, dashboard, kpi, run, sources, workflow
+from spyagency.web.pages import alerts, audit, dashboard, forms, kpi, run, sources, workflow
 from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.templating import build_environment
 from spyagency.web.services import WebServices
 
-PAGE_MODULES = (dashboard, run, workflow, kpi, sources, alerts, audit)
+PAGE_MODULES = (dashboard, run, workflow, kpi, sources, alerts, audit, forms)
 
 
 def router(services: WebServices) -> APIRouter:

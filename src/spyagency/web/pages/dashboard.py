@@ -19,6 +19,7 @@ from sqlalchemy import select
 from spyagency.domain.states import Verdict
 from spyagency.store.schema import run_state
 from spyagency.store.uow import Transaction
+from spyagency.web.encoded import HTML, EncodedBody
 from spyagency.web.pages.banner import Banner, read_banner
 from spyagency.web.pages.columns import Columns, visible_columns
 from spyagency.web.pages.dashboard_model import (
@@ -28,21 +29,17 @@ from spyagency.web.pages.dashboard_model import (
     read_dashboard,
     read_dashboard_run,
 )
-from spyagency.web.pages.encoded import EncodedPage
-from spyagency.web.pages.kit import PageKit
+from spyagency.web.pages.kit import NO_STORE, PageKit
+from spyagency.web.pages.notices import Notice, clear_notice, pending_notice
 from spyagency.web.pages.run_labels import labels_of
 from spyagency.web.pages.viewer import Viewer
-from spyagency.web.render_cache import RenderCache, store_fingerprint
+from spyagency.web.render_cache import GLANCE_SECONDS, RenderCache, store_fingerprint
 
 DEFAULT_LIMIT = 100
 WALL_LIMIT = 30
 MAX_LIMIT = 500
 # Filter choices come from the labels of this many recent runs.
 OPTION_WINDOW = 500
-# How long one look at the store (its fingerprint and the banner) serves every dashboard
-# request: screens reloading together then cost one read, not one each. Invisible to people;
-# rows that change are pushed at once by the live stream anyway.
-GLANCE_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -82,7 +79,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     tables: RenderCache[DashboardTable] = RenderCache()
     # Whole pages too: the shell around a cached table depends only on the banner, the viewer
     # and the second it was rendered in (the countdowns' reference time).
-    pages: RenderCache[EncodedPage] = RenderCache(capacity=64)
+    pages: RenderCache[EncodedBody] = RenderCache(capacity=64)
 
     def build_table(tx: Transaction, filters: DashboardFilters, wall: bool) -> DashboardTable:
         data = read_dashboard(tx, filters)
@@ -114,7 +111,9 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         if not isinstance(viewer, Viewer):
             return viewer
         filters = parse_filters(verdict, run_class, era, limit, wall)
-        glance = glances.get_or_build("store", look)
+        # One look at the store (its fingerprint and the banner) serves every request for a
+        # moment, or until a change is announced (GLANCE_SECONDS in render_cache).
+        glance = glances.get_or_build(services.changes.generation, look)
         now, banner = glance.now, glance.banner
         key = (glance.fingerprint, filters.key(), wall)
 
@@ -124,7 +123,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
 
         table = tables.get_or_build(key, build)
 
-        def render() -> EncodedPage:
+        def render(notice: Notice | None = None) -> EncodedBody:
             page = kit.render_page(
                 request,
                 "dashboard.html",
@@ -134,12 +133,20 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
                 table=table,
                 filters=filters,
                 wall=wall,
+                notice=notice,
             )
-            return EncodedPage.of(page)
+            return EncodedBody.of(page.encode("utf-8"), HTML)
 
+        accept_encoding = request.headers.get("accept-encoding", "")
+        notice = pending_notice(request)
+        if notice is not None:
+            # Shown once to this browser: never from, nor into, the shared page cache.
+            answer = render(notice).response(accept_encoding, NO_STORE)
+            clear_notice(answer)
+            return answer
         # repr: the banner holds a control value of any JSON type, not necessarily hashable.
         encoded = pages.get_or_build((key, repr(banner), viewer, now), render)
-        return encoded.response(request.headers.get("accept-encoding", ""))
+        return encoded.response(accept_encoding, NO_STORE)
 
     @api.get("/fragments/runs/{run}/row", response_class=HTMLResponse, include_in_schema=False)
     def run_row(request: Request, run: int, columns: str = "", wall: bool = False) -> Response:

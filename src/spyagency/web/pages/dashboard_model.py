@@ -1,9 +1,10 @@
 """The dashboard's read model: the newest runs with the state of every workflow, in a fixed
 number of queries whatever the number of runs (no query per row or cell).
 
-It reads the derived-state tables directly and only the columns a row shows: decoding every
-stored assessment and its evidence (what ``list_runs`` does for the API) costs most of the
-time of a 500-run page and shows nothing more on it.
+Rows are the store's run summaries (``list_summaries``, the query behind the API's run list)
+plus only the workflow columns a cell shows: decoding every stored assessment and its
+evidence (what ``list_runs`` does) costs most of the time of a 500-run page and shows
+nothing more on it.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, func, select
 
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.store.batches import chunked
+from spyagency.store.run_records import RunSummary
 from spyagency.store.schema import run_state, workflow_state
 from spyagency.store.uow import Transaction
 from spyagency.web.pages.run_labels import RunLabels, labels_of, runs_labelled
@@ -49,26 +50,21 @@ class Cell:
 
 @dataclass(frozen=True)
 class DashboardRun:
-    run: int
-    verdict: Verdict
-    automatic_verdict: Verdict
-    reasons: tuple[str, ...]
-    verdict_since: datetime
-    stop: datetime | None
-    lock_in_at: datetime | None
-    locked_at: datetime | None
-    stale_sources: tuple[str, ...]
+    """One row: the run's verdict line (the store's summary, as the API lists it), the state
+    of each of its workflows, and its labels."""
+
+    summary: RunSummary
     cells: dict[str, Cell] = field(default_factory=dict)
     labels: RunLabels = field(default_factory=RunLabels)
 
     @property
-    def open(self) -> bool:
-        """The Tier-0 has not locked it yet: its calibrations can still make it."""
-        return self.locked_at is None and not self.verdict.is_final
+    def run(self) -> int:
+        return self.summary.run
 
     @property
-    def overridden(self) -> bool:
-        return self.verdict is not self.automatic_verdict
+    def open(self) -> bool:
+        """The Tier-0 has not locked it yet: its calibrations can still make it."""
+        return self.summary.locked_at is None and not self.summary.verdict.is_final
 
 
 @dataclass(frozen=True)
@@ -79,22 +75,19 @@ class DashboardData:
 
 
 def read_dashboard(tx: Transaction, filters: DashboardFilters) -> DashboardData:
-    connection = tx.connection
-    query = _run_query().order_by(run_state.c.run.desc()).limit(filters.limit)
-    if filters.verdict is not None:
-        query = query.where(run_state.c.verdict == filters.verdict.value)
+    among = None
     if filters.run_class or filters.era:
         scan = filters.limit * LABEL_SCAN_FACTOR
-        candidates = runs_labelled(connection, filters.run_class, filters.era, scan)
-        query = query.where(run_state.c.run.in_(candidates))
-    runs = _assemble(connection, query)
+        among = runs_labelled(tx.connection, filters.run_class, filters.era, scan)
+    summaries = tx.states.list_summaries(filters.verdict, limit=filters.limit, among=among)
+    runs = _assemble(tx.connection, summaries)
     if filters.run_class or filters.era:
         runs = [r for r in runs if _matches(r.labels, filters)]
     return DashboardData(runs, tx.states.counts_by_verdict(), first_condition_safe_run(tx))
 
 
 def read_dashboard_run(tx: Transaction, run: int) -> DashboardRun | None:
-    found = _assemble(tx.connection, _run_query().where(run_state.c.run == run))
+    found = _assemble(tx.connection, tx.states.list_summaries(run_min=run, run_max=run, limit=1))
     return found[0] if found else None
 
 
@@ -108,41 +101,13 @@ def first_condition_safe_run(tx: Transaction) -> int | None:
     return int(found) if found is not None else None
 
 
-def _run_query() -> Select[Any]:
-    c = run_state.c
-    return select(
-        c.run,
-        c.verdict,
-        c.automatic_verdict,
-        c.reasons,
-        c.verdict_since,
-        c.stop,
-        c.lock_in_at,
-        c.locked_at,
-        c.stale_sources,
-    )
-
-
-def _assemble(connection: Connection, query: Select[Any]) -> list[DashboardRun]:
-    rows = list(connection.execute(query).mappings())
-    numbers = [int(row["run"]) for row in rows]
+def _assemble(connection: Connection, summaries: list[RunSummary]) -> list[DashboardRun]:
+    numbers = [summary.run for summary in summaries]
     cells = _cells_of(connection, numbers)
     labels = labels_of(connection, numbers)
     return [
-        DashboardRun(
-            run=int(row["run"]),
-            verdict=Verdict(row["verdict"]),
-            automatic_verdict=Verdict(row["automatic_verdict"]),
-            reasons=tuple(str(reason) for reason in row["reasons"] or ()),
-            verdict_since=row["verdict_since"],
-            stop=row["stop"],
-            lock_in_at=row["lock_in_at"],
-            locked_at=row["locked_at"],
-            stale_sources=tuple(str(s) for s in row["stale_sources"] or ()),
-            cells=cells.get(int(row["run"]), {}),
-            labels=labels.get(int(row["run"]), RunLabels()),
-        )
-        for row in rows
+        DashboardRun(summary, cells.get(summary.run, {}), labels.get(summary.run, RunLabels()))
+        for summary in summaries
     ]
 
 

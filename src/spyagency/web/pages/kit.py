@@ -13,6 +13,7 @@ from jinja2 import Environment
 
 from spyagency.web.pages.banner import Banner
 from spyagency.web.pages.links import UpstreamSites
+from spyagency.web.pages.notices import clear_notice, pending_notice
 from spyagency.web.pages.viewer import Viewer, viewer_of
 from spyagency.web.services import WebServices
 
@@ -59,6 +60,7 @@ class PageKit:
             path=request.url.path,
             navigation=NAVIGATION,
             wall=context.pop("wall", False),
+            notice=context.pop("notice", None),
             **context,
         )
 
@@ -71,5 +73,10 @@ class PageKit:
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
-        body = self.render_page(request, template, viewer, banner, **context)
-        return HTMLResponse(body, status_code=status, headers=NO_STORE)
+        """The page, with the notice a form post left for it (shown once, then cleared)."""
+        notice = pending_notice(request)
+        body = self.render_page(request, template, viewer, banner, notice=notice, **context)
+        response = HTMLResponse(body, status_code=status, headers=NO_STORE)
+        if notice is not None:
+            clear_notice(response)
+        return response

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from spyagency.domain.policy import Policy
 from spyagency.store.alerts import Alert
 from spyagency.store.overrides import OverrideRecord
+from spyagency.store.retention import ObservationSummary
 from spyagency.store.run_records import RunRecord
 from spyagency.store.schema import alert
 from spyagency.store.signals import Signal
@@ -36,6 +37,8 @@ class RunPage:
     overrides: list[OverrideRecord]
     alerts: list[Alert]
     signals: list[Signal]
+    # Observations retention removed from the timeline, one line per source.
+    compacted: list[ObservationSummary]
 
     def active_overrides(self, now: datetime) -> list[OverrideRecord]:
         return [item for item in self.overrides if item.override.active(now)]
@@ -62,6 +65,7 @@ def read_run_page(tx: Transaction, run: int) -> RunPage | None:
         overrides=tx.overrides.for_run(run),
         alerts=alerts,
         signals=tx.signals.for_run(run),
+        compacted=tx.retention.summaries_for_run(run),
     )
 
 

@@ -5,20 +5,14 @@
  *    /fragments/runs/N/detail), and refreshes the verdict counts; swaps are coalesced so a
  *    burst of events costs one request per run.
  * 2. Countdowns: every <time data-lock-in> shows the time left, updated each second.
- * 3. Action forms (data-api-form="json"): sent as JSON with the X-CSRF-Token header; without
- *    JavaScript they post as plain forms (the API reads csrf_token from the form body).
- * 4. Plots: uPlot charts from the JSON in data-series attributes.
+ * 3. Plots: uPlot charts from the JSON in data-series attributes.
+ * Action forms need nothing here: they are plain form posts answered by a redirect.
  */
 (function () {
   "use strict";
 
   var EVENT_KINDS = ["verdict", "workflow_state", "override", "alert", "signal"];
   var SWAP_DELAY_MS = 250;
-
-  function csrfToken() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.getAttribute("content") || "" : "";
-  }
 
   function setLiveStatus(text) {
     var status = document.getElementById("live-status");
@@ -192,64 +186,7 @@
     });
   }
 
-  /* ---- 3. action forms --------------------------------------------------------------- */
-
-  function typed(input, value) {
-    var type = input ? input.getAttribute("data-type") : null;
-    if (type === "int") return parseInt(value, 10);
-    if (type === "float") return parseFloat(value);
-    if (type === "bool") return value === "true";
-    return value;
-  }
-
-  function jsonBody(form) {
-    var body = {};
-    var count = 0;
-    new FormData(form).forEach(function (value, name) {
-      if (name === "csrf_token" || value === "") return;
-      body[name] = typed(form.querySelector('[name="' + name + '"]'), value);
-      count += 1;
-    });
-    return count ? JSON.stringify(body) : null;
-  }
-
-  function showResult(form, text, ok) {
-    var output = form.querySelector("output.form-result");
-    if (!output) return;
-    output.textContent = text;
-    output.classList.toggle("error", !ok);
-  }
-
-  function submitJson(event) {
-    var form = event.target;
-    if (!form.matches || !form.matches('form[data-api-form="json"]')) return;
-    event.preventDefault();
-    var body = jsonBody(form);
-    var headers = { Accept: "application/json", "X-CSRF-Token": csrfToken() };
-    if (body !== null) headers["Content-Type"] = "application/json";
-    showResult(form, "sending…", true);
-    fetch(form.getAttribute("action"), {
-      method: "POST", headers: headers, body: body, credentials: "same-origin"
-    }).then(function (response) {
-      if (response.ok) {
-        showResult(form, "done", true);
-        if (form.getAttribute("data-after") === "reload") window.location.reload();
-        return;
-      }
-      return response.json().then(
-        function (problem) { showResult(form, "refused: " + describe(problem.detail), false); },
-        function () { showResult(form, "refused: HTTP " + response.status, false); }
-      );
-    }, function () { showResult(form, "network error; nothing was changed", false); });
-  }
-
-  function describe(detail) {
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map(function (d) { return d.msg || String(d); }).join("; ");
-    return "invalid request";
-  }
-
-  /* ---- 4. plots ------------------------------------------------------------------------ */
+  /* ---- 3. plots ------------------------------------------------------------------------ */
 
   function plotWidth(el) { return Math.max(320, Math.min(el.clientWidth || 800, 1400)); }
 
@@ -315,7 +252,6 @@
     tickCountdowns();
     window.setInterval(tickCountdowns, 1000);
     rowClicks();
-    document.addEventListener("submit", submitJson);
     drawPlots();
     startLive();
   }
