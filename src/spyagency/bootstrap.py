@@ -325,6 +325,7 @@ def build_web_services(runtime: Runtime, *, with_engine: bool) -> Any:
         dry_run=runtime.settings.signals.dry_run,
         version=__version__,
         engine_metrics=runtime.agency.metrics.registry if with_engine else None,
+        leader_timeout=timedelta(seconds=3 * runtime.settings.engine.heartbeat_seconds),
     )
     tasks: set[asyncio.Task[None]] = set()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -125,12 +126,20 @@ async def test_kpi_release_latency_early_and_missed(world: World) -> None:
 
 
 async def test_health_probes_and_security_headers(world: World) -> None:
+    now = datetime.now(UTC)
+    with world.store.transaction() as tx:
+        tx.leader.try_acquire("engine", "engine-host:42:abc", now, timedelta(seconds=10))
     async with client_for(world.services) as client:
         alive = await client.get("/healthz")
         ready = await client.get("/readyz")
         openapi = await client.get("/openapi.json")
     assert alive.json() == {"status": "ok", "version": "test"}
-    assert ready.json() == {"status": "ok", "database": True}
+    assert ready.json() == {
+        "status": "ok",
+        "database": True,
+        "leader": "engine-host:42:abc",
+        "leader_epoch": 1,
+    }
     for answer in (alive, ready, openapi):
         policy = answer.headers["content-security-policy"]
         assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
@@ -139,6 +148,18 @@ async def test_health_probes_and_security_headers(world: World) -> None:
         assert answer.headers["referrer-policy"]
     assert openapi.json()["info"]["title"] == "Spy-Agency"
     assert "/api/v1/readiness" in openapi.json()["paths"]
+
+
+async def test_readyz_is_unready_without_a_live_leader(world: World) -> None:
+    async with client_for(world.services) as client:
+        never = await client.get("/readyz")
+        with world.store.transaction() as tx:
+            long_ago = datetime.now(UTC) - timedelta(minutes=5)
+            tx.leader.try_acquire("engine", "gone:1:x", long_ago, timedelta(seconds=10))
+        stale = await client.get("/readyz")
+    for answer in (never, stale):
+        assert answer.status_code == 503
+        assert answer.json()["status"] == "no_leader" and answer.json()["database"] is True
 
 
 async def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ sends, valid or not, the agency never answers 5xx and every answer matches the d
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,10 @@ SKIPPED_PATHS = ["/api/v1/events/stream", "/auth/login", "/auth/callback"]
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     path: Path = tmp_path_factory.mktemp("schemathesis") / "agency.db"
     world = make_world(f"sqlite:///{path}")
+    # An engine leads (readiness answers 200): a lease renewed "now" that never ages here.
+    world.services.leader_timeout = timedelta(days=365)
+    with world.store.transaction() as tx:
+        tx.leader.try_acquire("engine", "host:1:lead", datetime.now(UTC), timedelta(days=1))
     yield world
     world.store.dispose()
 

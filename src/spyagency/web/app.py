@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spyagency.engine.leadership import ENGINE_LEASE
 from spyagency.web import api_docs, auth_routes, live, metrics, schemas
 from spyagency.web.api import api_router
 from spyagency.web.security import secret_for
@@ -117,14 +119,25 @@ def create_app(services: WebServices) -> FastAPI:
         tags=["health"],
     )
     def readyz() -> schemas.ReadinessProbe | JSONResponse:
-        """The database answers (for a readiness probe)."""
+        """The database answers and an engine leads (its lease was renewed lately).
+
+        503 names what is missing. A load balancer that must keep the pages up while no
+        engine runs should probe ``/healthz`` instead.
+        """
         try:
             with services.store.read() as tx:
                 tx.connection.execute(text("SELECT 1"))
+                lease = tx.leader.current(ENGINE_LEASE)
         except Exception:
             down = schemas.ReadinessProbe(status="unavailable", database=False)
             return JSONResponse(down.model_dump(), status_code=503)
-        return schemas.ReadinessProbe(status="ok", database=True)
+        age = datetime.now(UTC) - lease.heartbeat_at if lease is not None else None
+        if lease is None or age is None or age > services.leader_timeout:
+            lost = schemas.ReadinessProbe(status="no_leader", database=True)
+            return JSONResponse(lost.model_dump(), status_code=503)
+        return schemas.ReadinessProbe(
+            status="ok", database=True, leader=lease.holder, leader_epoch=lease.epoch
+        )
 
     app.include_router(api_router(services))
     app.include_router(live.router(services))

@@ -273,8 +273,10 @@ class Liveness(Schema):
 
 
 class ReadinessProbe(Schema):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "no_leader", "unavailable"]
     database: bool
+    leader: str | None = Field(default=None, description="the leading engine: host:pid:random")
+    leader_epoch: int | None = Field(default=None, description="grows at every change of leader")
 
 
 class Me(Schema):

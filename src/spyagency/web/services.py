@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from prometheus_client.registry import Collector
@@ -67,5 +68,7 @@ class WebServices:
     signals_configured: bool = True
     version: str = "0"
     changes: ChangeFeed = field(default_factory=ChangeFeed)
+    # A lease not renewed for this long means no engine leads (readiness probe).
+    leader_timeout: timedelta = timedelta(seconds=30)
     # The engine's own metrics (poll durations, delivery latency...) when it runs in-process.
     engine_metrics: Collector | None = None
