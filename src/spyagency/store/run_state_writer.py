@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, insert, select, update
 
 from spyagency.domain.lifecycle import WorkflowAssessment
 from spyagency.domain.states import Verdict, WorkflowState
@@ -33,6 +33,20 @@ WORKFLOW_FIELDS = (
     "counted",
     "optional",
     "ignored_by",
+)
+
+
+_UPDATE_WORKFLOW = (
+    update(workflow_state)
+    .where(
+        and_(
+            workflow_state.c.run == bindparam("_run"),
+            workflow_state.c.workflow == bindparam("_workflow"),
+        )
+    )
+    .values(
+        {name: bindparam(f"_{name}") for name in (*WORKFLOW_FIELDS, "state_since", "updated_at")}
+    )
 )
 
 
@@ -147,9 +161,16 @@ class RunStateWriter:
         table = workflow_state
         if plan.inserts:
             self._connection.execute(insert(table), [{**row, "run": run} for row in plan.inserts])
-        for row in plan.updates:
-            key = and_(table.c.run == run, table.c.workflow == row["workflow"])
-            self._connection.execute(update(table).where(key).values(row))
+        if plan.updates:
+            # One statement for every changed row (an executemany), not one per row: a run's
+            # workflows mostly change together, and per-row statements dominated ingest.
+            self._connection.execute(
+                _UPDATE_WORKFLOW,
+                [
+                    {"_run": run, **{f"_{name}": value for name, value in row.items()}}
+                    for row in plan.updates
+                ],
+            )
         if plan.deletes:
             self._connection.execute(
                 delete(table).where(table.c.run == run, table.c.workflow.in_(plan.deletes))
