@@ -16,7 +16,7 @@ from spyagency.domain.states import Source
 from spyagency.engine.agency import Agency
 from spyagency.engine.alerts import AlertKeeper
 from spyagency.engine.delivery import Dispatcher
-from spyagency.engine.evaluator import Evaluator
+from spyagency.engine.evaluator import EvaluationResult, Evaluator
 from spyagency.engine.leadership import Leadership
 from spyagency.engine.polling import Supervisor
 from spyagency.engine.signals import SignalDesk
@@ -82,3 +82,36 @@ async def test_only_the_leader_works_and_a_standby_takes_over(
     finally:
         await a.stop()
         await b.stop()
+
+
+class CountingDispatcher(Dispatcher):
+    passes = 0
+
+    async def dispatch_once(self) -> int:
+        self.passes += 1
+        return await super().dispatch_once()
+
+
+async def test_a_batch_that_queues_a_signal_wakes_the_dispatcher(
+    store: Store, clock: ManualClock
+) -> None:
+    """Detection latency must not include the dispatcher's sleep between passes."""
+    agency = build_agency(store, clock, [], "solo")
+    dispatcher = CountingDispatcher(store, {}, clock, worker="solo")
+    agency.dispatcher = dispatcher
+    agency.dispatch_seconds = 3600.0
+    agency.tick_seconds = 3600.0
+    agency.leadership = None
+    await agency.start()
+    try:
+        # The first tick may open alerts (sources never polled), which wakes it once more.
+        await wait_until(lambda: dispatcher.passes >= 1)
+        await asyncio.sleep(0.2)
+        settled = dispatcher.passes
+        agency._publish(EvaluationResult())  # nothing queued: no extra pass
+        await asyncio.sleep(0.1)
+        assert dispatcher.passes == settled
+        agency._publish(EvaluationResult(signals=1))
+        await wait_until(lambda: dispatcher.passes == settled + 1)
+    finally:
+        await agency.stop()

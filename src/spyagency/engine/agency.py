@@ -85,6 +85,7 @@ class Agency:
         self.supervisor = make_supervisor(self)
         self.started = asyncio.Event()
         self.leading = False
+        self._dispatch_now = asyncio.Event()
 
     async def _timed(self, kind: str, work: Callable[[], T]) -> T:
         async with self._lock:
@@ -114,6 +115,9 @@ class Agency:
 
     def _publish(self, result: EvaluationResult) -> None:
         log_changes(result)
+        if result.signals or result.alerts_opened or result.alerts_resolved:
+            # Something entered the outbox: deliver now rather than at the next pass.
+            self._dispatch_now.set()
         for listener in self.listeners:
             try:
                 listener(result)
@@ -132,6 +136,20 @@ class Agency:
                 log.exception("periodic step failed")
             await asyncio.sleep(seconds)
 
+    async def _dispatch_loop(self) -> None:
+        """Deliver the outbox every ``dispatch_seconds``, and at once when a batch queued
+        something (the detection latency then has no dispatcher sleep in it)."""
+        while True:
+            self._dispatch_now.clear()
+            try:
+                await self.dispatcher.dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatching the outbox failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dispatch_now.wait(), self.dispatch_seconds)
+
     async def start(self) -> None:
         if self.leadership is None:
             await self._lead()
@@ -148,9 +166,7 @@ class Agency:
         self.leading = True
         self.supervisor.start()
         self._work.append(asyncio.create_task(self._every(self.tick_seconds, self.tick)))
-        self._work.append(
-            asyncio.create_task(self._every(self.dispatch_seconds, self.dispatcher.dispatch_once))
-        )
+        self._work.append(asyncio.create_task(self._dispatch_loop()))
         housekeeping = self.housekeeping
         if housekeeping is not None:
             self._work.append(
