@@ -201,3 +201,18 @@ def test_summaries_match_the_full_records(store: Store) -> None:
         assert summary.reasons == record.assessment.reasons
         assert summary.stop == record.assessment.stop
         assert summary.etag == record.etag
+
+
+def test_start_up_reads_verdicts_and_open_states_without_assessments(store: Store) -> None:
+    verdicts = [Verdict.PENDING, Verdict.RELEASED, Verdict.READY]
+    with store.transaction() as tx:
+        for run, verdict in enumerate(verdicts, start=1):
+            tx.states.save_run(assessment(run, verdict, **{PIXEL: H, STRIP: IN_DB}), at(run))
+        tx.states.save_run(assessment(3, Verdict.READY, **{PIXEL: IN_DB, STRIP: IN_DB}), at(9))
+    with store.read() as tx:
+        assert tx.states.verdicts() == dict(enumerate(verdicts, start=1))
+        since = tx.states.open_states_since()
+    assert since == {
+        1: {PIXEL: at(1), STRIP: at(1)},
+        3: {PIXEL: at(9), STRIP: at(3)},
+    }, "final runs are left out; a state change moves its own time only"
