@@ -45,8 +45,8 @@ class AlertKeeper:
         self.state_since: dict[int, dict[str, datetime]] = {}
 
     def load(self, tx: Transaction) -> None:
-        for record in tx.states.list_runs(limit=None):
-            self.state_since[record.run] = {w.workflow: w.state_since for w in record.workflows}
+        # Only open runs can be stuck; final runs' alerts do not depend on these times.
+        self.state_since = tx.states.open_states_since()
 
     def note_changes(self, change: StateChange, now: datetime) -> None:
         since = self.state_since.setdefault(change.run, {})
