@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from spyagency.domain.facts import FirstConditionSafeRun, PromptRecoSwitch, RunInfo, StreamDone
 from spyagency.domain.observation import Observation
-from spyagency.domain.states import Source
+from spyagency.domain.states import Source, Verdict
 from spyagency.store import Store
 
-from .builders import T0, at
+from .builders import T0, assessment, at
 from .facts_strategy import observations
 
 
@@ -98,3 +98,21 @@ def test_nul_in_raw_text_is_kept_as_a_replacement_character(store: Store) -> Non
         tx.observations.add(seen(FirstConditionSafeRun(1), raw='{"a": "\x00"}'))
     with store.read() as tx:
         assert [o.raw for o in tx.observations.iter_all()] == ['{"a": "\ufffd"}']
+
+
+def test_start_up_reads_open_runs_and_system_facts_but_not_final_runs(store: Store) -> None:
+    batch = [seen(RunInfo(run, at(run), at(run + 1)), run) for run in (1, 2, 3)]
+    batch.append(seen(FirstConditionSafeRun(2), 5))
+    with store.transaction() as tx:
+        tx.observations.add_many(batch)
+        tx.states.save_run(assessment(1, Verdict.RELEASED), at(9))
+        tx.states.save_run(assessment(2, Verdict.READY), at(9))
+        tx.states.save_run(assessment(3, Verdict.MISSED), at(9))
+    with store.read() as tx:
+        kept = list(tx.observations.iter_unfinished(batch=1))
+        highest = tx.observations.highest_run()
+    assert [(o.run, type(o.fact).__name__) for o in kept] == [
+        (2, "RunInfo"),
+        (None, "FirstConditionSafeRun"),
+    ]
+    assert highest == 3, "the highest run counts evicted runs too"

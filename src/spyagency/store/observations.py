@@ -6,14 +6,15 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, func, insert, select
+from sqlalchemy import Connection, RowMapping, Select, func, insert, or_, select
 
 from spyagency.domain.facts import FactKey, fact_from_dict, fact_to_dict
 from spyagency.domain.observation import Observation
 from spyagency.domain.states import Source
 from spyagency.store.batches import chunked
 from spyagency.store.columns import storable_text
-from spyagency.store.schema import observation
+from spyagency.store.run_state_queries import FINAL_VERDICTS
+from spyagency.store.schema import observation, run_state
 
 
 def encode_fact_key(key: FactKey) -> str:
@@ -49,6 +50,33 @@ class ObservationRepository:
             if len(page) < batch:
                 return
             after = page[-1].id or after
+
+    def iter_unfinished(self, batch: int = 5000) -> Iterator[Observation]:
+        """Like ``iter_all``, without the observations of runs whose verdict is final
+        (released or missed): what an engine keeps in memory at start-up. Final runs' facts
+        stay in the store and are read again only if such a run hears news."""
+        final_run = (
+            select(run_state.c.run)
+            .where(run_state.c.run == observation.c.run, run_state.c.verdict.in_(FINAL_VERDICTS))
+            .exists()
+        )
+        after = 0
+        while True:
+            query = (
+                select(observation)
+                .where(observation.c.id > after, or_(observation.c.run.is_(None), ~final_run))
+                .order_by(observation.c.id)
+                .limit(batch)
+            )
+            page = self._read(query)
+            yield from page
+            if len(page) < batch:
+                return
+            after = page[-1].id or after
+
+    def highest_run(self) -> int | None:
+        found = self._connection.execute(select(func.max(observation.c.run))).scalar()
+        return int(found) if found is not None else None
 
     def after(self, observation_id: int, limit: int) -> list[Observation]:
         """Up to ``limit`` observations with an id above ``observation_id``, in id order:
