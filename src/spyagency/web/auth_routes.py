@@ -41,7 +41,7 @@ from spyagency.web.security import (
     csrf_token,
     current_principal,
     end_session,
-    secure_cookies,
+    set_private_cookie,
     start_session,
 )
 from spyagency.web.services import WebServices
@@ -196,15 +196,8 @@ def router(services: WebServices) -> APIRouter:
         }
         response = RedirectResponse(f"{document['authorization_endpoint']}?{urlencode(query)}", 303)
         pending = {"state": state, "nonce": nonce, "verifier": verifier, "next": safe_next(next)}
-        response.set_cookie(
-            LOGIN_COOKIE,
-            login_cookie(request).dump(pending, LOGIN_SECONDS),
-            max_age=LOGIN_SECONDS,
-            httponly=True,
-            samesite="lax",
-            secure=secure_cookies(request),
-            path="/auth",
-        )
+        value = login_cookie(request).dump(pending, LOGIN_SECONDS)
+        set_private_cookie(request, response, LOGIN_COOKIE, value, LOGIN_SECONDS, path="/auth")
         return response
 
     @api.get(

@@ -55,13 +55,11 @@ class RenderCache(Generic[Value]):
         return None
 
     def get_or_build(self, key: Hashable, build: Callable[[], Value]) -> Value:
-        now = time.monotonic()
+        found = self.peek(key)
+        if found is not None:
+            return found
+        now = time.monotonic()  # before building: an entry is as old as what it read
         with self._lock:
-            found = self._entries.get(key)
-            if found is not None and now - found[0] < self._ttl:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return found[1]
             self.misses += 1
         # Built outside the lock: two threads may build the same entry once; both are right.
         value = build()

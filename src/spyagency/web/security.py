@@ -166,19 +166,26 @@ def secure_cookies(request: Request) -> bool:
     return request.url.scheme == "https" or public.startswith("https://")
 
 
+def set_private_cookie(
+    request: Request, response: Response, name: str, value: str, seconds: int, path: str = "/"
+) -> None:
+    """Every cookie we set: HttpOnly, SameSite=Lax, Secure behind HTTPS, with a lifetime."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=seconds,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+        path=path,
+    )
+
+
 def start_session(request: Request, response: Response, name: str, role: Role) -> None:
     """Log ``name`` in: a fresh session (and CSRF token) in a signed, HttpOnly cookie."""
     payload = {"name": name, "role": role.label, "csrf": secrets.token_urlsafe(24)}
     value = SignedCookie(cookie_secret(request), "session").dump(payload, SESSION_SECONDS)
-    response.set_cookie(
-        SESSION_COOKIE,
-        value,
-        max_age=SESSION_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookies(request),
-        path="/",
-    )
+    set_private_cookie(request, response, SESSION_COOKIE, value, SESSION_SECONDS)
 
 
 def end_session(response: Response) -> None:

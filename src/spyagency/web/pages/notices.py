@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
-from spyagency.web.security import SignedCookie, cookie_secret, secure_cookies
+from spyagency.web.security import SignedCookie, cookie_secret, set_private_cookie
 
 NOTICE_COOKIE = "spyagency_notice"
 NOTICE_SECONDS = 120
@@ -32,15 +32,8 @@ def _codec(request: Request) -> SignedCookie:
 def leave_notice(request: Request, response: Response, notice: Notice) -> None:
     """Attach ``notice`` to ``response`` (a redirect) for the next page to show."""
     payload = {"text": notice.text[:MAX_TEXT], "ok": notice.ok}
-    response.set_cookie(
-        NOTICE_COOKIE,
-        _codec(request).dump(payload, NOTICE_SECONDS),
-        max_age=NOTICE_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookies(request),
-        path="/",
-    )
+    value = _codec(request).dump(payload, NOTICE_SECONDS)
+    set_private_cookie(request, response, NOTICE_COOKIE, value, NOTICE_SECONDS)
 
 
 def pending_notice(request: Request) -> Notice | None:
