@@ -346,7 +346,7 @@ def build_web_app(runtime: Runtime, *, with_engine: bool) -> Any:
     return create_app(build_web_services(runtime, with_engine=with_engine))
 
 
-async def _listen_for_changes(url: str, services: Any) -> None:
+async def listen_for_changes(url: str, services: Any) -> None:
     """Wake this process's live streams when any process writes events (PostgreSQL only)."""
 
     async def wake(_event_id: int) -> None:
@@ -402,7 +402,7 @@ async def serve(
         services = build_web_services(runtime, with_engine=engine)
         url = runtime.settings.database.url
         if is_postgresql(url):
-            background.append(asyncio.create_task(_listen_for_changes(url, services)))
+            background.append(asyncio.create_task(listen_for_changes(url, services)))
         app = create_app(services)
         config = uvicorn.Config(
             app,
