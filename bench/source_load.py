@@ -41,11 +41,11 @@ from spyagency.bootstrap import Runtime, build_runtime
 from spyagency.config import parse_settings
 from spyagency.domain.clock import ManualClock
 from spyagency.engine.polling import poll_once
+from spyagency.harness.replay import simulator_sources
 from spyagency.simulator import ManualClock as SimClock
 from spyagency.simulator import World, build_app, load_scenario
 from spyagency.simulator.scenario import Scenario
 
-SIM = "http://simulator"
 HOUR = 3600.0
 DAY = 24 * HOUR
 RATIO_LIMIT = 1.1
@@ -146,21 +146,10 @@ class Watcher:
 
 def watcher(name: str, world: World, inner: httpx2.AsyncBaseTransport, folder: Path) -> Watcher:
     transport = CountingTransport(inner)
-    fast = {"retries": 0, "timeout_seconds": 5}
+    sources = simulator_sources(world, http_timeout=5.0)
+    sources["prompt_global_tags"] = [world.scenario.tier0.prompt_global_tag]
     settings = parse_settings(
-        {
-            "database": {"url": f"sqlite:///{folder / f'{name}.db'}"},
-            "sources": {
-                "tier0": {"url": f"{SIM}/t0wmadatasvc/prod/", **fast},
-                "oms": {"url": f"{SIM}/agg/api/v1/", **fast},
-                "harvest": {"path": str(world.harvest_dir)},
-                "conddb": {"url": f"sqlite:///{world.condb.path}", **fast},
-                "upload_log": {"url": f"{SIM}/logs/dropBox/", **fast},
-                "dqm": {"url": f"{SIM}/dqm/offline/", **fast},
-                "wmstats": {"url": f"{SIM}/t0_reqmon/data/", **fast},
-                "prompt_global_tags": [world.scenario.tier0.prompt_global_tag],
-            },
-        }
+        {"database": {"url": f"sqlite:///{folder / f'{name}.db'}"}, "sources": sources}
     )
     clock = ManualClock(datetime.fromtimestamp(world.scenario.start, UTC))
     runtime = build_runtime(settings, clock=clock, transport=transport)

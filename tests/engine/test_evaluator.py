@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.knowledge import Knowledge
 from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import Override, OverrideKind
 from spyagency.domain.states import Source, UploadOutcome, Verdict
+from spyagency.engine.alerts import AlertKeeper
 from spyagency.engine.evaluator import Evaluator, next_health
+from spyagency.engine.signals import SignalDesk
 from spyagency.spies.scope import SourceError, SpyReport
+from spyagency.store.database import build_engine
+from spyagency.store.migrations import upgrade
 from spyagency.store.uow import Store
 from tests.domain.world import T0, Story
+from tests.engine.conftest import ALERT_CHANNELS, SIGNAL_CHANNEL
 
 GAINS = ("SiStripApvGain_pcl", ("SiStripApvGain_PCL_v0_prompt",))
 
@@ -234,3 +240,68 @@ def test_a_restart_keeps_final_runs_out_of_memory(evaluator: Evaluator, store: S
     again.load()
     assert again.open_runs() == [380102]
     assert 380100 not in again.knowledge.runs and again.verdicts[380100] is Verdict.RELEASED
+
+
+def staged_feed(evaluator: Evaluator, story: Story, tick: bool) -> None:
+    """The same reports as ``feed``, made one batch (``stage`` each, one ``commit``)."""
+    by_source: dict[Source, list[Observation]] = {}
+    for observation in story.observations:
+        by_source.setdefault(observation.source, []).append(observation)
+    for source in Source:
+        evaluator.stage(report(source, by_source.get(source, [])))
+    evaluator.commit(tick=tick)
+
+
+def latest_signals(store: Store) -> dict[int, str]:
+    with store.read() as tx:
+        return {s.run: s.verdict for s in tx.signals.all_latest()}
+
+
+def open_alert_keys(store: Store) -> set[str]:
+    with store.read() as tx:
+        return {a.dedupe_key for a in tx.alerts.open_alerts()}
+
+
+def test_one_batch_per_instant_concludes_what_a_batch_per_report_does(
+    evaluator: Evaluator, store: Store, clock: ManualClock, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'batched.db'}"
+    upgrade(url)
+    other = Store(build_engine(url))
+    batched = Evaluator(
+        other,
+        evaluator.catalogue,
+        evaluator.policy,
+        clock,
+        SignalDesk([SIGNAL_CHANNEL], public_url="http://agency"),
+        AlertKeeper(evaluator.policy, ALERT_CHANNELS, list(Source), "http://agency"),
+    )
+    failing = gains_run(380102, proven=False)
+    failing.at(3).harvested(*GAINS).marker(*GAINS)
+    failing.upload(GAINS[0], GAINS[1][0], UploadOutcome.ERROR, info="ORA-01017")
+    instants = [
+        gains_run(380100, proven=False),
+        gains_run(380101, proven=True),
+        failing,
+        gains_run(380100, proven=True),  # the lower run catches up: both go
+        released_run(380100),  # final: leaves memory
+        gains_run(380100, proven=True).at(41).iov(GAINS[1][0]),  # late: restored from store
+    ]
+    try:
+        for story in instants:
+            feed(evaluator, story)
+            evaluator.tick()
+            staged_feed(batched, story, tick=True)
+            assert batched.verdicts == evaluator.verdicts
+            # The Tier-0 hears the same last word on every run; a batch per report may also
+            # have said something in between (judged on half the instant's reports), which
+            # one batch never does.
+            assert latest_signals(other) == latest_signals(store)
+            assert set(signals(other)) <= set(signals(store))
+            assert open_alert_keys(other) == open_alert_keys(store)
+            assert batched.health == evaluator.health
+            clock.advance(timedelta(hours=1))
+        assert signals(store), "the story must send signals"
+        assert stored_count(other) == stored_count(store)
+    finally:
+        other.dispose()

@@ -50,6 +50,28 @@ def run_moments(
     return moments
 
 
+def runs_due(
+    assessments: Mapping[int, RunAssessment],
+    judged_at: Mapping[int, datetime],
+    state_since: Mapping[int, Mapping[str, datetime]],
+    policy: Policy,
+    now: datetime,
+) -> set[int]:
+    """The runs whose judgement time alone may have moved since each was last judged: one of
+    their moments fell after that judgement and by ``now`` (with the same one second late as
+    ``next_time_change``). Knowledge, health and overrides changes are the caller's to see."""
+    due = set()
+    for run, assessment in assessments.items():
+        since = judged_at.get(run)
+        if since is None:
+            due.add(run)
+            continue
+        moments = run_moments(assessment, state_since.get(run, {}), policy)
+        if any(since < m + LATE <= now for m in moments):
+            due.add(run)
+    return due
+
+
 def health_moments(health: Mapping[Source, SourceHealth], policy: Policy) -> Iterable[datetime]:
     for source, record in health.items():
         threshold = policy.stale_after.get(source)

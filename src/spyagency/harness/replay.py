@@ -5,21 +5,27 @@ Simulated time moves on a grid of ``step`` (every source's poll interval): the a
 
 1. both clocks are set to its time and the simulator materialises everything due by then;
 2. every spy whose answers may have changed polls the simulator over its real protocol (HTTP
-   through an in-memory ASGI transport; harvest files and the CondDB sqlite file on disk) and
-   the engine ingests each report in one transaction;
-3. the engine ticks when a deadline has come (or a source failed or recovered);
+   through an in-memory ASGI transport; harvest files and the CondDB sqlite file on disk);
+   each report is folded into the engine's memory at once (the next spy's scope sees it);
+3. the engine stores the grid point's reports and judges the runs they touched in one
+   transaction, ticking in the same batch when a deadline has come (or a source failed or
+   recovered); ``batch=False`` makes each report its own batch and the tick another;
 4. the outbox dispatcher delivers signals to the simulated Tier-0's webhook, HMAC-signed,
    which may release the run early.
 
 Event-driven (the default): a spy polls only when its answers may differ from its previous
-poll: the simulator says its view changed since then (``World.changed_since``; OMS changes
-by itself while a run goes on), the engine's poll scope changed, or the previous poll failed.
+poll: the simulator says its view changed since then (``World.changed_since``; OMS's running
+counters are left out, the OMS spy reads none), the part of the engine's poll scope that the
+spy reads changed (``scope_key``), or the previous poll failed.
 A skipped poll would have returned what the previous one did, so its only trace, a successful
-health record, is written instead (``Evaluator.record_unchanged_polls``) before anything is
-judged. Grid points where no source changed and no deadline falls are not visited at all; the
-next one visited is the first at or after the next world event, deadline or retry. A change
-is therefore seen at the first poll of its source at or after it, as with ``mode="fixed"``,
-which visits every grid point and polls every spy (the old, slow, literal loop).
+health record, is written instead (``Evaluator.stage_unchanged``; ``record_unchanged_polls``
+without batching) before anything is judged. Grid points where no source changed and no
+deadline falls are not visited at all; the next one visited is the first at or after the
+next world event, deadline or retry. A change is therefore seen at the first poll of its
+source at or after it, as with ``mode="fixed"``, which visits every grid point and polls
+every spy (the old, slow, literal loop). A tick re-judges only the runs one of whose
+deadlines has passed since their last judgement (every run when a source turned stale or
+fresh): the others would be judged as before.
 
 At the end it reads the simulator's ground truth, so tests and benchmarks can compare what the
 agency decided with what really happened.
@@ -30,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,10 +47,11 @@ import httpx2
 from spyagency.bootstrap import Runtime, build_runtime
 from spyagency.config import Settings, parse_settings
 from spyagency.domain.clock import ManualClock
+from spyagency.domain.health import stale_sources
 from spyagency.domain.states import Source, Verdict
 from spyagency.engine.evaluator import EvaluationResult, Evaluator
 from spyagency.engine.polling import Schedule, poll_once
-from spyagency.harness.deadlines import next_time_change
+from spyagency.harness.deadlines import next_time_change, runs_due
 from spyagency.simulator import ManualClock as SimClock
 from spyagency.simulator import World, build_app, load_scenario
 from spyagency.spies.scope import PollScope
@@ -66,24 +73,35 @@ SERVICE_OF = {
 Mode = Literal["events", "fixed"]
 
 
+def simulator_sources(world: World, *, http_timeout: float = 2.0) -> dict[str, Any]:
+    """The ``[sources]`` of an agency watching this in-process simulator.
+
+    No retries: in simulated time a failed poll is simply tried again at the next poll, which
+    is what retries would do in real time. An in-process HTTP request never waits on a
+    network, and the simulator's "slow" and "timeout" faults last milliseconds here, so the
+    HTTP timeout only keeps a busy machine from turning slow answers into source failures
+    (a replay must not depend on the machine's load). The CondDB file gets no wait at all: a
+    locked file is the fault being simulated.
+    """
+    http = {"retries": 0, "timeout_seconds": http_timeout}
+    return {
+        "tier0": {"url": f"{SIM}/t0wmadatasvc/prod/", **http},
+        "oms": {"url": f"{SIM}/agg/api/v1/", **http},
+        "harvest": {"path": str(world.harvest_dir)},
+        "conddb": {"url": f"sqlite:///{world.condb.path}", "retries": 0, "timeout_seconds": 0.05},
+        "upload_log": {"url": f"{SIM}/logs/dropBox/", **http},
+        "dqm": {"url": f"{SIM}/dqm/offline/", **http},
+        "wmstats": {"url": f"{SIM}/t0_reqmon/data/", **http},
+    }
+
+
 def agency_settings(
     world: World, workdir: Path, secret: str, policy: Mapping[str, Any] | None = None
 ) -> Settings:
     """What an agency watching this in-process simulator is configured with."""
-    # No retries and no waiting on a locked file: in simulated time a failed poll is simply
-    # tried again at the next step, which is what retries would do in real time.
-    fast = {"retries": 0, "timeout_seconds": 0.05}
     document: dict[str, Any] = {
         "database": {"url": f"sqlite:///{workdir / 'agency.db'}"},
-        "sources": {
-            "tier0": {"url": f"{SIM}/t0wmadatasvc/prod/", **fast},
-            "oms": {"url": f"{SIM}/agg/api/v1/", **fast},
-            "harvest": {"path": str(world.harvest_dir)},
-            "conddb": {"url": f"sqlite:///{world.condb.path}", **fast},
-            "upload_log": {"url": f"{SIM}/logs/dropBox/", **fast},
-            "dqm": {"url": f"{SIM}/dqm/offline/", **fast},
-            "wmstats": {"url": f"{SIM}/t0_reqmon/data/", **fast},
-        },
+        "sources": simulator_sources(world),
         "signals": {"webhook_url": f"{SIM}/sim/tier0/readiness", "webhook_secret": secret},
         "policy": dict(policy or {}),
         "web": {"public_url": "http://agency.invalid"},
@@ -154,22 +172,68 @@ class _Watch:
 
     polled_at: tuple[float, int] | None = None  # the world's change mark at that poll
     ok: bool = False
-    scope: tuple[PollScope, int] | None = None
+    scope: Hashable = None  # what the spy read of its scope (``scope_key``)
 
 
-def _scope_key(scope: PollScope) -> tuple[PollScope, int]:
-    # What a spy is asked, without the instant; the year is kept because the harvest spy
-    # looks into the folders of the current year (and the ones before).
+def _full_scope(scope: PollScope) -> Hashable:
+    # Everything a spy is asked, without the instant; the year is kept because the harvest
+    # spy looks into the folders of the current year (and the ones before).
     return dataclasses.replace(scope, now=EPOCH), scope.now.year
+
+
+# What each spy reads of its poll scope (from the spies' code): a scope change elsewhere asks
+# that spy nothing new, so its answer cannot differ. A source not listed counts as reading
+# all of it. (The replay-equivalence test checks the whole against polling at every step.)
+_SCOPE_READS: dict[Source, Callable[[PollScope], Hashable]] = {
+    Source.OMS: lambda scope: (tuple(scope.open_runs), scope.highest_known_run),
+    Source.HARVEST: lambda scope: (
+        tuple(scope.open_runs),
+        scope.highest_known_run,
+        scope.now.year,
+    ),
+    Source.CONDDB: lambda scope: (
+        tuple((r.run, tuple(w.destination_tags for w in r.workflows)) for r in scope.runs),
+        scope.prompt_global_tags,
+    ),
+    Source.UPLOAD_LOG: lambda scope: tuple((r.run, r.uploads) for r in scope.runs),
+    Source.WMSTATS: lambda scope: tuple(r.run for r in scope.runs if r.stopped),
+    Source.DQM: lambda scope: tuple(
+        (
+            r.run,
+            r.stopped,
+            r.acq_era,
+            r.streams,
+            tuple((w.name, w.producer, w.dqm_folder, w.dqm_known, w.streams) for w in r.workflows),
+        )
+        for r in scope.runs
+    ),
+    Source.TIER0: lambda scope: (
+        tuple((r.run, r.stopped, r.acq_era, r.streams, r.done_streams) for r in scope.runs),
+        scope.highest_known_run,
+    ),
+}
+
+
+def scope_key(source: Source, scope: PollScope) -> Hashable:
+    """The part of ``scope`` that ``source``'s spy reads: equal keys, equal questions."""
+    reads = _SCOPE_READS.get(source, _full_scope)
+    return reads(scope)
 
 
 class _Stepper:
     """One replay's loop state: the grid, the watches, the next deadline."""
 
     def __init__(
-        self, world: World, runtime: Runtime, clock: ManualClock, start: float, step: float
+        self,
+        world: World,
+        runtime: Runtime,
+        clock: ManualClock,
+        start: float,
+        step: float,
+        batch: bool,
     ) -> None:
         self.world = world
+        self.batch = batch
         self.runtime = runtime
         self.evaluator: Evaluator = runtime.agency.evaluator
         self.schedules: list[Schedule] = runtime.agency.supervisor.schedules
@@ -179,6 +243,11 @@ class _Stepper:
         self.watch = {s.spy.source: _Watch() for s in self.schedules}
         self.next_tick: datetime | None = None
         self.tick_now = True  # the first visit ticks
+        # When each open run was last judged, and what every judgement shared at the last
+        # batch (stale sources, overrides): a tick re-judges only the runs a moment of which
+        # has passed since (``runs_due``), unless what they shared changed.
+        self.judged_at: dict[int, datetime] = {}
+        self.shared: Hashable = None
         self.pending_delivery = False
 
     def slot_at_or_after(self, t: float) -> float:
@@ -186,12 +255,29 @@ class _Stepper:
 
     def needs_poll(self, schedule: Schedule, scope: PollScope) -> bool:
         watch = self.watch[schedule.spy.source]
-        if watch.polled_at is None or not watch.ok or watch.scope != _scope_key(scope):
+        if (
+            watch.polled_at is None
+            or not watch.ok
+            or watch.scope != scope_key(schedule.spy.source, scope)
+        ):
             return True
-        return self.world.changed_since(SERVICE_OF[schedule.spy.source], watch.polled_at)
+        # The OMS spy reads no running counter (see ``RunInfo``): for it, OMS changes only
+        # when a run starts or ends, both events, not at every step while a run goes on.
+        service = SERVICE_OF[schedule.spy.source]
+        return self.world.changed_since(service, watch.polled_at, counters=False)
 
-    def record_quiet(self, t: float, now: datetime) -> int:
-        """Carry the health of sources left unpolled this slot (see the module docstring)."""
+    def shared_context(self, now: datetime) -> Hashable:
+        """What every run's judgement reads besides its own knowledge and moments: the stale
+        sources and the overrides (the latter as of the last tick: a replay places none)."""
+        policy = self.evaluator.policy
+        stale = stale_sources(
+            self.evaluator.health, now, policy.stale_after, policy.critical_sources
+        )
+        return tuple(stale), tuple(self.evaluator.overrides)
+
+    def quiet_sources(self, t: float) -> list[Source]:
+        """Sources whose polls since the last one were skipped as unchanged (healthy ones
+        not polled during the last step)."""
         quiet = []
         for source, watch in self.watch.items():
             health = self.evaluator.health.get(source)
@@ -199,6 +285,11 @@ class _Stepper:
                 continue
             if health.last_success.timestamp() <= t - self.step:
                 quiet.append(source)
+        return quiet
+
+    def record_quiet(self, t: float, now: datetime) -> int:
+        """Carry the health of sources left unpolled this slot (see the module docstring)."""
+        quiet = self.quiet_sources(t)
         if quiet:
             self.evaluator.record_unchanged_polls(quiet, now)
         return len(quiet)
@@ -209,7 +300,13 @@ class _Stepper:
         wanted = [s for s in self.schedules if mode == "fixed" or self.needs_poll(s, scope)]
         due = self.tick_now or (self.next_tick is not None and self.next_tick <= now)
         if mode == "events" and (wanted or due):
-            result.skipped_polls += self.record_quiet(t, now)
+            if self.batch:
+                quiet = self.quiet_sources(t)
+                self.evaluator.stage_unchanged(quiet)
+                result.skipped_polls += len(quiet)
+            else:
+                result.skipped_polls += self.record_quiet(t, now)
+        polled = False
         for schedule in self.schedules:
             scope = self.evaluator.scope()
             if mode == "events" and not self.needs_poll(schedule, scope):
@@ -221,18 +318,49 @@ class _Stepper:
             watch = self.watch[schedule.spy.source]
             if report.ok != watch.ok and watch.polled_at is not None:
                 due = True  # a source failed or recovered: its alerts move on a tick
-            watch.polled_at, watch.ok, watch.scope = mark, report.ok, _scope_key(scope)
-            result.account(self.evaluator.ingest(report))
-            self.pending_delivery = True
-        if mode == "fixed" or due:
+            watch.polled_at, watch.ok, watch.scope = (
+                mark,
+                report.ok,
+                scope_key(schedule.spy.source, scope),
+            )
+            if self.batch:
+                self.evaluator.stage(report)
+            else:
+                result.account(self.evaluator.ingest(report))
+            polled = True
+        tick = mode == "fixed" or due
+        if self.batch and (polled or tick or wanted):
+            shared = self.shared_context(now)
+            tick_runs = None
+            if shared != self.shared:
+                tick = True  # a source turned stale or fresh: every run is judged again
+            elif tick and mode == "events" and not self.tick_now:
+                tick_runs = runs_due(
+                    self.evaluator.assessments,
+                    self.judged_at,
+                    self.evaluator.alerts.state_since,
+                    self.evaluator.policy,
+                    now,
+                )
+            self.shared = shared
+            batch = self.evaluator.commit(tick=tick, tick_runs=tick_runs)
+            for assessment in batch.assessments:
+                self.judged_at[assessment.run] = now
+            result.account(batch)
+        elif tick:
             result.account(self.evaluator.tick())
+        if tick:
             result.ticks += 1
-            self.pending_delivery = True
+        self.pending_delivery = self.pending_delivery or polled or tick
         self.tick_now = False
         if self.pending_delivery:
-            await self.runtime.agency.dispatcher.dispatch_once()
             with self.runtime.store.read() as tx:
-                self.pending_delivery = tx.outbox.pending_count() > 0
+                waiting = tx.outbox.pending_count() > 0
+            if waiting:  # the dispatcher's claim is a write: only when there is mail
+                await self.runtime.agency.dispatcher.dispatch_once()
+                with self.runtime.store.read() as tx:
+                    waiting = tx.outbox.pending_count() > 0
+            self.pending_delivery = waiting
         self.next_tick = next_time_change(
             self.evaluator.assessments.values(),
             self.evaluator.alerts.state_since,
@@ -246,8 +374,6 @@ class _Stepper:
         """The next grid point where anything may happen (always later than ``t``)."""
         following = t + self.step
         if self.pending_delivery or any(not w.ok for w in self.watch.values()):
-            return following
-        if self.world.running:  # OMS changes by itself while a run goes on
             return following
         scope = self.evaluator.scope()
         if any(self.needs_poll(s, scope) for s in self.schedules):
@@ -272,11 +398,14 @@ async def replay(
     progress: Callable[[float], None] | None = None,
     mode: Mode = "events",
     plan_changes: Mapping[str, Any] | None = None,
+    batch: bool = True,
 ) -> ReplayResult:
     """Replay ``scenario`` until its end plus ``extra_hours`` (so lock-ins happen).
 
     ``plan_changes`` replaces fields of the scenario (a shorter ``duration_s``, other
-    ``faults``) before the world is planned.
+    ``faults``) before the world is planned. ``batch`` makes the reports of one grid point
+    one evaluator batch (``Evaluator.stage``/``commit``); without it each report is its own
+    batch and the tick another, as a live agency's pollers would hand them in.
     """
     began = time.perf_counter()
     plan = load_scenario(scenario)
@@ -298,7 +427,7 @@ async def replay(
     runtime = build_runtime(settings, clock=clock, transport=transport)
     evaluator = runtime.agency.evaluator
     evaluator.load()
-    stepper = _Stepper(world, runtime, clock, start, step.total_seconds())
+    stepper = _Stepper(world, runtime, clock, start, step.total_seconds(), batch)
     last = stepper.slot_at_or_after(end + 1e-6) - step.total_seconds()  # last grid point <= end
     result = ReplayResult(truth={}, step=step)
     result.grid_points = round((last - start) / step.total_seconds()) + 1

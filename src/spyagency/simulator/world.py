@@ -52,6 +52,9 @@ EVENT_SERVICES: dict[str, tuple[str, ...]] = {
     "window_end": ("conddb",),
 }
 ALL_SERVICES = ("t0", "oms", "logs", "dqm", "wmstats", "harvest", "conddb")
+# The OMS run attributes that grow by themselves while a run goes on (``http_oms.attributes``);
+# every other attribute is fixed at run start, except ``end_time`` (set by the run's end).
+OMS_COUNTERS = frozenset({"duration", "recorded_lumi", "last_lumisection_number"})
 
 
 class World(EventHandlers):
@@ -182,19 +185,25 @@ class World(EventHandlers):
             return ("conddb",)
         return (window.service,) if window.service is not None else SERVICES
 
-    def changed_since(self, service: str, mark: tuple[float, int]) -> bool:
+    def changed_since(
+        self, service: str, mark: tuple[float, int], *, counters: bool = True
+    ) -> bool:
         """Whether ``service`` may answer differently now than when ``mark`` was taken
         (``change_mark``); conservative.
 
         True when an event touched it after ``mark``, when a fault window acting on it began
         or ended in between, or, for OMS, while a run goes on (its length grows by itself).
-        Per-request faults drawn from rates are not changes: they are the luck of one request.
+        ``counters=False`` asks only about the OMS fields fixed for a run's whole life (start,
+        fill, class, field, components, beams, sequence) and its end: a reader that ignores the
+        running counters (``OMS_COUNTERS``) sees those change only at run start and run end,
+        which are events. Per-request faults drawn from rates are not changes: they are the
+        luck of one request.
         """
         since = mark[0]
         with self._guard:
             if self.changed_at.get(service, (self.now, 0)) > mark:
                 return True
-            if service == "oms" and self.running:
+            if service == "oms" and counters and self.running:
                 return True
             return any(
                 since < edge <= self.now
