@@ -23,6 +23,18 @@ from tests.engine.conftest import ALERT_CHANNELS, SIGNAL_CHANNEL
 GAINS = ("SiStripApvGain_pcl", ("SiStripApvGain_PCL_v0_prompt",))
 
 
+def restarted(evaluator: Evaluator, store: Store) -> Evaluator:
+    """A fresh evaluator on the same store and collaborators: what a restart builds."""
+    return Evaluator(
+        store,
+        evaluator.catalogue,
+        evaluator.policy,
+        evaluator.clock,
+        evaluator.signals,
+        evaluator.alerts,
+    )
+
+
 def report(source: Source, observations: list[Observation], error: str | None = None) -> SpyReport:
     found = SpyReport(source=source, started_at=T0, observations=observations)
     if error:
@@ -132,14 +144,7 @@ def test_a_restart_replays_the_store_into_the_same_judgement(
 ) -> None:
     feed(evaluator, gains_run(380100, proven=True))
     before = evaluator.assess(380100)
-    again = Evaluator(
-        store,
-        evaluator.catalogue,
-        evaluator.policy,
-        evaluator.clock,
-        evaluator.signals,
-        evaluator.alerts,
-    )
+    again = restarted(evaluator, store)
     assert again.load() > 0
     assert again.assess(380100) == before
 
@@ -208,14 +213,7 @@ def test_a_late_observation_of_an_evicted_run_is_stored_and_judged_as_before(
     with store.read() as tx:
         stored = tx.states.get_run(380100)
     # Judged from everything stored about it, as if it had never left memory.
-    reference = Evaluator(
-        store,
-        evaluator.catalogue,
-        evaluator.policy,
-        evaluator.clock,
-        evaluator.signals,
-        evaluator.alerts,
-    )
+    reference = restarted(evaluator, store)
     reference.knowledge = Knowledge()
     reference.health = dict(evaluator.health)
     for observation in late.observations:
@@ -229,14 +227,7 @@ def test_a_late_observation_of_an_evicted_run_is_stored_and_judged_as_before(
 def test_a_restart_keeps_final_runs_out_of_memory(evaluator: Evaluator, store: Store) -> None:
     feed(evaluator, released_run(380100))
     feed(evaluator, gains_run(380102, proven=False))
-    again = Evaluator(
-        store,
-        evaluator.catalogue,
-        evaluator.policy,
-        evaluator.clock,
-        evaluator.signals,
-        evaluator.alerts,
-    )
+    again = restarted(evaluator, store)
     again.load()
     assert again.open_runs() == [380102]
     assert 380100 not in again.knowledge.runs and again.verdicts[380100] is Verdict.RELEASED
