@@ -124,8 +124,15 @@ class Agency:
             except Exception:
                 log.exception("a listener failed")
 
-    async def _every(self, seconds: float, step: Callable[[], object]) -> None:
+    async def _every(
+        self, seconds: float, step: Callable[[], object], wake: asyncio.Event | None = None
+    ) -> None:
+        """Run ``step`` every ``seconds``, surviving its errors; setting ``wake`` runs it at
+        once (the dispatcher is woken when a batch queued something, so detection latency
+        has no dispatcher sleep in it)."""
         while True:
+            if wake is not None:
+                wake.clear()
             try:
                 outcome = step()
                 if asyncio.iscoroutine(outcome):
@@ -134,21 +141,11 @@ class Agency:
                 raise
             except Exception:
                 log.exception("periodic step failed")
-            await asyncio.sleep(seconds)
-
-    async def _dispatch_loop(self) -> None:
-        """Deliver the outbox every ``dispatch_seconds``, and at once when a batch queued
-        something (the detection latency then has no dispatcher sleep in it)."""
-        while True:
-            self._dispatch_now.clear()
-            try:
-                await self.dispatcher.dispatch_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatching the outbox failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dispatch_now.wait(), self.dispatch_seconds)
+            if wake is None:
+                await asyncio.sleep(seconds)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), seconds)
 
     async def start(self) -> None:
         if self.leadership is None:
@@ -166,7 +163,10 @@ class Agency:
         self.leading = True
         self.supervisor.start()
         self._work.append(asyncio.create_task(self._every(self.tick_seconds, self.tick)))
-        self._work.append(asyncio.create_task(self._dispatch_loop()))
+        dispatch = self._every(
+            self.dispatch_seconds, self.dispatcher.dispatch_once, self._dispatch_now
+        )
+        self._work.append(asyncio.create_task(dispatch))
         housekeeping = self.housekeeping
         if housekeeping is not None:
             self._work.append(

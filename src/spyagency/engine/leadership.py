@@ -96,29 +96,22 @@ class Leadership:
         return self.leading
 
     def _campaign(self, now: datetime) -> int | None:
-        if self._lock is not None:
-            if not self._lock.try_hold():
-                return None
-            with self.store.transaction() as tx:
-                if self.epoch is not None and tx.leader.heartbeat(
-                    self.name, self.holder, self.epoch, now
-                ):
-                    return self.epoch
-                if self.epoch is not None:
-                    # Our session was replaced while we still thought we led: start afresh.
-                    log.warning("lost the %s lease at epoch %d", self.name, self.epoch)
-                won = tx.leader.take_over(self.name, self.holder, now)
-            log.info("leading %s at epoch %d as %s", self.name, won, self.holder)
-            return won
+        if self._lock is not None and not self._lock.try_hold():
+            return None
         with self.store.transaction() as tx:
-            if self.epoch is not None and tx.leader.heartbeat(
-                self.name, self.holder, self.epoch, now
-            ):
-                return self.epoch
-            acquired = tx.leader.try_acquire(self.name, self.holder, now, self.ttl)
-        if acquired is not None and acquired != self.epoch:
-            log.info("leading %s at epoch %d as %s", self.name, acquired, self.holder)
-        return acquired
+            if self.epoch is not None:
+                if tx.leader.heartbeat(self.name, self.holder, self.epoch, now):
+                    return self.epoch
+                log.warning("lost the %s lease at epoch %d", self.name, self.epoch)
+            if self._lock is not None:
+                # Holding the lock proves no live process leads: take the lease whatever
+                # its age (our own session may have been replaced while we thought we led).
+                won: int | None = tx.leader.take_over(self.name, self.holder, now)
+            else:
+                won = tx.leader.try_acquire(self.name, self.holder, now, self.ttl)
+        if won is not None:
+            log.info("leading %s at epoch %d as %s", self.name, won, self.holder)
+        return won
 
     def fence(self, tx: Transaction) -> None:
         """Refuse the transaction unless this process still holds the lease at its epoch."""

@@ -6,7 +6,17 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 
 from spyagency.domain.facts import FactKey, fact_from_dict, fact_to_dict
 from spyagency.domain.observation import Observation
@@ -43,13 +53,7 @@ class ObservationRepository:
 
     def iter_all(self, batch: int = 5000) -> Iterator[Observation]:
         """Every observation in id order, read ``batch`` rows at a time (keyset, not OFFSET)."""
-        after = 0
-        while True:
-            page = self.after(after, batch)
-            yield from page
-            if len(page) < batch:
-                return
-            after = page[-1].id or after
+        return self._pages(true(), batch)
 
     def iter_unfinished(self, batch: int = 5000) -> Iterator[Observation]:
         """Like ``iter_all``, without the observations of runs whose verdict is final
@@ -60,11 +64,15 @@ class ObservationRepository:
             .where(run_state.c.run == observation.c.run, run_state.c.verdict.in_(FINAL_VERDICTS))
             .exists()
         )
+        return self._pages(or_(observation.c.run.is_(None), ~final_run), batch)
+
+    def _pages(self, condition: ColumnElement[bool], batch: int) -> Iterator[Observation]:
+        """Observations meeting ``condition`` in id order, ``batch`` rows per query."""
         after = 0
         while True:
             query = (
                 select(observation)
-                .where(observation.c.id > after, or_(observation.c.run.is_(None), ~final_run))
+                .where(observation.c.id > after, condition)
                 .order_by(observation.c.id)
                 .limit(batch)
             )
