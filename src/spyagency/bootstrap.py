@@ -122,7 +122,14 @@ def build_spies(
     built: list[tuple[SourceSettings, Spy | None]] = []
     t0, oms, harvest, conddb = sources.tier0, sources.oms, sources.harvest, sources.conddb
     logs, dqm, wmstats = sources.upload_log, sources.dqm, sources.wmstats
-    built.append((t0, T0DataServiceSpy(t0.url, clock=now, **_http(t0)) if t0.url else None))
+    # The Tier-0 can name only its latest run: with OMS watching, discovery is OMS's.
+    oms_discovers = bool(oms.url) and oms.enabled
+    tier0 = (
+        T0DataServiceSpy(t0.url, clock=now, discover_new_runs=not oms_discovers, **_http(t0))
+        if t0.url
+        else None
+    )
+    built.append((t0, tier0))
     built.append((oms, OmsRunsSpy(oms.url, clock=now, **_http(oms)) if oms.url else None))
     built.append((harvest, HarvestAreaSpy(Path(harvest.path), clock=now) if harvest.path else None))
     built.append(

@@ -75,11 +75,24 @@ def test_unknown_run_answers_empty(live_day: LiveSim) -> None:
     assert result(live_day, "run_stream_done", run=999999, stream="Express") == []
 
 
+def test_run_config_answers_the_latest_run_or_the_run_asked(live: LiveSim) -> None:
+    """As the real service: without ``run`` only the highest run, so the answer stays small."""
+    assert result(live, "run_config") == []  # before the first run
+    first, second = live.world.plan[0], live.world.plan[1]
+    live.set_time(first.start + 1)
+    assert result(live, "run_config") == [{"run": first.number, "acq_era": "Run2026A"}]
+    live.set_time(second.start + 1)
+    assert result(live, "run_config") == [{"run": second.number, "acq_era": "Run2026A"}]
+    assert result(live, "run_config", run=first.number) == [
+        {"run": first.number, "acq_era": "Run2026A"}
+    ]
+    assert result(live, "run_config", run=max(r.number for r in live.world.plan)) == []
+
+
 def test_run_and_express_config(live_day: LiveSim) -> None:
     world = live_day.world
-    rows = result(live_day, "run_config")
-    assert [r["run"] for r in rows] == world.started
-    assert all(set(r) == {"run", "acq_era"} for r in rows)
+    (latest,) = result(live_day, "run_config")
+    assert latest == {"run": max(world.started), "acq_era": "Run2026A"}
     collision = next(r for r in world.plan if r.run_class == "collisions")
     express = result(live_day, "express_config", run=collision.number)
     streams = {r["stream"] for r in express}

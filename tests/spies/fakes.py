@@ -137,7 +137,7 @@ class FakeTier0:
                     return run
                 wanted = [run] if run in self.runs else []
             else:
-                wanted = sorted(self.runs)
+                wanted = sorted(self.runs)[-1:]  # as the real service: the latest run only
             rows = [{"run": r, "acq_era": self.runs[r].acq_era} for r in wanted]
             return json_response(request, {"result": rows})
 
@@ -164,7 +164,14 @@ class FakeTier0:
             return json_response(request, {"result": [info is not None and stream in info.done]})
 
         async def reco_config(request: Request) -> Response:
-            run = self._run(request)
+            if "run" not in request.query_params:
+                # As the real service: the highest run it holds, i.e. the highest released.
+                released = [r for r, i in self.runs.items() if i.reco_datasets]
+                if not released:
+                    return json_response(request, {"result": []})
+                run: int | Response = max(released)
+            else:
+                run = self._run(request)
             if isinstance(run, Response):
                 return run
             info = self.runs.get(run)

@@ -88,10 +88,11 @@ async def test_reset_truncated_and_refused_connections() -> None:
             async with spy:
                 report = await spy.poll(scope)
             assert report.observations == []
-            assert len(report.errors) == 3  # fcsr, promptreco_status, run_config
+            # fcsr, promptreco_status, run_config and reco_config (the latest release)
+            assert len(report.errors) == 4
             assert all(e.message.startswith("connection failed") for e in report.errors)
             assert not any(e.permanent for e in report.errors)
-            assert report.requests == 6
+            assert report.requests == 8
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     closed_port = probe.getsockname()[1]
@@ -101,7 +102,7 @@ async def test_reset_truncated_and_refused_connections() -> None:
     )
     async with spy:
         report = await spy.poll(scope)
-    assert len(report.errors) == 3 and report.observations == []
+    assert len(report.errors) == 4 and report.observations == []
 
 
 async def test_a_server_that_never_answers_times_out() -> None:
@@ -115,5 +116,5 @@ async def test_a_server_that_never_answers_times_out() -> None:
         spy = T0DataServiceSpy(url + "/", clock=fixed_clock, settings=settings)
         async with spy:
             report = await spy.poll(PollScope(now=NOW))
-    assert len(report.errors) == 3
+    assert len(report.errors) == 4
     assert all(e.message.startswith("timeout") for e in report.errors)

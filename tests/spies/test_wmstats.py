@@ -127,3 +127,86 @@ async def test_a_completed_request_without_harvest_job_means_no_output() -> None
     for stream in completed:
         assert jobs[stream].state is HarvestJobState.SUCCESS
         assert "without an AlcaHarvest job" in jobs[stream].detail
+
+
+def hits_of(fake: FakeWmStats, stream: str) -> int:
+    wanted = f"jobdetail/Express_Run380000_Stream{stream}"
+    return sum(1 for path in fake.hits.paths if path.split("?")[0].endswith(wanted))
+
+
+async def test_a_completed_request_is_asked_once_until_the_spy_restarts() -> None:
+    """The fixture's Express request is completed: its jobdetail is final after one read.
+    The Harvesting ones (ExpressAlignment, Calibration) are asked at every cycle."""
+    fake = FakeWmStats(
+        details={
+            "Express_Run380000_StreamExpress": "wmstats_jobdetail_success.json",
+            "Express_Run380000_StreamExpressAlignment": "wmstats_jobdetail_paused.json",
+        }
+    )
+    scope = PollScope(now=NOW, runs=(RunScope(380000, True),))
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        first = await spy.poll(scope)
+        later = [await spy.poll(scope) for _ in range(3)]
+    assert {j.stream for j in facts_of(first, HarvestJob)} == {"Express", "ExpressAlignment"}
+    assert first.requests == 4  # requestcache + 3 jobdetail
+    for report in later:
+        assert report.errors == []
+        assert report.requests == 3  # requestcache + the 2 requests not completed
+        assert {j.stream for j in facts_of(report, HarvestJob)} == {"ExpressAlignment"}
+    assert hits_of(fake, "Express") == 1
+    assert hits_of(fake, "ExpressAlignment") == hits_of(fake, "Calibration") == 4
+
+    # A new spy (a restart) remembers nothing: everything is asked again.
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        again = await spy.poll(scope)
+    assert again.requests == 4 and hits_of(fake, "Express") == 2
+    assert facts_of(again, HarvestJob)[0] == facts_of(first, HarvestJob)[0]
+
+
+async def test_a_run_leaving_the_scope_is_forgotten() -> None:
+    fake = FakeWmStats(
+        details={"Express_Run380000_StreamExpress": "wmstats_jobdetail_success.json"}
+    )
+    stopped = PollScope(now=NOW, runs=(RunScope(380000, True),))
+    released = PollScope(now=NOW, runs=(RunScope(380001, False),))
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        await spy.poll(stopped)
+        await spy.poll(stopped)
+        assert hits_of(fake, "Express") == 1
+        await spy.poll(released)  # run 380000 left the scope
+        back = await spy.poll(stopped)
+    assert hits_of(fake, "Express") == 2
+    assert "Express" in {job.stream for job in facts_of(back, HarvestJob)}
+
+
+async def test_a_request_is_settled_only_by_a_read_made_once_it_completed() -> None:
+    """A running request is asked every cycle, including the cycle in which it completes
+    (its last jobs may have finished in between); only later cycles skip it."""
+    name = "Express_Run380000_StreamExpress"
+    status = {"now": "Harvesting"}
+    jobs: dict[str, dict[str, object]] = {}
+    asked: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        asked.append(request.url.path.rsplit("/", 1)[-1])
+        if request.url.path.endswith("requestcache"):
+            entry = {"RequestType": "Express", "RequestStatus": status["now"]}
+            return httpx2.Response(200, json={"result": [{name: entry}]})
+        return httpx2.Response(200, json={"result": [{name: jobs}]})
+
+    scope = PollScope(now=NOW, runs=(RunScope(380000, True),))
+    spy = WmStatsSpy(BASE, transport=httpx2.MockTransport(handler), clock=fixed_clock)
+    async with spy:
+        running = [await spy.poll(scope) for _ in range(3)]
+        assert asked.count(name) == 3
+        assert all(facts_of(r, HarvestJob) == [] for r in running)  # no harvest job yet
+        jobs["/x/Express/AlcaHarvestALCAPROMPT"] = {
+            "success": {"0": {"errorCount": 0, "samples": [{"output": [{"lfn": LFN + ".db"}]}]}}
+        }
+        status["now"] = "completed"
+        done = await spy.poll(scope)
+        after = await spy.poll(scope)
+    assert facts_of(done, HarvestJob) == [
+        HarvestJob(380000, "Express", HarvestJobState.SUCCESS, outputs=(LFN + ".db",))
+    ]
+    assert asked.count(name) == 4 and after.requests == 1 and after.observations == []

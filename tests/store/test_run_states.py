@@ -3,9 +3,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.store import Store
 from spyagency.store.run_records import WorkflowChange
+from spyagency.store.run_state_writer import ConcurrentUpdateError, SavedRun
 
 from .builders import assessment, at
 
@@ -216,3 +219,44 @@ def test_start_up_reads_verdicts_and_open_states_without_assessments(store: Stor
         1: {PIXEL: at(1), STRIP: at(1)},
         3: {PIXEL: at(9), STRIP: at(3)},
     }, "final runs are left out; a state change moves its own time only"
+
+
+def test_saving_after_what_was_saved_last_equals_reading_it_back(store: Store) -> None:
+    """The engine saves with its memory of the last save (nothing is read back): the stored
+    run, its workflows, the events and the changes reported are the same as the saver that
+    reads the run back first. Run 1 is saved one way, run 2 the other, same assessments."""
+    steps = [
+        assessment(0, **{PIXEL: H, STRIP: H}),
+        assessment(0, **{PIXEL: H, STRIP: H}),  # unchanged
+        assessment(0, **{PIXEL: IN_DB, STRIP: H}),  # one workflow moves
+        replace(assessment(0, **{PIXEL: IN_DB, STRIP: H}), reasons=("reworded",)),
+        assessment(0, Verdict.READY, ("proven",), **{PIXEL: IN_DB, STRIP: IN_DB}),
+        assessment(0, Verdict.READY, ("proven",), **{PIXEL: IN_DB}),  # one disappears
+    ]
+    previous: SavedRun | None = None
+    for minute, step in enumerate(steps):
+        with store.transaction() as tx:
+            read_back = tx.states.save_run(replace(step, run=1), at(minute))
+            remembered = tx.states.save_run(replace(step, run=2), at(minute), previous)
+        previous = SavedRun(replace(step, run=2), remembered.version)
+        assert replace(remembered, run=1) == read_back
+    with store.read() as tx:
+        one, two = tx.states.get_run(1), tx.states.get_run(2)
+        events = [tx.events.for_run(1), tx.events.for_run(2)]
+    assert one is not None and two is not None
+    workflows = tuple(replace(w, run=1) for w in two.workflows)
+    assert replace(two, assessment=one.assessment, workflows=workflows) == one
+    assert two.assessment == replace(one.assessment, run=2)
+    strip = [(e.kind, e.workflow, e.old, e.new, e.at, e.detail) for e in events[0]]
+    assert [(e.kind, e.workflow, e.old, e.new, e.at, e.detail) for e in events[1]] == strip
+
+
+def test_a_save_after_a_stale_memory_is_refused(store: Store) -> None:
+    first = assessment(1, **{PIXEL: H})
+    with store.transaction() as tx:
+        saved = tx.states.save_run(first, at(0))
+    with store.transaction() as tx:
+        tx.states.save_run(assessment(1, **{PIXEL: IN_DB}), at(1))  # another writer
+    with pytest.raises(ConcurrentUpdateError), store.transaction() as tx:
+        stale = SavedRun(first, saved.version)
+        tx.states.save_run(assessment(1, Verdict.READY, **{PIXEL: IN_DB}), at(2), stale)

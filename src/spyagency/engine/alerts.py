@@ -70,28 +70,39 @@ class AlertKeeper:
             candidates.extend(source_alerts(health, self.policy, now, self.sources))
         wanted = {c.dedupe_key: c for c in candidates}
         judged = {a.run for a in assessments}
+        # One read of the open alerts serves both halves: an alert whose condition holds
+        # unchanged is only marked seen (all of them in one statement at the end).
+        open_now = {a.dedupe_key: a for a in tx.alerts.open_alerts()}
+        unchanged: list[int] = []
 
         opened = 0
         for key, candidate in wanted.items():
-            alert, is_new = tx.alerts.open_or_touch(
-                key,
-                candidate.kind.value,
-                candidate.severity.value,
-                candidate.run,
-                candidate.workflow,
-                candidate.source.value if candidate.source else None,
-                f"{candidate.summary}: {candidate.description}".rstrip(": "),
-                now,
-                state=candidate.state,
-            )
+            message = f"{candidate.summary}: {candidate.description}".rstrip(": ")
+            current = open_now.get(key)
+            if current is not None and _holds_unchanged(current, candidate, message):
+                unchanged.append(current.id)
+                alert, is_new = current, False
+            else:
+                alert, is_new = tx.alerts.open_or_touch(
+                    key,
+                    candidate.kind.value,
+                    candidate.severity.value,
+                    candidate.run,
+                    candidate.workflow,
+                    candidate.source.value if candidate.source else None,
+                    message,
+                    now,
+                    state=candidate.state,
+                )
             if is_new:
                 opened += 1
                 self._notify(tx, alert, candidate, "firing", now)
             elif REFRESHED_CHANNEL in self.channels:
                 self._refresh(tx, alert, candidate, now)
+        tx.alerts.touch_many(unchanged, now)
 
         resolved = 0
-        for alert in tx.alerts.open_alerts():
+        for alert in open_now.values():
             if alert.dedupe_key in wanted:
                 continue
             ours = alert.run in judged if alert.run is not None else include_sources
@@ -158,3 +169,14 @@ class AlertKeeper:
                 )
             ]
         )
+
+
+def _holds_unchanged(current: Alert, candidate: AlertCandidate, message: str) -> bool:
+    """True when touching ``current`` for ``candidate`` would change nothing but the time it
+    was last seen (same severity, text and state, so an acknowledgement still holds)."""
+    return (
+        current.severity == candidate.severity.value
+        and current.message == message
+        and current.description == ""
+        and current.state == candidate.state
+    )

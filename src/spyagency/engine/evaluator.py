@@ -46,6 +46,7 @@ from spyagency.engine.scoping import poll_scope
 from spyagency.engine.signals import SignalDesk
 from spyagency.spies.scope import PollScope, RunScope, SpyReport
 from spyagency.store.run_records import StateChange
+from spyagency.store.run_state_writer import SavedRun
 from spyagency.store.uow import Store, Transaction
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,10 @@ class Evaluator:
         self.verdicts: dict[int, Verdict] = {}
         # The latest judgement of each open run: what deadlines are computed from.
         self.assessments: dict[int, RunAssessment] = {}
+        # The stored version of each assessment above: a judgement equal to the one this
+        # process saved last is not saved again (only the leading engine writes run states,
+        # so memory is the store's copy; a failed batch rebuilds memory, see ``reload``).
+        self._versions: dict[int, int] = {}
         self._open: set[int] = set()  # runs in memory whose verdict is not final
         self._evicted: set[int] = set()  # final runs whose knowledge is only in the store
         self._highest: int | None = None  # highest run ever known, evicted or not
@@ -273,8 +278,7 @@ class Evaluator:
         try:
             with self.store.transaction() as tx:
                 tx.observations.add_many(staged.news)
-                for health in staged.health.values():
-                    tx.health.record(health)
+                tx.health.record_many(staged.health.values())
                 runs = set(staged.touched)
                 if tick:
                     self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
@@ -332,6 +336,7 @@ class Evaluator:
         for run in runs:
             self._open.discard(run)
             self.assessments.pop(run, None)
+            self._versions.pop(run, None)
             if self.knowledge.runs.pop(run, None) is not None:
                 self._evicted.add(run)
                 self._generation += 1
@@ -343,6 +348,7 @@ class Evaluator:
         self.health = {}
         self.verdicts = {}
         self.assessments = {}
+        self._versions = {}
         self._run_scopes = {}
         self._open = set()
         self._evicted = set()
@@ -356,12 +362,11 @@ class Evaluator:
         Such a poll would bring no news, so its batch would store nothing and judge no run;
         its one trace is the source's health: a success at ``now``. Only that is written.
         """
+        quiet = [SpyReport(source=source, started_at=now, finished_at=now) for source in sources]
+        healths = [next_health(self.health.get(r.source), r, now) for r in quiet]
         with self.store.transaction() as tx:
-            for source in sources:
-                quiet = SpyReport(source=source, started_at=now, finished_at=now)
-                health = next_health(self.health.get(source), quiet, now)
-                tx.health.record(health)
-                self.health[source] = health
+            tx.health.record_many(healths)
+        self.health.update((health.source, health) for health in healths)
 
     def tick(self) -> EvaluationResult:
         """Re-judge every open run: deadlines and staleness move even when sources do not."""
@@ -377,6 +382,14 @@ class Evaluator:
             self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
             return self._evaluate(tx, set(runs), now)
 
+    def _saved(self, run: int) -> SavedRun | None:
+        """What this process saved last for ``run``, if it saved it since it loaded."""
+        version = self._versions.get(run)
+        assessment = self.assessments.get(run)
+        if version is None or assessment is None:
+            return None
+        return SavedRun(assessment, version)
+
     def _evaluate(
         self, tx: Transaction, runs: set[int], now: datetime, sources: bool = False
     ) -> EvaluationResult:
@@ -384,7 +397,13 @@ class Evaluator:
         context = self._context(now)
         for run in sorted(runs):
             assessment = judge_run(self.knowledge.run(run), context)
-            change = tx.states.save_run(assessment, now)
+            previous = self._saved(run)
+            if previous is not None and previous.assessment == assessment:
+                verdict = assessment.verdict
+                change = StateChange(run, verdict, verdict, (), previous.version, False)
+            else:
+                change = tx.states.save_run(assessment, now, previous)
+                self._versions[run] = change.version
             self.verdicts[run] = assessment.verdict
             self.assessments[run] = assessment
             result.assessments.append(assessment)

@@ -25,6 +25,18 @@ def _runs(world: World, run: int | None) -> list[RunPlan]:
     return [world.runs[run]] if run in world.runs and run in world.started else []
 
 
+def _latest_run(world: World) -> list[RunPlan]:
+    """As the real service: without ``run``, ``run_config`` answers the highest run only."""
+    return [world.runs[max(world.started)]] if world.started else []
+
+
+def _latest_released(world: World) -> list[RunPlan]:
+    """As the real service: without ``run``, ``reco_config`` answers the highest run it holds
+    (runs are in it once released)."""
+    released = [n for n in world.releaser.records if _released(world, n)]
+    return [world.runs[max(released)]] if released else []
+
+
 def _express_row(world: World, run: RunPlan, stream: str) -> dict[str, Any]:
     t0 = world.scenario.tier0
     spec = load_catalogue().streams[stream]
@@ -88,7 +100,8 @@ def build_router() -> APIRouter:
     async def run_config(request: Request) -> JSONResponse:
         world = world_of(request)
         with world.lock:
-            runs = _runs(world, run_param(request))
+            run = run_param(request)
+            runs = _runs(world, run) if run is not None else _latest_run(world)
             era = world.scenario.tier0.acq_era
             return result([{"run": r.number, "acq_era": era} for r in runs])
 
@@ -121,9 +134,11 @@ def build_router() -> APIRouter:
         world = world_of(request)
         dataset = request.query_params.get("primary_dataset")
         with world.lock:
+            run = run_param(request)
+            plans = _runs(world, run) if run is not None else _latest_released(world)
             rows = [
                 _reco_row(world, r, d)
-                for r in _runs(world, run_param(request))
+                for r in plans
                 if _released(world, r.number)
                 for d in PRIMARY_DATASETS[r.run_class]
                 if dataset in (None, d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from spyagency.simulator.dqm_content import contents_for, dataset_name
 from spyagency.simulator.http_common import world_of
-from spyagency.simulator.wmstats_content import job_detail, request_entry
+from spyagency.simulator.wmstats_content import in_request_cache, job_detail, request_entry
 from spyagency.simulator.world import World
 
 
@@ -68,20 +69,44 @@ def build_dqm_router() -> APIRouter:
     return router
 
 
+@dataclass
+class _ArchivedPrefix:
+    """How many of the world's first started runs have all their requests archived.
+
+    Archiving is final, so those runs are never listed again: the requestcache looks only at
+    the runs after them, and its cost follows the active requests, not the length of history.
+    """
+
+    world: World | None = None
+    runs: int = 0
+
+    def skip(self, world: World) -> int:
+        if world is not self.world:
+            self.world, self.runs = world, 0
+        while self.runs < len(world.started) and not any(
+            in_request_cache(world.transitions.get(stream.request_name, []))
+            for stream in world.runs[world.started[self.runs]].streams
+        ):
+            self.runs += 1
+        return self.runs
+
+
 def build_wmstats_router() -> APIRouter:
     router = APIRouter(prefix="/t0_reqmon/data")
+    archived = _ArchivedPrefix()
 
     @router.get("/requestcache")
     async def requestcache(request: Request) -> JSONResponse:
+        # Only the active requests: archived ones have left the cache (``in_request_cache``).
         world = world_of(request)
         with world.lock:
             entries = {
                 stream.request_name: request_entry(
                     stream.request_name, n, stream.stream, world.transitions[stream.request_name]
                 )
-                for n in world.started
+                for n in world.started[archived.skip(world) :]
                 for stream in world.runs[n].streams
-                if stream.request_name in world.transitions
+                if in_request_cache(world.transitions.get(stream.request_name, []))
             }
         return JSONResponse({"result": [entries]})
 

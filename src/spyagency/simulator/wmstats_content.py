@@ -7,6 +7,18 @@ from typing import Any
 from spyagency.simulator.records import HarvestJobRecord
 
 HARVEST_FAILURE_EXIT = 8001
+# The requestcache holds the active requests only: the Tier-0 archives a request (status
+# ``normal-archived``) this long after it completed, and it then leaves the requestcache
+# (``jobdetail`` still answers for it). Without this the cache would list every request since
+# the start of the year and grow with history.
+COMPLETED_STATUS = "completed"
+ARCHIVED_STATUS = "normal-archived"
+ARCHIVE_AFTER_COMPLETED_S = 7 * 24 * 3600.0
+
+
+def in_request_cache(transitions: list[tuple[str, float]]) -> bool:
+    """Whether a request with these transitions is still listed by ``requestcache``."""
+    return bool(transitions) and transitions[-1][0] != ARCHIVED_STATUS
 
 
 def request_entry(

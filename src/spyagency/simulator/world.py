@@ -45,6 +45,7 @@ EVENT_SERVICES: dict[str, tuple[str, ...]] = {
     "express_done": ("t0", "wmstats"),
     "harvest": ("harvest", "wmstats", "dqm"),
     "harvest_duplicate": ("harvest", "wmstats"),
+    "request_archived": ("wmstats",),
     "upload_attempt": ("harvest", "logs"),
     "upload_finish": ("logs", "conddb"),
     "reco_done": ("t0",),

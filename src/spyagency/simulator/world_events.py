@@ -19,6 +19,11 @@ from spyagency.simulator.records import (
 )
 from spyagency.simulator.tier0_release import Tier0Releaser
 from spyagency.simulator.uploads import UploadDecision, close_log, decide, open_log
+from spyagency.simulator.wmstats_content import (
+    ARCHIVE_AFTER_COMPLETED_S,
+    ARCHIVED_STATUS,
+    COMPLETED_STATUS,
+)
 
 NO_OUTPUT_LFN = "/no/output"
 # The upload service retries a blocked CondDB write this long after the block ends.
@@ -58,6 +63,11 @@ class EventHandlers:
 
     def _transition(self, request: str, status: str) -> None:
         self.transitions.setdefault(request, []).append((status, self.now))
+        if status == COMPLETED_STATUS:
+            self.schedule(self.now + ARCHIVE_AFTER_COMPLETED_S, "request_archived", request)
+
+    def _on_request_archived(self, request: str) -> None:
+        self._transition(request, ARCHIVED_STATUS)
 
     def _on_run_start(self, number: int) -> None:
         run = self.runs[number]
@@ -78,7 +88,7 @@ class EventHandlers:
     def _on_express_done(self, stream: StreamPlan) -> None:
         self.stream_done.add((stream.run, stream.stream))
         has_data = stream.harvest is not None
-        self._transition(stream.request_name, "Harvesting" if has_data else "completed")
+        self._transition(stream.request_name, "Harvesting" if has_data else COMPLETED_STATUS)
 
     def _on_harvest(self, stream: StreamPlan) -> None:
         harvest = stream.harvest
@@ -93,7 +103,8 @@ class EventHandlers:
         self.harvest_jobs.setdefault(stream.request_name, []).append(job)
         self.harvested_streams.add((stream.run, stream.stream))
         self._transition(stream.request_name, "Processing Done")
-        self._transition(stream.request_name, "completed")
+        if not harvest.extra_outputs:
+            self._transition(stream.request_name, COMPLETED_STATUS)
 
     def _on_harvest_duplicate(self, out: OutputPlan) -> None:
         run = self.runs[out.run]
@@ -101,6 +112,12 @@ class EventHandlers:
         job.output_lfns = self._write_output(run, out)
         request = f"Express_Run{out.run}_Stream{out.stream}"
         self.harvest_jobs.setdefault(request, []).append(job)
+        # A request completes only once all its jobs ran (its jobdetail is final from then).
+        harvest = next(s.harvest for s in run.streams if s.stream == out.stream)
+        if harvest is not None and len(self.harvest_jobs[request]) == 1 + len(
+            harvest.extra_outputs
+        ):
+            self._transition(request, COMPLETED_STATUS)
         self.faults.note(
             InjectedFault(
                 "duplicate_harvest",

@@ -1,5 +1,5 @@
-"""The Tier-0 data service spy: FCSR, the PromptReco switch, new runs, and per open run its
-express configuration, stream completion and PromptReco release."""
+"""The Tier-0 data service spy: FCSR, the PromptReco switch, the latest run, and per open run
+its acquisition era, express configuration, stream completion and PromptReco release."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from spyagency.spies.scope import PollScope, RunScope
 from spyagency.spies.tier0_rows import (
     parse_express_row,
     parse_fcsr,
+    parse_reco_row_run,
     parse_reco_rows,
     parse_run_config_row,
     parse_stream_done,
@@ -25,43 +26,74 @@ from spyagency.spies.tier0_rows import (
     stream_name,
 )
 
+# "Every run may be released": the highest released run could not be read this cycle.
+ANY_RUN = 2**63 - 1
+
 
 class T0DataServiceSpy(HttpSpy):
     """Polls ``t0wmadatasvc``.
 
-    Per cycle: ``firstconditionsaferun``, ``promptreco_status`` and ``run_config`` (one
-    request each); then per open or newly discovered run ``express_config`` and
-    ``reco_config``, and per stopped run ``run_stream_done`` for each stream not yet done.
-    ``max_new_runs`` bounds the discovery of one cycle (lowest new runs first, so the next
-    cycle continues where this one stopped; the newest ones on a first start).
+    Per cycle: ``firstconditionsaferun``, ``promptreco_status`` and ``reco_config`` without a
+    run (the highest released run), and with ``discover_new_runs`` also ``run_config`` without
+    a run (the latest run: if above the highest run the agency knows, or on a first start, it
+    is a new run and is asked about in this cycle). Then per run in scope (and the new one):
+    ``run_config?run=N`` once if its acquisition era is not known yet, ``express_config``
+    unless it is final, ``reco_config?run=N`` unless N is above the highest released run, and
+    per stopped run ``run_stream_done`` for each stream not yet done.
+
+    The service answers only the latest run without a run number, so it cannot list the runs
+    in between: with OMS configured, discovery is OMS's alone (``discover_new_runs`` off; a
+    run the Tier-0 spy added would hide the ones below it from OMS's discovery, which asks for
+    runs above the highest known one). Without OMS, the latest run is the best there is.
+
+    The spy remembers, for the runs in scope only, what cannot change any more: a run's
+    acquisition era, and the express configuration of a stopped run seen complete while it was
+    stopped and all its streams were done (the Tier-0 configures a stream when its first data
+    arrives). A run leaving the scope is forgotten; a restart forgets everything, and the next
+    cycle asks again.
     """
 
     source = Source.TIER0
 
     def __init__(
-        self, base_url: str, *, max_new_runs: int = 20, **options: Unpack[HttpSpyOptions]
+        self, base_url: str, *, discover_new_runs: bool = True, **options: Unpack[HttpSpyOptions]
     ) -> None:
         super().__init__(base_url, **options)
-        self.max_new_runs = max_new_runs
+        self.discover_new_runs = discover_new_runs
+        # run -> acquisition era as ``run_config`` answered it (the era may be null upstream).
+        self._eras: dict[int, str | None] = {}
+        # stopped run -> its express streams, once its express configuration is final.
+        self._final_streams: dict[int, tuple[str, ...]] = {}
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
-        fcsr, switch, listing = await asyncio.gather(
+        self._forget_runs_outside(scope)
+        fcsr, switch, latest, released = await asyncio.gather(
             self._fcsr(findings.child()),
             self._switch(findings.child()),
-            self._run_listing(scope, findings.child()),
+            self._latest_run(scope, findings.child()),
+            self._latest_release(findings.child()),
         )
         findings.extend(fcsr)
         findings.extend(switch)
-        eras, new_runs, listing_findings = listing
-        findings.extend(listing_findings)
+        highest_released, released_findings = released
+        findings.extend(released_findings)
+        new_runs, latest_findings = latest
+        findings.extend(latest_findings)
         known = {r.run for r in scope.runs}
         targets = [
             *scope.runs,
             *(RunScope(run=r, stopped=False) for r in new_runs if r not in known),
         ]
         await gather_into(
-            findings, (self._run(target, eras, findings.child()) for target in targets)
+            findings,
+            (self._run(target, highest_released, findings.child()) for target in targets),
         )
+
+    def _forget_runs_outside(self, scope: PollScope) -> None:
+        in_scope = set(scope.open_runs)
+        for memory in (self._eras, self._final_streams):
+            for run in [r for r in memory if r not in in_scope]:
+                del memory[run]
 
     async def _get(self, findings: Findings, path: str, **params: str | int) -> JsonDocument | None:
         try:
@@ -89,44 +121,99 @@ class T0DataServiceSpy(HttpSpy):
                 findings.violation(bad, document.url)
         return findings
 
-    async def _run_listing(
-        self, scope: PollScope, findings: Findings
-    ) -> tuple[dict[int, str | None], list[int], Findings]:
-        """Acquisition eras of every run the Tier-0 lists, and the runs new to the agency."""
-        eras: dict[int, str | None] = {}
-        document = await self._get(findings, "run_config")
+    async def _latest_release(self, findings: Findings) -> tuple[int | None, Findings]:
+        """The highest released run: ``reco_config`` without a run answers the rows of the
+        highest run it holds, and a run is in it only once released, so no run above that one
+        can be released yet. ``ANY_RUN`` when the answer was not read (every run is asked)."""
+        document = await self._get(findings, "reco_config")
         if document is None:
-            return eras, [], findings
+            return ANY_RUN, findings
+        try:
+            runs = [parse_reco_row_run(row) for row in result_rows(document.body)]
+        except SchemaViolation as bad:
+            findings.violation(bad, document.url)
+            return ANY_RUN, findings
+        return (max(runs) if runs else None), findings
+
+    async def _latest_run(self, scope: PollScope, findings: Findings) -> tuple[list[int], Findings]:
+        """The runs of the ``run_config`` answer (the latest run) that are new to the agency."""
+        if not self.discover_new_runs:
+            return [], findings
+        eras = await self._run_config(findings)
+        in_scope = set(scope.open_runs)
+        known = scope.highest_known_run
+        new_runs = [r for r in sorted(eras) if known is None or r > known]
+        for run, era in eras.items():
+            if run in in_scope or run in new_runs:
+                self._eras[run] = era
+        return new_runs, findings
+
+    async def _run_config(
+        self, findings: Findings, run: int | None = None
+    ) -> dict[int, str | None]:
+        """The acquisition eras ``run_config`` answers: of ``run``, or of the latest run."""
+        eras: dict[int, str | None] = {}
+        params = {} if run is None else {"run": run}
+        document = await self._get(findings, "run_config", **params)
+        if document is None:
+            return eras
         try:
             rows = result_rows(document.body)
         except SchemaViolation as bad:
             findings.violation(bad, document.url)
-            return eras, [], findings
+            return eras
         for row in rows:
             try:
-                run, era = parse_run_config_row(row)
-                eras[run] = era
+                row_run, era = parse_run_config_row(row)
             except SchemaViolation as bad:
                 findings.violation(bad, document.url, "run_config row")
-        known = scope.highest_known_run
-        if known is None:
-            new_runs = sorted(eras)[-self.max_new_runs :] if self.max_new_runs > 0 else []
-        else:
-            new_runs = sorted(r for r in eras if r > known)[: self.max_new_runs]
-        return eras, new_runs, findings
+                continue
+            if run is not None and row_run != run:
+                findings.error(
+                    f"run_config row is about another run than {run}",
+                    raw=compact(row),
+                    url=document.url,
+                    permanent=True,
+                )
+                continue
+            eras[row_run] = era
+        return eras
+
+    async def _era(self, target: RunScope, run: int, findings: Findings) -> tuple[bool, str | None]:
+        """The run's acquisition era and whether it is known (an unknown one is asked once)."""
+        if target.acq_era is not None:
+            return True, target.acq_era
+        if run not in self._eras:
+            eras = await self._run_config(findings, run)
+            if run in eras:
+                self._eras[run] = eras[run]
+        return run in self._eras, self._eras.get(run)
 
     async def _run(
-        self, target: RunScope, eras: dict[int, str | None], findings: Findings
+        self, target: RunScope, highest_released: int | None, findings: Findings
     ) -> Findings:
         try:
             run = run_number(target.run)
         except SchemaViolation as bad:
             findings.violation(bad, None, "run in scope")
             return findings
-        streams = await self._express(run, eras.get(run) or target.acq_era, findings)
+        final = self._final_streams.get(run) if target.stopped else None
+        if final is not None:
+            streams = list(final)
+        else:
+            era_known, era = await self._era(target, run, findings)
+            streams, complete = await self._express(run, era, findings)
+            # Final only if asked while stopped, the whole answer (era included) was read, and
+            # every stream of it is done: the Tier-0 configures a stream when its first data
+            # arrives, which can be after the run stopped, while the others still flow in.
+            done = set(target.done_streams)
+            if target.stopped and complete and era_known and streams and done >= set(streams):
+                self._final_streams[run] = tuple(streams)
         if not streams:
             streams = list(target.streams)
-        parts = [self._reco(run, findings.child())]
+        parts = []
+        if highest_released is not None and run <= highest_released:
+            parts.append(self._reco(run, findings.child()))
         if target.stopped:
             for stream in streams:
                 if stream not in target.done_streams:
@@ -134,25 +221,30 @@ class T0DataServiceSpy(HttpSpy):
         await gather_into(findings, parts)
         return findings
 
-    async def _express(self, run: int, era: str | None, findings: Findings) -> list[str]:
+    async def _express(
+        self, run: int, era: str | None, findings: Findings
+    ) -> tuple[list[str], bool]:
+        """The streams of the run's express configuration, and whether every row was read."""
         document = await self._get(findings, "express_config", run=run)
         if document is None:
-            return []
+            return [], False
         try:
             rows = result_rows(document.body)
         except SchemaViolation as bad:
             findings.violation(bad, document.url)
-            return []
+            return [], False
         streams: list[str] = []
+        complete = True
         for row in rows:
             try:
                 config = parse_express_row(row, run, era)
             except SchemaViolation as bad:
                 findings.violation(bad, document.url, f"express_config of run {run}")
+                complete = False
                 continue
             streams.append(config.stream)
             findings.observe(config, raw=compact(row))
-        return streams
+        return streams, complete
 
     async def _stream_done(self, run: int, stream: str, findings: Findings) -> Findings:
         try:

@@ -90,6 +90,11 @@ def parse_stream_done(body: Any, run: int, stream: str) -> StreamDone:
     return StreamDone(run=run, stream=stream, done=done)
 
 
+def parse_reco_row_run(row: Any) -> int:
+    """The run of one ``reco_config`` row."""
+    return _row_run(as_mapping(row, "reco_config row"))
+
+
 def parse_reco_rows(body: Any, run: int) -> RecoReleased | None:
     """``reco_config`` rows exist only once PromptReco of the run is released."""
     rows = result_rows(body)

@@ -1,15 +1,22 @@
 """The WMStats spy: the AlcaHarvest jobs of the open runs' Express requests.
 
 Per cycle: one ``requestcache`` request, then one ``jobdetail/<request>`` per Express request
-of a stopped open run (harvesting starts only when the run has stopped).
+of a stopped open run (harvesting starts only when the run has stopped) that is not settled.
+
+A request is settled once its jobdetail was read while the requestcache already called it
+completed (or later): a completed request runs no more jobs, so its jobdetail cannot change and
+is not asked again. The memory follows the open runs (a run leaving the scope is forgotten)
+and is lost on restart, when every request is asked once more.
 """
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from spyagency.domain.facts import HarvestJob
 from spyagency.domain.lifecycle import NO_OUTPUT_LFN
 from spyagency.domain.states import HarvestJobState, Source
-from spyagency.spies.base import HttpSpy
+from spyagency.spies.base import HttpSpy, HttpSpyOptions
 from spyagency.spies.failures import SchemaViolation, SourceFailure
 from spyagency.spies.report import Findings, gather_into
 from spyagency.spies.scope import PollScope
@@ -26,7 +33,13 @@ class WmStatsSpy(HttpSpy):
 
     source = Source.WMSTATS
 
+    def __init__(self, base_url: str, **options: Unpack[HttpSpyOptions]) -> None:
+        super().__init__(base_url, **options)
+        # Settled requests (name -> run): their final jobdetail has been read.
+        self._settled: dict[str, int] = {}
+
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
+        self._forget(scope)
         stopped = {r.run for r in scope.runs if r.stopped}
         if not stopped:
             return
@@ -48,7 +61,7 @@ class WmStatsSpy(HttpSpy):
             except SchemaViolation as bad:
                 findings.violation(bad, document.url, "requestcache")
                 continue
-            if request is not None and request.run in stopped:
+            if request is not None and request.run in stopped and request.name not in self._settled:
                 wanted.append(request)
         wanted.sort(key=lambda r: (r.run, r.stream))
         await gather_into(findings, (self._jobs(r, findings.child()) for r in wanted))
@@ -65,6 +78,9 @@ class WmStatsSpy(HttpSpy):
         except SchemaViolation as bad:
             findings.violation(bad, document.url, f"jobdetail of {request.name}")
             return findings
+        if request.completed:
+            # Read after the requestcache called it completed: this answer is final.
+            self._settled[request.name] = request.run
         state = summary.state
         if state is not None:
             fact = HarvestJob(
@@ -87,3 +103,9 @@ class WmStatsSpy(HttpSpy):
             )
             findings.observe(fact, raw=document.text)
         return findings
+
+    def _forget(self, scope: PollScope) -> None:
+        """Drop the settled requests of runs that left the scope: memory follows open runs."""
+        open_runs = set(scope.open_runs)
+        for name in [n for n, run in self._settled.items() if run not in open_runs]:
+            del self._settled[name]

@@ -97,6 +97,16 @@ class AlertRepository:
         self._connection.execute(update(alert).where(alert.c.id == current.id).values(values))
         return self._get_required(current.id), False
 
+    def touch_many(self, alert_ids: list[int], now: datetime) -> None:
+        """Mark open alerts whose condition still holds, unchanged, as seen at ``now``: one
+        statement for all of them (``open_or_touch`` is for alerts that open or change)."""
+        if alert_ids:
+            self._connection.execute(
+                update(alert)
+                .where(alert.c.id.in_(alert_ids), alert.c.resolved_at.is_(None))
+                .values(last_seen_at=now)
+            )
+
     def open_or_touch_candidate(
         self, candidate: AlertCandidate, now: datetime
     ) -> tuple[Alert, bool]:

@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from spyagency.domain.lifecycle import WorkflowAssessment
 from spyagency.domain.states import Verdict, WorkflowState
@@ -36,18 +37,33 @@ WORKFLOW_FIELDS = (
 )
 
 
-_UPDATE_WORKFLOW = (
-    update(workflow_state)
-    .where(
-        and_(
-            workflow_state.c.run == bindparam("_run"),
-            workflow_state.c.workflow == bindparam("_workflow"),
+def _update_workflow(columns: tuple[str, ...]) -> Any:
+    """One UPDATE of a workflow row, run as an executemany over the changed rows."""
+    return (
+        update(workflow_state)
+        .where(
+            and_(
+                workflow_state.c.run == bindparam("_run"),
+                workflow_state.c.workflow == bindparam("_workflow"),
+            )
         )
+        .values({name: bindparam(f"_{name}") for name in columns})
     )
-    .values(
-        {name: bindparam(f"_{name}") for name in (*WORKFLOW_FIELDS, "state_since", "updated_at")}
-    )
-)
+
+
+# A workflow whose state moved gets a new ``state_since``; one that only changed its evidence
+# or deadline keeps the stored one (so the saver never needs to read it).
+_UPDATE_MOVED_WORKFLOW = _update_workflow((*WORKFLOW_FIELDS, "state_since", "updated_at"))
+_UPDATE_KEPT_WORKFLOW = _update_workflow((*WORKFLOW_FIELDS, "updated_at"))
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """What was last saved for a run, as the only writer of run states remembers it: lets the
+    next save skip reading the run back (the version check still catches any other writer)."""
+
+    assessment: RunAssessment
+    version: int
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -57,7 +73,8 @@ class ConcurrentUpdateError(RuntimeError):
 @dataclass
 class _WorkflowPlan:
     inserts: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
+    moved: list[dict[str, Any]] = field(default_factory=list)  # updates with a new state
+    kept: list[dict[str, Any]] = field(default_factory=list)  # updates in the same state
     deletes: list[str] = field(default_factory=list)
     changes: list[WorkflowChange] = field(default_factory=list)
     evidence: dict[str, list[JsonDict]] = field(default_factory=dict)
@@ -68,10 +85,16 @@ class RunStateWriter:
         self._connection = connection
         self._events = events
 
-    def save_run(self, assessment: RunAssessment, now: datetime) -> StateChange:
+    def save_run(
+        self, assessment: RunAssessment, now: datetime, previous: SavedRun | None = None
+    ) -> StateChange:
+        """Save ``assessment``; ``previous`` is what this writer saved last for the run (then
+        nothing is read back: the changes are computed from it)."""
         names = [w.workflow for w in assessment.workflows]
         if len(names) != len(set(names)):
             raise ValueError(f"run {assessment.run}: a workflow is assessed twice: {names}")
+        if previous is not None:
+            return self._save_after(assessment, previous, now)
         # FOR UPDATE serialises savers of one run on PostgreSQL; SQLite's write lock already does.
         query = select(run_state).where(run_state.c.run == assessment.run).with_for_update()
         old = self._connection.execute(query).mappings().first()
@@ -82,8 +105,59 @@ class RunStateWriter:
                 assessment.run, old_verdict, assessment.verdict, (), int(old["version"]), False
             )
 
-        version = self._write_run(assessment, encoded, old, now)
-        plan = self._plan_workflows(assessment, now)
+        values = _run_values(assessment, encoded, now)
+        if old is None:
+            self._connection.execute(
+                insert(run_state).values(run=assessment.run, verdict_since=now, version=1, **values)
+            )
+            version = 1
+        else:
+            version = self._update_run(assessment, values, int(old["version"]), old_verdict, now)
+        query = select(workflow_state).where(workflow_state.c.run == assessment.run)
+        stored = {row["workflow"]: row for row in self._connection.execute(query).mappings()}
+        return self._finish(assessment, old_verdict, stored, version, now)
+
+    def _save_after(
+        self, assessment: RunAssessment, previous: SavedRun, now: datetime
+    ) -> StateChange:
+        old_verdict = previous.assessment.verdict
+        if previous.assessment == assessment:
+            return StateChange(
+                assessment.run, old_verdict, assessment.verdict, (), previous.version, False
+            )
+        values = _run_values(assessment, assessment_to_dict(assessment), now)
+        version = self._update_run(assessment, values, previous.version, old_verdict, now)
+        stored = {w.workflow: _workflow_values(w) for w in previous.assessment.workflows}
+        return self._finish(assessment, old_verdict, stored, version, now)
+
+    def _update_run(
+        self,
+        assessment: RunAssessment,
+        values: dict[str, Any],
+        version: int,
+        old_verdict: Verdict | None,
+        now: datetime,
+    ) -> int:
+        if old_verdict != assessment.verdict:
+            values = {**values, "verdict_since": now}
+        result = self._connection.execute(
+            update(run_state)
+            .where(run_state.c.run == assessment.run, run_state.c.version == version)
+            .values(version=version + 1, **values)
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdateError(f"run {assessment.run} changed while it was being saved")
+        return version + 1
+
+    def _finish(
+        self,
+        assessment: RunAssessment,
+        old_verdict: Verdict | None,
+        stored: Mapping[str, Mapping[Any, Any]],
+        version: int,
+        now: datetime,
+    ) -> StateChange:
+        plan = _plan_workflows(assessment, stored, now)
         self._write_workflows(assessment.run, plan)
         self._record_events(assessment, old_verdict, plan, now)
         return StateChange(
@@ -95,82 +169,24 @@ class RunStateWriter:
             changed=True,
         )
 
-    def _write_run(
-        self, assessment: RunAssessment, encoded: JsonDict, old: RowMapping | None, now: datetime
-    ) -> int:
-        values = {
-            "verdict": assessment.verdict.value,
-            "automatic_verdict": assessment.automatic_verdict.value,
-            "reasons": list(assessment.reasons),
-            "stop": assessment.stop,
-            "lock_in_at": assessment.lock_in_at,
-            "locked_at": assessment.locked_at,
-            "released_at": assessment.released_at,
-            "proof_complete_at": assessment.proof_complete_at,
-            "stale_sources": [source.value for source in assessment.stale_sources],
-            "updated_at": now,
-            "assessment": encoded,
-        }
-        if old is None:
-            self._connection.execute(
-                insert(run_state).values(run=assessment.run, verdict_since=now, version=1, **values)
-            )
-            return 1
-        version = int(old["version"])
-        same_verdict = old["verdict"] == assessment.verdict.value
-        result = self._connection.execute(
-            update(run_state)
-            .where(run_state.c.run == assessment.run, run_state.c.version == version)
-            .values(
-                verdict_since=old["verdict_since"] if same_verdict else now,
-                version=version + 1,
-                **values,
-            )
-        )
-        if result.rowcount != 1:
-            raise ConcurrentUpdateError(f"run {assessment.run} changed while it was being saved")
-        return version + 1
-
-    def _plan_workflows(self, assessment: RunAssessment, now: datetime) -> _WorkflowPlan:
-        query = select(workflow_state).where(workflow_state.c.run == assessment.run)
-        stored = {row["workflow"]: row for row in self._connection.execute(query).mappings()}
-        plan = _WorkflowPlan()
-        for item in assessment.workflows:
-            values = _workflow_values(item)
-            plan.evidence[item.workflow] = values["evidence"]
-            old = stored.pop(item.workflow, None)
-            if old is None:
-                plan.inserts.append({**values, "state_since": now, "updated_at": now})
-                plan.changes.append(WorkflowChange(item.workflow, None, item.state))
-                continue
-            if all(old[name] == values[name] for name in WORKFLOW_FIELDS):
-                continue
-            old_state = WorkflowState(old["state"])
-            moved = old_state is not item.state
-            since = now if moved else old["state_since"]
-            plan.updates.append({**values, "state_since": since, "updated_at": now})
-            if moved:
-                plan.changes.append(WorkflowChange(item.workflow, old_state, item.state))
-        for name, old in stored.items():
-            # The catalogue no longer lists the workflow for this run.
-            plan.deletes.append(name)
-            plan.changes.append(WorkflowChange(name, WorkflowState(old["state"]), None))
-        return plan
-
     def _write_workflows(self, run: int, plan: _WorkflowPlan) -> None:
         table = workflow_state
         if plan.inserts:
             self._connection.execute(insert(table), [{**row, "run": run} for row in plan.inserts])
-        if plan.updates:
-            # One statement for every changed row (an executemany), not one per row: a run's
-            # workflows mostly change together, and per-row statements dominated ingest.
-            self._connection.execute(
-                _UPDATE_WORKFLOW,
-                [
-                    {"_run": run, **{f"_{name}": value for name, value in row.items()}}
-                    for row in plan.updates
-                ],
-            )
+        # One statement for every changed row (an executemany), not one per row: a run's
+        # workflows mostly change together, and per-row statements dominated ingest.
+        for statement, rows in (
+            (_UPDATE_MOVED_WORKFLOW, plan.moved),
+            (_UPDATE_KEPT_WORKFLOW, plan.kept),
+        ):
+            if rows:
+                self._connection.execute(
+                    statement,
+                    [
+                        {"_run": run, **{f"_{name}": value for name, value in row.items()}}
+                        for row in rows
+                    ],
+                )
         if plan.deletes:
             self._connection.execute(
                 delete(table).where(table.c.run == run, table.c.workflow.in_(plan.deletes))
@@ -222,3 +238,49 @@ def _workflow_values(item: WorkflowAssessment) -> dict[str, Any]:
         "optional": item.optional,
         "ignored_by": item.ignored_by,
     }
+
+
+def _run_values(assessment: RunAssessment, encoded: JsonDict, now: datetime) -> dict[str, Any]:
+    return {
+        "verdict": assessment.verdict.value,
+        "automatic_verdict": assessment.automatic_verdict.value,
+        "reasons": list(assessment.reasons),
+        "stop": assessment.stop,
+        "lock_in_at": assessment.lock_in_at,
+        "locked_at": assessment.locked_at,
+        "released_at": assessment.released_at,
+        "proof_complete_at": assessment.proof_complete_at,
+        "stale_sources": [source.value for source in assessment.stale_sources],
+        "updated_at": now,
+        "assessment": encoded,
+    }
+
+
+def _plan_workflows(
+    assessment: RunAssessment, stored: Mapping[str, Mapping[Any, Any]], now: datetime
+) -> _WorkflowPlan:
+    """The workflow rows to insert, update and delete, from what is stored (``stored`` holds
+    at least ``WORKFLOW_FIELDS`` per workflow)."""
+    remaining = dict(stored)
+    plan = _WorkflowPlan()
+    for item in assessment.workflows:
+        values = _workflow_values(item)
+        plan.evidence[item.workflow] = values["evidence"]
+        old = remaining.pop(item.workflow, None)
+        if old is None:
+            plan.inserts.append({**values, "state_since": now, "updated_at": now})
+            plan.changes.append(WorkflowChange(item.workflow, None, item.state))
+            continue
+        if all(old[name] == values[name] for name in WORKFLOW_FIELDS):
+            continue
+        old_state = WorkflowState(old["state"])
+        if old_state is item.state:
+            plan.kept.append({**values, "updated_at": now})
+        else:
+            plan.moved.append({**values, "state_since": now, "updated_at": now})
+            plan.changes.append(WorkflowChange(item.workflow, old_state, item.state))
+    for name, old in remaining.items():
+        # The catalogue no longer lists the workflow for this run.
+        plan.deletes.append(name)
+        plan.changes.append(WorkflowChange(name, WorkflowState(old["state"]), None))
+    return plan

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Connection, select
 
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.states import Source
 from spyagency.store.columns import storable_text
 from spyagency.store.schema import source_health
-from spyagency.store.upsert import upsert
+from spyagency.store.upsert import upsert_many
 
 
 class SourceHealthRepository:
@@ -17,9 +19,11 @@ class SourceHealthRepository:
 
     def record(self, health: SourceHealth) -> None:
         """Replace what is known about ``health.source``."""
-        upsert(
-            self._connection,
-            source_health,
+        self.record_many([health])
+
+    def record_many(self, healths: Iterable[SourceHealth]) -> None:
+        """Replace what is known about each of these sources, in one statement."""
+        rows = [
             {
                 "source": health.source.value,
                 "last_success": health.last_success,
@@ -28,9 +32,10 @@ class SourceHealthRepository:
                 "last_error_at": health.last_error_at,
                 "last_error_raw": _storable(health.last_error_raw),
                 "consecutive_failures": health.consecutive_failures,
-            },
-            conflict_columns=["source"],
-        )
+            }
+            for health in healths
+        ]
+        upsert_many(self._connection, source_health, rows, conflict_columns=["source"])
 
     def get(self, source: Source) -> SourceHealth | None:
         return self.all().get(source)

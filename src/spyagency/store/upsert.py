@@ -42,8 +42,19 @@ def upsert(
     conflict_columns: Sequence[str],
 ) -> None:
     """Insert one row, or overwrite every other column of the row it conflicts with."""
-    insert = _insert(connection, table).values(dict(values))
-    updates = {k: insert.excluded[k] for k in values if k not in conflict_columns}
-    connection.execute(
-        insert.on_conflict_do_update(index_elements=list(conflict_columns), set_=updates)
-    )
+    upsert_many(connection, table, [values], conflict_columns)
+
+
+def upsert_many(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+) -> None:
+    """``upsert`` for rows with the same columns, in one statement (an executemany)."""
+    if not rows:
+        return
+    insert = _insert(connection, table)
+    updates = {k: insert.excluded[k] for k in rows[0] if k not in conflict_columns}
+    statement = insert.on_conflict_do_update(index_elements=list(conflict_columns), set_=updates)
+    connection.execute(statement, [dict(row) for row in rows])
