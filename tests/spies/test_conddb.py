@@ -1,19 +1,26 @@
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from hypothesis import given, settings
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.pool import Pool, StaticPool
 
 from spyagency.domain.facts import GlobalTagMap, IovSeen
 from spyagency.domain.iov import TimeType, lumi_since
 from spyagency.domain.states import Source
-from spyagency.spies.conddb import CondDbSpy, sqlite_readonly_url
+from spyagency.spies.conddb import CondDbSpy, sqlite_file_of, sqlite_readonly_url
+from spyagency.spies.conddb_schema import CondDbTables, conddb_tables
 from spyagency.spies.scope import PollScope, RunScope, WorkflowScope
-from tests.spies.condb_files import CondDbFile
+from tests.spies.condb_files import DDL, CondDbFile
 from tests.spies.fakes import NOW, fixed_clock
+from tests.spies.iov_candidates_check import IovCase, check_case, iov_cases
 
 RUN_TAG = "SiStripApvGain_PCL_v0_prompt"
 LUMI_TAG = "BeamSpotObjects_PCL_byLumi_v0_prompt"
@@ -195,3 +202,152 @@ async def test_unknown_tag_gives_nothing_and_time_tags_are_refused(tmp_path: Pat
     assert report.observations == []
     (error,) = report.errors
     assert error.permanent and "SomeTimeTag" in error.message
+
+
+# --- one candidate statement per tag, checked against the per-run definition -----------------
+
+
+def _memory_database() -> tuple[Engine, CondDbTables]:
+    # One shared in-memory connection: every example reuses the same tables.
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    with engine.connect() as connection:
+        connection.connection.driver_connection.executescript(DDL)  # type: ignore[union-attr]
+    return engine, conddb_tables()
+
+
+MEMORY, MEMORY_TABLES = _memory_database()
+
+
+def _sqlite_stamp(insertion: int) -> str:
+    return f"2026-05-30 10:00:0{insertion}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(iov_cases(TimeType.RUN))
+def test_candidates_match_the_per_run_definition_for_run_tags(case: IovCase) -> None:
+    with MEMORY.begin() as connection:
+        check_case(connection, MEMORY_TABLES, RUN_TAG, case, _sqlite_stamp)
+
+
+@settings(max_examples=150, deadline=None)
+@given(iov_cases(TimeType.LUMI))
+def test_candidates_match_the_per_run_definition_for_lumi_tags(case: IovCase) -> None:
+    with MEMORY.begin() as connection:
+        check_case(connection, MEMORY_TABLES, LUMI_TAG, case, _sqlite_stamp)
+
+
+def test_candidate_table_cases() -> None:
+    """The edges, by hand: lumisection 0 below the first lumisection, a gap, nothing below."""
+    lumi = [
+        # Lumisection 0 of the lowest run lies below its first since yet inside it.
+        IovCase(TimeType.LUMI, ((lumi_since(5, 0), 0), (lumi_since(5, 1), 0)), (5,)),
+        IovCase(TimeType.LUMI, ((lumi_since(3, 7), 0), (lumi_since(5, 0), 1)), (5, 6)),
+        IovCase(TimeType.LUMI, ((lumi_since(9, 1), 0),), (4, 9)),  # nothing below run 4
+    ]
+    run = [
+        IovCase(TimeType.RUN, ((2, 0), (2, 1), (4, 0), (8, 0)), (3, 9)),  # gap rows 4 and 8
+        IovCase(TimeType.RUN, ((7, 0),), (1, 2)),  # nothing at or below any open run
+        IovCase(TimeType.RUN, (), (1,)),
+    ]
+    with MEMORY.begin() as connection:
+        for case in lumi:
+            check_case(connection, MEMORY_TABLES, LUMI_TAG, case, _sqlite_stamp)
+        for case in run:
+            check_case(connection, MEMORY_TABLES, RUN_TAG, case, _sqlite_stamp)
+
+
+async def test_one_statement_per_tag_however_many_runs(tmp_path: Path) -> None:
+    db, h = make_db(tmp_path)
+    runs = {
+        r: [workflow(RUN_TAG), workflow(LUMI_TAG, TimeType.LUMI)] for r in range(379990, 380240)
+    }
+    spy = CondDbSpy(sqlite_readonly_url(db.path), clock=fixed_clock)
+    report = await spy.poll(scope_for(runs))
+    await spy.aclose()
+    assert report.errors == []
+    assert report.requests == 3  # TAG, one per tag (250 runs each)
+    assert iovs(report, 380239, RUN_TAG) == [(380005, T2, h["later"])]
+    assert iovs(report, 379990, RUN_TAG) == [(379000, T1, h["old"])]
+
+
+async def test_a_bad_row_between_open_runs_covers_nothing_and_is_not_reported(
+    tmp_path: Path,
+) -> None:
+    db = CondDbFile(tmp_path / "c.db")
+    db.tag(RUN_TAG, "Run")
+    db.iov(RUN_TAG, 380000, T1, "a")
+    db.iov(RUN_TAG, 380002, "not a time", "bad")  # read as a candidate, covers no open run
+    db.iov(RUN_TAG, 380004, T1, "c")
+    spy = CondDbSpy(sqlite_readonly_url(db.path), clock=fixed_clock)
+    scope = scope_for({380000: [workflow(RUN_TAG)], 380005: [workflow(RUN_TAG)]})
+    report = await spy.poll(scope)
+    assert report.errors == []
+    assert [s for s, _, _ in iovs(report, 380005, RUN_TAG)] == [380004]
+    # Once it covers an open run it is reported, at every poll (bad rows are never kept).
+    scope = scope_for({380000: [workflow(RUN_TAG)], 380003: [workflow(RUN_TAG)]})
+    for _ in range(2):
+        report = await spy.poll(scope)
+        (error,) = report.errors
+        assert "INSERTION_TIME" in error.message and error.permanent
+    await spy.aclose()
+
+
+# --- one pooled connection across polls, never on a file the path no longer names ----------
+
+
+@contextmanager
+def counting_connects() -> Iterator[list[object]]:
+    opened: list[object] = []
+
+    def count(connection: object, record: object) -> None:
+        opened.append(connection)
+
+    event.listen(Pool, "connect", count)
+    try:
+        yield opened
+    finally:
+        event.remove(Pool, "connect", count)
+
+
+async def test_polls_share_one_connection(tmp_path: Path) -> None:
+    db, _ = make_db(tmp_path)
+    scope = scope_for({380000: [workflow(RUN_TAG)]}, gts=("150X_dataRun3_Prompt_v1",))
+    spy = CondDbSpy(f"sqlite:///{db.path}", clock=fixed_clock)
+    with counting_connects() as opened:
+        for _ in range(3):
+            report = await spy.poll(scope)
+            assert report.errors == [] and len(report.observations) == 3
+    await spy.aclose()
+    assert len(opened) == 1
+
+
+async def test_a_replaced_file_is_read_afresh(tmp_path: Path) -> None:
+    db, h = make_db(tmp_path)
+    scope = scope_for({380007: [workflow(RUN_TAG)]})
+    spy = CondDbSpy(sqlite_readonly_url(db.path), clock=fixed_clock)
+    assert iovs(await spy.poll(scope), 380007, RUN_TAG) == [(380005, T2, h["later"])]
+    # A newer copy swapped in: the pooled connection must not keep reading the old file.
+    newer = CondDbFile(tmp_path / "newer.db")
+    newer.tag(RUN_TAG, "Run")
+    fresh = newer.iov(RUN_TAG, 380006, T2, "fresh")
+    os.replace(newer.path, db.path)
+    assert iovs(await spy.poll(scope), 380007, RUN_TAG) == [(380006, T2, fresh)]
+    # Garbage swapped in: an error, then the file back: read again.
+    os.replace(db.path, tmp_path / "kept.db")
+    db.path.write_bytes(b"this is not a database" * 100)
+    broken = await spy.poll(scope)
+    assert broken.observations == [] and broken.errors
+    os.replace(tmp_path / "kept.db", db.path)
+    recovered = await spy.poll(scope)
+    await spy.aclose()
+    assert recovered.errors == []
+    assert iovs(recovered, 380007, RUN_TAG) == [(380006, T2, fresh)]
+
+
+def test_sqlite_file_of_urls(tmp_path: Path) -> None:
+    path = tmp_path / "with space" / "c.db"
+    assert sqlite_file_of(make_url(sqlite_readonly_url(path))) == path.resolve()
+    assert sqlite_file_of(make_url(f"sqlite:///{path}")) == path
+    assert sqlite_file_of(make_url("sqlite://")) is None
+    assert sqlite_file_of(make_url("sqlite:///:memory:")) is None
+    assert sqlite_file_of(make_url("postgresql+psycopg://u@h/cond")) is None

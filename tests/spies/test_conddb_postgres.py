@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from sqlalchemy import create_engine, text
 
 from spyagency.domain.facts import GlobalTagMap, IovSeen
 from spyagency.domain.iov import TimeType, lumi_since
 from spyagency.spies.conddb import CondDbSpy
+from spyagency.spies.conddb_schema import conddb_tables
 from spyagency.spies.scope import PollScope, RunScope, WorkflowScope
 from tests.spies.fakes import NOW, facts_of, fixed_clock
+from tests.spies.iov_candidates_check import IovCase, check_case, iov_cases
 
 URL = os.environ.get("SPYAGENCY_TEST_POSTGRES_URL")
 pytestmark = [
@@ -83,3 +86,34 @@ async def test_covering_iovs_on_postgresql(schema: str) -> None:
         ("RunTag", 380000, T2),
     ]
     assert facts_of(report, GlobalTagMap) == [GlobalTagMap("PromptGT", ("RunTag",))]
+
+
+def _pg_stamp(insertion: int) -> datetime:
+    return T1 + timedelta(seconds=insertion)
+
+
+@pytest.mark.parametrize("time_type", [TimeType.RUN, TimeType.LUMI])
+def test_candidates_match_the_per_run_definition_on_postgresql(
+    schema: str, time_type: TimeType
+) -> None:
+    """The fixed-shape candidate statement against the per-run definition, on random IOV
+    sets, with PostgreSQL's types and bind parameters (Oracle's quoting and schema)."""
+    assert URL is not None
+    engine = create_engine(URL)
+    tables = conddb_tables(schema)
+    tag = f"Random{time_type.value}Tag"
+
+    @settings(
+        max_examples=60,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(iov_cases(time_type))
+    def agrees(case: IovCase) -> None:
+        with engine.begin() as connection:
+            check_case(connection, tables, tag, case, _pg_stamp)
+
+    try:
+        agrees()
+    finally:
+        engine.dispose()

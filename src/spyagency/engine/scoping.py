@@ -9,7 +9,7 @@ from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.knowledge import Knowledge, RunKnowledge
 from spyagency.domain.policy import Policy
 from spyagency.domain.requirements import expected_workflows
-from spyagency.domain.states import UploadOutcome
+from spyagency.domain.states import HarvestJobState, UploadOutcome
 from spyagency.spies.scope import PollScope, RunScope, UploadScope, WorkflowScope
 
 
@@ -27,6 +27,7 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
             tags.update(harvest.destination_tags)
         for marker in markers:
             tags.update(marker.destination_tags)
+        streams = expectation.streams.get(name, ())
         workflows.append(
             WorkflowScope(
                 name=name,
@@ -35,8 +36,9 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
                 time_type=spec.time_type,
                 destination_tags=tuple(sorted(tags)),
                 dqm_folder=spec.dqm_folder,
-                streams=expectation.streams.get(name, ()),
+                streams=streams,
                 dqm_known=knowledge.dqm(name) is not None,
+                harvested=bool(files) or _harvest_finished(knowledge, streams),
             )
         )
         settled = {
@@ -63,6 +65,11 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
         uploads=tuple(uploads),
         done_streams=tuple(s for s in streams if knowledge.stream_done(s)),
     )
+
+
+def _harvest_finished(knowledge: RunKnowledge, streams: Iterable[str]) -> bool:
+    finished = (HarvestJobState.SUCCESS, HarvestJobState.FAILED)
+    return any(job.state in finished for job in knowledge.harvest_jobs(streams))
 
 
 def poll_scope(

@@ -203,7 +203,10 @@ _SCOPE_READS: dict[Source, Callable[[PollScope], Hashable]] = {
             r.stopped,
             r.acq_era,
             r.streams,
-            tuple((w.name, w.producer, w.dqm_folder, w.dqm_known, w.streams) for w in r.workflows),
+            tuple(
+                (w.name, w.producer, w.dqm_folder, w.dqm_known, w.harvested, w.streams)
+                for w in r.workflows
+            ),
         )
         for r in scope.runs
     ),

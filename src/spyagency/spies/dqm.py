@@ -1,9 +1,10 @@
 """The DQM spy: quality tests and alignment decisions of each PCL workflow's ALCAPROMPT
 folder.
 
-Per cycle: one folder request per (stopped open run, workflow with a DQM folder, stream of the
-run the workflow runs in). The folders are filled only after harvesting, so running runs are
-not asked.
+Per cycle: one folder request per (stopped open run, harvested workflow with a DQM folder
+and no DQM result yet, stream of the run the workflow runs in); every ``recheck_every`` cycles
+the other workflows of stopped runs too. The folders are filled only after harvesting, so
+running runs are not asked.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ class DqmSpy(HttpSpy):
 
     source = Source.DQM
     # A folder already seen is asked again every this many cycles (a re-harvest may change
-    # it); new folders are asked every cycle. Keeps a cycle's cost to the runs still moving.
+    # it), and so is one whose workflow has no harvest evidence yet (the harvest fills it; the
+    # recheck covers harvest evidence that never comes, say WMStats down); the others, new
+    # folders of harvested workflows, every cycle. Keeps a cycle's cost to the runs moving.
     recheck_every = 6
     _cycle = -1
 
@@ -54,7 +57,7 @@ class DqmSpy(HttpSpy):
             if not run.stopped:
                 continue
             for workflow in run.workflows:
-                if workflow.dqm_known and not recheck:
+                if (workflow.dqm_known or not workflow.harvested) and not recheck:
                     continue
                 for stream in self._streams(run, workflow):
                     parts.append(self._folder(run, workflow, stream, findings.child()))

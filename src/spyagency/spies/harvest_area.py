@@ -3,13 +3,35 @@
 Incremental: the spy remembers each output's (mtime, size) and reads a file again only when
 it changed. A file that cannot be read yet (being written, locked, half a JSON line) is not
 remembered, so it is retried next cycle; each such attempt is reported as a SourceError.
+
+A year folder keeps every output of the year (tens of thousands of names), so the spy also
+remembers its last listing of each folder:
+
+* each name is parsed once; a listing only parses the names it had not seen before and drops
+  the names that disappeared, so memory is bounded by the folder's content;
+* the folder is not listed again while it cannot have changed: creating, removing or renaming
+  a file updates the folder's mtime, so an unchanged (inode, mtime) means the same names.
+  The listing is trusted only when the folder's mtime was older than ``racy_margin_ns`` when
+  that listing started (git's racy-index rule): a change in the same timestamp tick as the
+  listing could otherwise leave the mtime as recorded. A cycle that had read errors or an
+  output missing its partner file lists again, whatever the mtime says.
+
+The files of runs in scope are still stat'ed every cycle, so a file rewritten in place (which
+leaves the folder's mtime alone) is read again on the next cycle as before. Limit: a
+filesystem that does not update a folder's mtime when its names change (some network or
+FUSE mounts, or a file server whose clock is behind by more than the margin) can hide a new
+file until the full listing that happens anyway every ``full_listing_every`` cycles. After a
+restart the memory is empty and every folder is listed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import re
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,14 +51,101 @@ from spyagency.spies.scope import PollScope, SpyReport
 
 YEAR_DIR = re.compile(r"^[0-9]{4}$")
 Stamp = tuple[int, int]  # (mtime in ns, size)
+Parsed = tuple[HarvestStem, str]  # (stem, kind)
+FolderIdentity = tuple[int, int]  # (inode, mtime in ns) of a year folder
 
 
 @dataclass
 class _Output:
     """The files of one harvest output found in this scan."""
 
-    files: dict[str, Path] = field(default_factory=dict)
+    # Plain strings: a scan stats every file of the runs in scope, and building a Path for
+    # each would cost more than the stat; a Path is made only for a file that is read.
+    files: dict[str, str] = field(default_factory=dict)
     stamps: dict[str, Stamp] = field(default_factory=dict)
+
+    def path(self, kind: str) -> Path:
+        return Path(self.files[kind])
+
+    @property
+    def pending(self) -> bool:
+        """Half an output: its partner file is still to come."""
+        return ("db" in self.files) != ("txt" in self.files)
+
+
+@dataclass
+class _FolderListing:
+    """The harvest files of one year folder as last listed, indexed by run."""
+
+    identity: FolderIdentity
+    settled: bool  # the folder's mtime was older than the racy margin when it was listed
+    names: set[str] = field(default_factory=set)  # every name, harvest file or not
+    parsed: dict[str, Parsed] = field(default_factory=dict)  # the harvest-file names
+    by_run: dict[int, dict[str, Parsed]] = field(default_factory=dict)
+    runs: list[int] = field(default_factory=list)  # the keys of by_run, sorted
+    cycles_since_listing: int = 0
+
+    def update(self, names: list[str]) -> None:
+        """Take a new listing: parse only new names, forget the names that disappeared."""
+        new = [name for name in names if name not in self.names]
+        # Names in a listing are unique, so the counts tell whether any disappeared; the
+        # usual case (files only added) then needs no second pass over the whole folder.
+        if len(names) == len(self.names) + len(new):
+            self.names.update(new)
+        else:
+            current = set(names)
+            for name in self.names - current:
+                self._remove(name)
+            self.names = current
+        for name in new:
+            parsed = parse_file_name(name)
+            if parsed is not None:
+                self._add(name, parsed)
+        self.cycles_since_listing = 0
+
+    def files_of_runs(self, scope: PollScope) -> Iterator[tuple[str, Parsed]]:
+        """(name, parsed) of the files of runs in scope or above the highest known run."""
+        for run in _runs_in_scope(self.runs, scope):
+            yield from self.by_run[run].items()
+
+    def _add(self, name: str, parsed: Parsed) -> None:
+        run = parsed[0].run
+        self.parsed[name] = parsed
+        if run not in self.by_run:
+            self.by_run[run] = {}
+            bisect.insort(self.runs, run)
+        self.by_run[run][name] = parsed
+
+    def _remove(self, name: str) -> None:
+        parsed = self.parsed.pop(name, None)
+        if parsed is None:
+            return
+        run = parsed[0].run
+        files = self.by_run[run]
+        del files[name]
+        if not files:
+            del self.by_run[run]
+            del self.runs[bisect.bisect_left(self.runs, run)]
+
+
+def _runs_in_scope(runs: list[int], scope: PollScope) -> list[int]:
+    """Of ``runs`` (sorted), the open runs and the runs above the highest known run."""
+    if scope.highest_known_run is None:
+        return list(runs)
+    above = bisect.bisect_right(runs, scope.highest_known_run)
+    known = set(runs[:above])
+    opened = sorted({r for r in scope.open_runs if r in known})
+    return opened + runs[above:]
+
+
+def _in_scope(run: int, open_runs: set[int], highest_known_run: int | None) -> bool:
+    """An open run, or a run the agency does not know yet."""
+    return run in open_runs or highest_known_run is None or run > highest_known_run
+
+
+def _is_racy(mtime_ns: int, listing_started_ns: int, margin_ns: int) -> bool:
+    """True when a change right after the listing could have kept the folder's mtime."""
+    return mtime_ns > listing_started_ns - margin_ns
 
 
 def _stamp(path: Path) -> Stamp:
@@ -51,12 +160,17 @@ def _moment(stamp: Stamp) -> datetime:
 class HarvestAreaSpy:
     """Scans ``<root>/<year>/`` for the years from ``now.year - years_back`` on.
 
-    Per cycle: one directory listing per scanned year, and reads only of new or changed files
-    of runs in scope or above the highest known run. Older years are not listed: an open run
-    is never more than a year old.
+    Per cycle: at most one directory listing per scanned year (none while the folder cannot
+    have changed), a stat of each file of the runs in scope or above the highest known run,
+    and reads only of new or changed files among those. Older years are not listed: an open
+    run is never more than a year old.
     """
 
     source = Source.HARVEST
+    # A year folder is listed at least once every this many cycles, whatever its mtime says.
+    full_listing_every = 10
+    # A listing is trusted only if the folder's mtime was at least this old when it started.
+    racy_margin_ns = 2_000_000_000
 
     def __init__(self, root: Path, *, clock: Clock = utc_now, years_back: int = 1) -> None:
         self.root = Path(root)
@@ -64,7 +178,10 @@ class HarvestAreaSpy:
         self.years_back = years_back
         self._harvested: dict[HarvestStem, tuple[Stamp, Stamp]] = {}
         self._markers: dict[HarvestStem, Stamp] = {}
+        self._listings: dict[Path, _FolderListing] = {}
+        self._list_all_next = False  # the last cycle had errors or half outputs
         self.reads = 0  # files opened, for tests and metrics
+        self.listings = 0  # year folders listed, for tests and metrics
 
     async def poll(self, scope: PollScope) -> SpyReport:
         async def collect(findings: Findings) -> None:
@@ -75,36 +192,62 @@ class HarvestAreaSpy:
     async def aclose(self) -> None:
         return None
 
-    def _relevant(self, scope: PollScope, run: int) -> bool:
-        if run in scope.open_runs:
-            return True
-        return scope.highest_known_run is None or run > scope.highest_known_run
-
     def _scan(self, scope: PollScope, findings: Findings) -> Findings:
         outputs: dict[HarvestStem, _Output] = {}
-        for folder in self._year_folders(scope, findings):
-            try:
-                with os.scandir(folder) as listing:
-                    entries = list(listing)
-            except OSError as bad:
-                findings.error(f"cannot list {folder}: {bad}", url=str(folder))
+        folders = self._year_folders(scope, findings)
+        for folder in folders:
+            listing = self._listing(folder, findings)
+            if listing is None:
                 continue
-            for entry in entries:
-                parsed = parse_file_name(entry.name)
-                if parsed is None or not self._relevant(scope, parsed[0].run):
-                    continue
-                stem, kind = parsed
-                output = outputs.setdefault(stem, _Output())
+            prefix = os.path.join(folder, "")
+            for name, (stem, kind) in listing.files_of_runs(scope):
+                path = prefix + name
                 try:
-                    info = entry.stat()
+                    info = os.stat(path)
                 except OSError:
                     continue  # vanished between listing and stat: next cycle will tell
+                output = outputs.get(stem)
+                if output is None:
+                    output = outputs[stem] = _Output()
                 output.stamps[kind] = (info.st_mtime_ns, info.st_size)
-                output.files[kind] = Path(entry.path)
+                output.files[kind] = path
         for stem in sorted(outputs):
             self._read_output(stem, outputs[stem], findings)
-        self._forget(scope)
+        self._list_all_next = bool(findings.errors) or any(o.pending for o in outputs.values())
+        self._forget(scope, folders)
         return findings
+
+    def _listing(self, folder: Path, findings: Findings) -> _FolderListing | None:
+        """The folder's harvest files: the last listing if the folder cannot have changed."""
+        started_ns = time.time_ns()
+        try:
+            info = os.stat(folder)
+            identity = (info.st_ino, info.st_mtime_ns)
+            known = self._listings.get(folder)
+            if known is not None and self._still_valid(known, identity):
+                known.cycles_since_listing += 1
+                return known
+            names = os.listdir(folder)
+        except OSError as bad:
+            self._listings.pop(folder, None)
+            findings.error(f"cannot list {folder}: {bad}", url=str(folder))
+            return None
+        self.listings += 1
+        settled = not _is_racy(identity[1], started_ns, self.racy_margin_ns)
+        listing = self._listings.get(folder)
+        if listing is None:
+            listing = self._listings[folder] = _FolderListing(identity, settled)
+        listing.identity, listing.settled = identity, settled
+        listing.update(names)
+        return listing
+
+    def _still_valid(self, listing: _FolderListing, identity: FolderIdentity) -> bool:
+        return (
+            listing.settled
+            and listing.identity == identity
+            and not self._list_all_next
+            and listing.cycles_since_listing + 1 < self.full_listing_every
+        )
 
     def _year_folders(self, scope: PollScope, findings: Findings) -> list[Path]:
         try:
@@ -124,17 +267,18 @@ class HarvestAreaSpy:
                     self._read_harvest(stem, output, findings)
                     self._harvested[stem] = stamps
                 except (SourceFailure, SchemaViolation, OSError) as bad:
-                    self._report(bad, output.files["db"], findings)
-        marker = output.files.get("txt.uploaded")
-        if marker is not None and self._markers.get(stem) != output.stamps["txt.uploaded"]:
+                    self._report(bad, output.path("db"), findings)
+        marker_stamp = output.stamps.get("txt.uploaded")
+        if marker_stamp is not None and self._markers.get(stem) != marker_stamp:
+            marker = output.path("txt.uploaded")
             try:
-                self._read_marker(stem, marker, output.stamps["txt.uploaded"], findings)
-                self._markers[stem] = output.stamps["txt.uploaded"]
+                self._read_marker(stem, marker, marker_stamp, findings)
+                self._markers[stem] = marker_stamp
             except (SourceFailure, SchemaViolation, OSError) as bad:
                 self._report(bad, marker, findings)
 
     def _read_harvest(self, stem: HarvestStem, output: _Output, findings: Findings) -> None:
-        db, txt = output.files["db"], output.files["txt"]
+        db, txt = output.path("db"), output.path("txt")
         self.reads += 2
         text = txt.read_text("utf-8", errors="replace")
         metadata = parse_metadata(text)
@@ -180,8 +324,12 @@ class HarvestAreaSpy:
         else:
             findings.error(f"cannot read {path.name}: {bad}", url=str(path))
 
-    def _forget(self, scope: PollScope) -> None:
-        """Drop memory of runs that left the scope, so memory follows the open runs."""
+    def _forget(self, scope: PollScope, folders: list[Path]) -> None:
+        """Drop memory of runs that left the scope, so memory follows the open runs, and the
+        listings of folders no longer scanned."""
+        open_runs, highest = set(scope.open_runs), scope.highest_known_run
         for memory in (self._harvested, self._markers):
-            for stem in [s for s in memory if not self._relevant(scope, s.run)]:
+            for stem in [s for s in memory if not _in_scope(s.run, open_runs, highest)]:
                 del memory[stem]
+        for folder in self._listings.keys() - set(folders):
+            del self._listings[folder]

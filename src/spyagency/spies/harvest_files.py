@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+import sys
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from spyagency.spies.documents import loads_strict
 from spyagency.spies.failures import SchemaViolation, SourceFailure
@@ -28,9 +29,12 @@ IOV_HASHES = (
 SQLITE_TIMEOUT = 0.5  # seconds; a locked harvest file is simply retried next cycle
 
 
-@dataclass(frozen=True, order=True)
-class HarvestStem:
-    """What the three files of one harvest output have in common."""
+class HarvestStem(NamedTuple):
+    """What the three files of one harvest output have in common.
+
+    A tuple rather than a dataclass: the harvest spy hashes and sorts stems of every file of
+    the runs in scope each cycle, and a tuple does both without running Python code.
+    """
 
     run: int
     input_tag: str
@@ -42,7 +46,9 @@ def parse_file_name(name: str) -> tuple[HarvestStem, str] | None:
     match = FILE_NAME.fullmatch(name)
     if match is None:
         return None
-    stem = HarvestStem(int(match["run"]), match["tag"], match["uuid"])
+    # A year holds tens of thousands of names but only a few dozen tags: share the tag strings,
+    # since the harvest spy keeps every parsed name of the folders it lists.
+    stem = HarvestStem(int(match["run"]), sys.intern(match["tag"]), match["uuid"])
     return stem, match["kind"]
 
 

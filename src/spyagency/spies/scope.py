@@ -25,6 +25,10 @@ class WorkflowScope:
     streams: tuple[str, ...]
     # The agency already holds a DQM result for this workflow: ask again only now and then.
     dqm_known: bool = False
+    # The agency holds harvest evidence for it (a harvested file, or a finished harvest job of
+    # one of its streams): DQM folders are filled by the harvest, so before it they are asked
+    # only now and then.
+    harvested: bool = False
 
 
 @dataclass(frozen=True)
