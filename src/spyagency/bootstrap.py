@@ -282,7 +282,11 @@ def build_runtime(
         max_attempts=settings.signals.max_attempts,
         signals_enabled=signals_enabled,
         current_verdict=current_verdict,
-        signal_rate=TokenBucket(settings.signals.max_per_minute, burst=10),
+        # On the engine's clock, not the machine's: a replay's simulated minutes must refill
+        # it (on the machine's clock it held every signal after the first ten for real time).
+        signal_rate=TokenBucket(
+            settings.signals.max_per_minute, burst=10, clock=lambda: clock.now().timestamp()
+        ),
         metrics=metrics,
     )
     schedules = build_spies(settings, clock, transport)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx2
 
 from spyagency.domain.facts import DqmQuality
@@ -142,3 +144,48 @@ async def test_run_without_era_or_unsafe_folder_is_not_requested() -> None:
     assert fake.hits.count() == 0
     (error,) = report.errors
     assert error.permanent and "unsafe" in error.message
+
+
+ALI_FOLDER = (
+    "380000/StreamExpress/Run2026A-PromptCalibProdSiPixelAli-Express-v1/ALCAPROMPT/"
+    "AlCaReco/SiPixelAli"
+)
+
+
+def harvested_scope(mark: tuple[str, ...]) -> PollScope:
+    workflow = replace(ALI, harvest_mark=mark)
+    run = RunScope(380000, True, streams=("Express",), acq_era="Run2026A", workflows=(workflow,))
+    return PollScope(now=NOW, runs=(run,))
+
+
+async def test_a_folder_is_read_again_only_when_its_harvest_evidence_changes() -> None:
+    fake = FakeDqm({ALI_FOLDER: "dqm_sipixelali.json"})
+    first_harvest = harvested_scope(("file SiPixelAli_pcl u1",))
+    reharvested = harvested_scope(("file SiPixelAli_pcl u1", "file SiPixelAli_pcl u2"))
+    async with DqmSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        reports = [await spy.poll(first_harvest) for _ in range(3)]
+        assert fake.hits.count() == 1  # read once: the harvest is what changes a folder
+        assert len(reports[0].observations) == 1 and reports[1].observations == []
+        await spy.poll(reharvested)
+        await spy.poll(reharvested)
+        assert fake.hits.count() == 2  # a second harvest: read again, once
+        for _ in range(DqmSpy.refresh_every - 5):
+            await spy.poll(reharvested)
+        assert fake.hits.count() == 2
+        await spy.poll(reharvested)  # the safety net: every refresh_every cycles
+        assert fake.hits.count() == 3
+    async with DqmSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as restarted:
+        await restarted.poll(reharvested)
+    assert fake.hits.count() == 4  # a restart forgets what was read
+
+
+async def test_folders_without_harvest_evidence_are_asked_only_now_and_then() -> None:
+    fake = FakeDqm({})  # nothing harvested: the folder is empty
+    async with DqmSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        for _ in range(DqmSpy.recheck_every + 1):
+            await spy.poll(harvested_scope(()))
+        assert fake.hits.count() == 2  # cycles 0 and recheck_every
+        # Harvest evidence arrives, the folder is not filled yet: asked every cycle.
+        for _ in range(3):
+            await spy.poll(harvested_scope(("job Express success",)))
+    assert fake.hits.count() == 5

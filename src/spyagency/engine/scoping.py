@@ -6,10 +6,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
+from spyagency.domain.facts import HarvestFile
 from spyagency.domain.knowledge import Knowledge, RunKnowledge
 from spyagency.domain.policy import Policy
 from spyagency.domain.requirements import expected_workflows
-from spyagency.domain.states import HarvestJobState, UploadOutcome
+from spyagency.domain.states import UploadOutcome
 from spyagency.spies.scope import PollScope, RunScope, UploadScope, WorkflowScope
 
 
@@ -37,8 +38,7 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
                 destination_tags=tuple(sorted(tags)),
                 dqm_folder=spec.dqm_folder,
                 streams=streams,
-                dqm_known=knowledge.dqm(name) is not None,
-                harvested=bool(files) or _harvest_finished(knowledge, streams),
+                harvest_mark=_harvest_mark(knowledge, files, streams),
             )
         )
         settled = {
@@ -67,9 +67,15 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
     )
 
 
-def _harvest_finished(knowledge: RunKnowledge, streams: Iterable[str]) -> bool:
-    finished = (HarvestJobState.SUCCESS, HarvestJobState.FAILED)
-    return any(job.state in finished for job in knowledge.harvest_jobs(streams))
+def _harvest_mark(
+    knowledge: RunKnowledge, files: Iterable[HarvestFile], streams: Iterable[str]
+) -> tuple[str, ...]:
+    # The harvested files when there are any (a new one is a new harvest); else the harvest
+    # jobs, whose success without output is the evidence of a harvest that wrote nothing.
+    harvested = tuple(sorted(f"file {f.input_tag} {f.uuid}" for f in files))
+    if harvested:
+        return harvested
+    return tuple(sorted(f"job {j.stream} {j.state.value}" for j in knowledge.harvest_jobs(streams)))
 
 
 def poll_scope(

@@ -204,8 +204,7 @@ _SCOPE_READS: dict[Source, Callable[[PollScope], Hashable]] = {
             r.acq_era,
             r.streams,
             tuple(
-                (w.name, w.producer, w.dqm_folder, w.dqm_known, w.harvested, w.streams)
-                for w in r.workflows
+                (w.name, w.producer, w.dqm_folder, w.harvest_mark, w.streams) for w in r.workflows
             ),
         )
         for r in scope.runs

@@ -1,19 +1,22 @@
 """The DQM spy: quality tests and alignment decisions of each PCL workflow's ALCAPROMPT
 folder.
 
-Per cycle: one folder request per (stopped open run, harvested workflow with a DQM folder
-and no DQM result yet, stream of the run the workflow runs in); every ``recheck_every`` cycles
-the other workflows of stopped runs too. The folders are filled only after harvesting, so
-running runs are not asked.
+Per cycle: one folder request per (stopped open run, workflow with a DQM folder, stream of the
+run the workflow runs in) whose workflow has harvest evidence the spy has not read the folder
+since; folders of workflows without harvest evidence every ``recheck_every`` cycles, folders
+already read every ``refresh_every`` cycles. The folders are filled only after harvesting, so
+running runs are not asked. The spy's memory of what it read follows the open runs; a restart
+forgets it, and every harvested folder is asked once again.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Unpack
 
 from spyagency.domain.facts import DqmQuality
 from spyagency.domain.states import Source
-from spyagency.spies.base import HttpSpy
+from spyagency.spies.base import HttpSpy, HttpSpyOptions
 from spyagency.spies.documents import loads_lenient
 from spyagency.spies.dqm_rows import summarise_folder
 from spyagency.spies.failures import SchemaViolation, SourceFailure
@@ -42,26 +45,40 @@ class DqmSpy(HttpSpy):
     """``base_url`` is the DQM GUI instance (``.../dqm/offline/``)."""
 
     source = Source.DQM
-    # A folder already seen is asked again every this many cycles (a re-harvest may change
-    # it), and so is one whose workflow has no harvest evidence yet (the harvest fills it; the
-    # recheck covers harvest evidence that never comes, say WMStats down); the others, new
-    # folders of harvested workflows, every cycle. Keeps a cycle's cost to the runs moving.
+    # Folders of workflows without harvest evidence are asked every this many cycles (the
+    # harvest fills them; this covers harvest evidence that never comes, say WMStats down).
     recheck_every = 6
-    _cycle = -1
+    # A folder read since its workflow's harvest evidence last changed is asked again only
+    # every this many cycles: a safety net for a change the harvest evidence does not show.
+    refresh_every = 24
+
+    def __init__(self, base_url: str, **options: Unpack[HttpSpyOptions]) -> None:
+        super().__init__(base_url, **options)
+        self._cycle = -1
+        # (run, workflow, stream) -> the harvest mark when the folder last gave a result.
+        self._read_at: dict[tuple[int, str, str], tuple[str, ...]] = {}
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
-        parts = []
         self._cycle += 1
-        recheck = self._cycle % self.recheck_every == 0
+        in_scope = set(scope.open_runs)
+        self._read_at = {k: v for k, v in self._read_at.items() if k[0] in in_scope}
+        parts = []
         for run in scope.runs:
             if not run.stopped:
                 continue
             for workflow in run.workflows:
-                if (workflow.dqm_known or not workflow.harvested) and not recheck:
-                    continue
                 for stream in self._streams(run, workflow):
-                    parts.append(self._folder(run, workflow, stream, findings.child()))
+                    if self._due(run.run, workflow, stream):
+                        parts.append(self._folder(run, workflow, stream, findings.child()))
         await gather_into(findings, parts)
+
+    def _due(self, run: int, workflow: WorkflowScope, stream: str) -> bool:
+        mark = workflow.harvest_mark
+        if not mark:
+            return self._cycle % self.recheck_every == 0
+        if self._read_at.get((run, workflow.name, stream)) == mark:
+            return self._cycle % self.refresh_every == 0
+        return True
 
     @staticmethod
     def _streams(run: RunScope, workflow: WorkflowScope) -> list[str]:
@@ -95,6 +112,7 @@ class DqmSpy(HttpSpy):
         for problem in summary.problems:
             findings.violation(problem, document.url, f"DQM object of {workflow.name}")
         if summary.has_evidence:
+            self._read_at[(run.run, workflow.name, stream)] = workflow.harvest_mark
             fact = DqmQuality(
                 run=run.run,
                 workflow=workflow.name,

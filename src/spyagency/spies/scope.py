@@ -23,12 +23,10 @@ class WorkflowScope:
     destination_tags: tuple[str, ...]
     dqm_folder: str | None
     streams: tuple[str, ...]
-    # The agency already holds a DQM result for this workflow: ask again only now and then.
-    dqm_known: bool = False
-    # The agency holds harvest evidence for it (a harvested file, or a finished harvest job of
-    # one of its streams): DQM folders are filled by the harvest, so before it they are asked
-    # only now and then.
-    harvested: bool = False
+    # What the agency holds of the workflow's harvest (its harvested files, its streams'
+    # harvest jobs and their states), empty before any: a harvest is what fills or changes a
+    # DQM folder, so the DQM spy asks a folder again when this changes.
+    harvest_mark: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
