@@ -6,12 +6,16 @@ upload log, the IOVs, DQM and the harvest job), groups them the way spies report
 report per source per ``--runs-per-report`` runs, as a poll cycle would) and measures, each on
 a freshly migrated store:
 
-- agency: ``Evaluator.ingest`` of every report, built by ``build_runtime`` as the engine is;
-  every observation is news, so all of them are folded, judged, stored, with run states,
-  events and readiness decisions;
+- agency: the engine built by ``build_runtime``, each poll cycle's reports (one per source)
+  handed to ``Agency.ingest`` together, as pollers finishing together hand them in; the
+  engine commits what queues up while it writes as one batch (group commit: one transaction,
+  each touched run judged once). Every observation is news, so all of them are folded,
+  judged, stored, with run states, events and readiness decisions;
+- one report at a time: ``Evaluator.ingest`` of each report in turn (no grouping), for
+  comparison;
 - dedupe: the same reports a second time (nothing is news: only the dedupe is measured);
-- raw: one SQLAlchemy ``executemany`` per report of the identical rows (already encoded) into
-  the same observations table: the store's limit.
+- raw: one SQLAlchemy ``executemany`` per poll cycle (the agency's transactions) of the
+  identical rows (already encoded) into the same observations table: the store's limit.
 
 Each form runs ``--repeat`` times, interleaved; the medians are compared. Target: agency rate
 at least 25 % of the raw rate. ``--postgres URL`` (or ``SPYAGENCY_TEST_POSTGRES_URL``) adds
@@ -23,6 +27,7 @@ the PostgreSQL form; each repetition there gets a database of its own.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import tempfile
 import time
@@ -100,27 +105,52 @@ def count(batches: list[Batch]) -> int:
     return sum(len(batch.report.observations) for batch in batches)
 
 
-def agency_rates(url: str, batches: list[Batch]) -> tuple[float, float, int]:
-    """(news rate, dedupe rate, observations stored) through ``Evaluator.ingest``."""
+def cycles(batches: list[Batch]) -> list[list[Batch]]:
+    """The reports of one poll cycle (every source's report about one group of runs)."""
+    grouped: dict[datetime, list[Batch]] = {}
+    for batch in batches:
+        grouped.setdefault(batch.at, []).append(batch)
+    return list(grouped.values())
+
+
+def agency_rates(url: str, batches: list[Batch], grouped: bool) -> tuple[float, float, int]:
+    """(news rate, dedupe rate, observations stored).
+
+    ``grouped``: as the live engine gets them, each poll cycle's reports handed to
+    ``Agency.ingest`` at once (the pollers finish together), which commits what queues up
+    together (group commit). Else one ``Evaluator.ingest`` per report, one after the other.
+    """
     clock = ManualClock(batches[0].at)
     settings = parse_settings({"database": {"url": url}})
     runtime = build_runtime(settings, clock=clock)
     evaluator = runtime.agency.evaluator
-    try:
-        evaluator.load()
+
+    async def hand_in(passing: list[Batch]) -> None:
+        for cycle in cycles(passing):
+            clock.set(max(clock.now(), cycle[0].at))
+            if grouped:
+                await asyncio.gather(*(runtime.agency.ingest(b.report) for b in cycle))
+            else:
+                for batch in cycle:
+                    evaluator.ingest(batch.report)
+
+    async def both_passes() -> tuple[list[float], int, int]:
         rates = []
+        stored = 0
         # First pass: everything is news. Second pass: the same facts seen again.
         for passing in (batches, steady_state(batches)):
             started = time.perf_counter()
-            for batch in passing:
-                clock.set(max(clock.now(), batch.at))
-                evaluator.ingest(batch.report)
+            await hand_in(passing)
             rates.append(count(passing) / (time.perf_counter() - started))
             if passing is batches:
                 with runtime.store.read() as tx:
                     stored = tx.observations.count()
         with runtime.store.read() as tx:
-            stored_again = tx.observations.count() - stored
+            return rates, stored, tx.observations.count() - stored
+
+    try:
+        evaluator.load()
+        rates, stored, stored_again = asyncio.run(both_passes())
     finally:
         runtime.store.dispose()
     if stored_again:
@@ -129,8 +159,12 @@ def agency_rates(url: str, batches: list[Batch]) -> tuple[float, float, int]:
 
 
 def raw_rate(url: str, batches: list[Batch]) -> float:
-    """The same rows, one ``executemany`` per report, each in its own transaction."""
-    rows = [[_to_row(item) for item in batch.report.observations] for batch in batches]
+    """The same rows, one ``executemany`` per poll cycle in its own transaction: the
+    transactions the agency's group commit writes (so fsyncs are not what is compared)."""
+    rows = [
+        [_to_row(item) for batch in cycle for item in batch.report.observations]
+        for cycle in cycles(batches)
+    ]
     engine = build_engine(url)
     try:
         started = time.perf_counter()
@@ -173,27 +207,34 @@ def measure(backend: str, fresh: Callable[[], Any], batches: list[Batch], repeat
     total = count(batches)
     news: list[float] = []
     dedupe: list[float] = []
+    single: list[float] = []
     raw: list[float] = []
     stored = 0
     for round_ in range(repeat):
-        # Alternate which form goes first: a noisy neighbour should hit both alike.
-        forms = ["agency", "raw"] if round_ % 2 == 0 else ["raw", "agency"]
+        # Rotate which form goes first: a noisy neighbour should hit all alike.
+        forms = ["agency", "single", "raw"]
+        forms = forms[round_ % 3 :] + forms[: round_ % 3]
         for form in forms:
             with fresh() as url:
                 if form == "agency":
-                    rate, again, stored = agency_rates(url, batches)
+                    rate, again, stored = agency_rates(url, batches, grouped=True)
                     news.append(rate)
                     dedupe.append(again)
+                elif form == "single":
+                    single.append(agency_rates(url, batches, grouped=False)[0])
                 else:
                     raw.append(raw_rate(url, batches))
     ratio = median(news) / median(raw)
     print(
-        f"{backend}: {total} observations in {len(batches)} reports; stored by the agency "
-        f"{stored} (all news); {repeat} repetitions, medians"
+        f"{backend}: {total} observations in {len(batches)} reports "
+        f"({len(cycles(batches))} poll cycles); stored by the agency {stored} (all news); "
+        f"{repeat} repetitions, medians"
     )
     print(f"  agency ingest (news)    {median(news):9.0f} obs/s  (each: {_list(news)})")
     print(f"  agency ingest (dedupe)  {median(dedupe):9.0f} obs/s  (each: {_list(dedupe)})")
+    print(f"  one report at a time    {median(single):9.0f} obs/s  (each: {_list(single)})")
     print(f"  raw executemany         {median(raw):9.0f} obs/s  (each: {_list(raw)})")
+    print(f"  one report at a time / raw: {median(single) / median(raw):.3f}")
     print(f"  {backend.upper()}_RATIO {ratio:.3f} LIMIT {RATIO_LIMIT:g}")
     return ratio
 

@@ -52,6 +52,17 @@ def test_ids_come_back_in_input_order_and_ascend(store: Store) -> None:
         assert tx.observations.latest_id() == more[0]
 
 
+def test_appending_without_ids_stores_the_same_in_input_order(store: Store) -> None:
+    batch = [seen(StreamDone(run, "Express", run % 2 == 0), minutes=run) for run in range(1, 50)]
+    with store.transaction() as tx:
+        tx.observations.append_many(batch)
+        tx.observations.append_many([])
+    with store.read() as tx:
+        stored = tx.observations.after(0, 1000)
+    assert [replace(o, id=None) for o in stored] == batch
+    assert [o.id for o in stored] == sorted(o.id for o in stored)
+
+
 def test_an_empty_batch_writes_nothing(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.observations.add_many([]) == []

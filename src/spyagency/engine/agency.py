@@ -80,6 +80,8 @@ class Agency:
         self.housekeeping_seconds = housekeeping_seconds
         self.listeners: list[Listener] = []
         self._lock = asyncio.Lock()
+        # Reports waiting for the next group commit, with what their callers await.
+        self._waiting: list[tuple[SpyReport, asyncio.Future[None]]] = []
         self._work: list[asyncio.Task[None]] = []
         self._campaign: asyncio.Task[None] | None = None
         self.supervisor = make_supervisor(self)
@@ -100,7 +102,43 @@ class Agency:
             return await asyncio.to_thread(self.evaluator.scope)
 
     async def ingest(self, report: SpyReport) -> None:
-        self._publish(await self._timed("ingest", lambda: self.evaluator.ingest(report)))
+        """Store and judge ``report``; returns once it is committed.
+
+        Group commit: reports handed in while a batch is being written wait together and go
+        in as the next batch, one transaction judging each touched run once. When sources
+        answer faster than the store writes (a backlog after an outage, a busy start-up),
+        batches grow instead of queues; a quiet engine still commits each report at once.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((report, done))
+        async with self._lock:
+            batch, self._waiting = self._waiting, []
+            if batch:
+                await self._commit_batch(batch)
+        await done
+
+    async def _commit_batch(self, batch: list[tuple[SpyReport, asyncio.Future[None]]]) -> None:
+        reports = [report for report, _ in batch]
+        began = time.perf_counter()
+        try:
+            result = await asyncio.to_thread(self.evaluator.ingest_many, reports)
+        except BaseException as failure:
+            # Every caller of the batch learns its fate; none is left waiting.
+            for _, done in batch:
+                if done.done():
+                    continue
+                if isinstance(failure, Exception):
+                    done.set_exception(failure)
+                else:
+                    done.cancel()
+            if isinstance(failure, Exception):
+                return
+            raise
+        finally:
+            self.metrics.observe_evaluation("ingest", time.perf_counter() - began)
+        for _, done in batch:
+            done.set_result(None)
+        self._publish(result)
 
     async def tick(self) -> None:
         self._publish(await self._timed("tick", self.evaluator.tick))

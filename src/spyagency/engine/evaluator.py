@@ -28,7 +28,7 @@ evicted run reloads that run from the store, so it is judged exactly as if it ha
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -215,7 +215,7 @@ class Evaluator:
         try:
             with self.store.transaction() as tx:
                 news, touched, system_changed = self._fold(tx, report)
-                tx.observations.add_many(news)
+                tx.observations.append_many(news)
                 tx.health.record(health)
                 self.health[report.source] = health
                 runs = set(self.open_runs()) if system_changed else set()
@@ -226,6 +226,15 @@ class Evaluator:
             # Memory must never hold what the store does not: rebuild it from the store.
             self.reload()
             raise
+
+    def ingest_many(self, reports: Sequence[SpyReport]) -> EvaluationResult:
+        """``ingest`` for reports handed in together: one transaction, and each run they
+        touch judged once, on everything they brought (the engine's group commit)."""
+        if len(reports) == 1:
+            return self.ingest(reports[0])
+        for report in reports:
+            self.stage(report)
+        return self.commit()
 
     def stage(self, report: SpyReport) -> None:
         """Fold ``report`` into memory now and keep it for the next ``commit``.
@@ -277,7 +286,7 @@ class Evaluator:
         staged, self._staged = self._staged, _Staged()
         try:
             with self.store.transaction() as tx:
-                tx.observations.add_many(staged.news)
+                tx.observations.append_many(staged.news)
                 tx.health.record_many(staged.health.values())
                 runs = set(staged.touched)
                 if tick:

