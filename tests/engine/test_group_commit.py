@@ -57,14 +57,27 @@ async def test_reports_handed_in_together_are_committed_together(
     agency.listeners.append(batches.append)
     runs = range(380000, 380006)
     await asyncio.gather(*(agency.ingest(report(run, clock)) for run in runs))
-    # The first report finds the engine idle and goes alone; the five handed in meanwhile
-    # wait for it and go in as one batch.
-    assert [b.news for b in batches] == [1, 5]
+    # Handed in at the same moment: one batch, each run judged once.
+    assert [b.news for b in batches] == [6]
     assert sorted(a.run for b in batches for a in b.assessments) == list(runs)
     with store.read() as tx:
         assert tx.observations.count() == 6  # committed before any caller returned
     await agency.ingest(report(380010, clock))  # a quiet engine commits at once
-    assert [b.news for b in batches] == [1, 5, 1]
+    assert [b.news for b in batches] == [6, 1]
+
+
+async def test_reports_handed_in_while_a_batch_is_written_wait_for_the_next(
+    store: Store, clock: ManualClock
+) -> None:
+    agency = agency_on(store, clock)
+    agency.evaluator.load()
+    batches: list[EvaluationResult] = []
+    agency.listeners.append(batches.append)
+    first = asyncio.create_task(agency.ingest(report(380000, clock)))
+    await asyncio.sleep(0.001)  # the first batch is being written (in a worker thread)
+    later = [agency.ingest(report(run, clock)) for run in range(380001, 380004)]
+    await asyncio.gather(first, *later)
+    assert [b.news for b in batches] == [1, 3]
 
 
 async def test_every_caller_of_a_failed_batch_gets_its_failure(

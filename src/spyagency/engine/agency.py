@@ -111,6 +111,9 @@ class Agency:
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((report, done))
+        # One turn of the event loop: reports handed in at the same moment (pollers that
+        # finished together) join this batch instead of waiting for the next.
+        await asyncio.sleep(0)
         async with self._lock:
             batch, self._waiting = self._waiting, []
             if batch:
