@@ -163,20 +163,23 @@ async def test_a_folder_is_read_again_only_when_its_harvest_evidence_changes() -
     first_harvest = harvested_scope(("file SiPixelAli_pcl u1",))
     reharvested = harvested_scope(("file SiPixelAli_pcl u1", "file SiPixelAli_pcl u2"))
     async with DqmSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
-        reports = [await spy.poll(first_harvest) for _ in range(3)]
-        assert fake.hits.count() == 1  # read once: the harvest is what changes a folder
-        assert len(reports[0].observations) == 1 and reports[1].observations == []
-        await spy.poll(reharvested)
-        await spy.poll(reharvested)
-        assert fake.hits.count() == 2  # a second harvest: read again, once
-        for _ in range(DqmSpy.refresh_every - 5):
-            await spy.poll(reharvested)
+        reports = [await spy.poll(first_harvest) for _ in range(4)]
+        # Read twice alike (the second confirms the first), then not again: the harvest is
+        # what changes a folder.
         assert fake.hits.count() == 2
+        assert len(reports[0].observations) == len(reports[1].observations) == 1
+        assert reports[2].observations == []
+        for _ in range(3):
+            await spy.poll(reharvested)
+        assert fake.hits.count() == 4  # a second harvest: read again, twice
+        for _ in range(DqmSpy.refresh_every - 7):  # up to cycle refresh_every - 1
+            await spy.poll(reharvested)
+        assert fake.hits.count() == 4
         await spy.poll(reharvested)  # the safety net: every refresh_every cycles
-        assert fake.hits.count() == 3
+        assert fake.hits.count() == 5
     async with DqmSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as restarted:
         await restarted.poll(reharvested)
-    assert fake.hits.count() == 4  # a restart forgets what was read
+    assert fake.hits.count() == 6  # a restart forgets what was read
 
 
 async def test_folders_without_harvest_evidence_are_asked_only_now_and_then() -> None:

@@ -197,25 +197,44 @@ async def test_first_start_discovers_the_latest_run_unless_discovery_is_off() ->
     assert fake.hits.count("run_config?") == 1  # the first spy's only
 
 
-async def test_a_stopped_runs_express_config_is_asked_once_until_restart() -> None:
+async def test_a_stopped_runs_express_config_is_asked_twice_until_restart() -> None:
     fake = world()
     run = RunScope(380000, stopped=True, done_streams=("Express", "ExpressCosmics"))
     stopped = PollScope(now=NOW, runs=(run,), highest_known_run=380002)
     async with spy_for(fake) as spy:
         first = await spy.poll(stopped)
-        second = await spy.poll(stopped)
+        second = await spy.poll(stopped)  # confirms the first answer: final
         third = await spy.poll(stopped)
-    assert fake.hits.count("express_config") == 1
+        fourth = await spy.poll(stopped)
+    assert fake.hits.count("express_config") == 2
     assert len(facts_of(first, ExpressConfig)) == 2
-    assert facts_of(second, ExpressConfig) == facts_of(third, ExpressConfig) == []
+    assert facts_of(second, ExpressConfig) == facts_of(first, ExpressConfig)
+    assert facts_of(third, ExpressConfig) == facts_of(fourth, ExpressConfig) == []
     # reco_config?run=N is asked each cycle (the run is not above the highest released one).
-    assert fake.hits.count("reco_config?run=380000") == 3
-    # A rebuilt spy (a restart) has forgotten it and asks again, once.
+    assert fake.hits.count("reco_config?run=380000") == 4
+    # A rebuilt spy (a restart) has forgotten it and asks again.
     async with spy_for(fake) as rebuilt:
         again = await rebuilt.poll(stopped)
-        await rebuilt.poll(stopped)
+        for _ in range(2):
+            await rebuilt.poll(stopped)
     assert facts_of(again, ExpressConfig) == facts_of(first, ExpressConfig)
-    assert fake.hits.count("express_config") == 2
+    assert fake.hits.count("express_config") == 4
+
+
+async def test_a_changed_express_answer_is_not_final() -> None:
+    """Two answers in a row must agree before the configuration is final: a changed one
+    (a garbled answer, or a stream configured late) starts the count again."""
+    fake = world()
+    run = RunScope(380000, stopped=True, done_streams=("Express", "ExpressCosmics", "Calib"))
+    stopped = PollScope(now=NOW, runs=(run,), highest_known_run=380002)
+    async with spy_for(fake) as spy:
+        await spy.poll(stopped)
+        fake.runs[380000].streams["Calib"] = ""  # configured after the first answer
+        late = await spy.poll(stopped)
+        await spy.poll(stopped)  # agrees with the one before: final
+        await spy.poll(stopped)
+    assert "Calib" in {f.stream for f in facts_of(late, ExpressConfig)}
+    assert fake.hits.count("express_config") == 3
 
 
 async def test_express_config_is_final_only_once_seen_while_stopped() -> None:
@@ -231,12 +250,14 @@ async def test_express_config_is_final_only_once_seen_while_stopped() -> None:
         for scope in (running, running, busy, busy, stopped, stopped):
             await spy.poll(scope)
         # Twice running, twice stopped with streams still flowing (a stream may still be
-        # configured), once stopped with every stream done.
-        assert fake.hits.count("express_config") == 5
+        # configured), twice stopped with every stream done (the second confirms the first).
+        assert fake.hits.count("express_config") == 6
+        await spy.poll(stopped)
+        assert fake.hits.count("express_config") == 6
         # A run that leaves the scope is forgotten: back in scope, it is asked again.
         await spy.poll(gone)
         await spy.poll(stopped)
-        assert fake.hits.count("express_config") == 6
+        assert fake.hits.count("express_config") == 7
 
 
 async def test_an_incomplete_express_answer_is_asked_again() -> None:
@@ -319,11 +340,12 @@ async def test_requests_per_cycle_for_ten_stopped_runs() -> None:
         highest_known_run=380009,
     )
     async with spy_for(fake) as spy:
-        requests = [(await spy.poll(scope)).requests for _ in range(3)]
+        requests = [(await spy.poll(scope)).requests for _ in range(4)]
     # First cycle: 4 global, then per run its era (but the latest run's came with the listing)
-    # and express_config, and reco_config for the five runs that may be released; then
-    # reco_config only for those five (their release must be seen).
-    assert requests == [4 + 10 * 2 - 1 + 5, 4 + 5, 4 + 5]
+    # and express_config, and reco_config for the five runs that may be released; second:
+    # express_config again, to confirm; then reco_config only for those five (their release
+    # must be seen).
+    assert requests == [4 + 10 * 2 - 1 + 5, 4 + 10 + 5, 4 + 5, 4 + 5]
 
 
 async def test_invalid_run_in_scope_is_an_error_without_a_request() -> None:

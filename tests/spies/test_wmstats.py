@@ -134,9 +134,10 @@ def hits_of(fake: FakeWmStats, stream: str) -> int:
     return sum(1 for path in fake.hits.paths if path.split("?")[0].endswith(wanted))
 
 
-async def test_a_completed_request_is_asked_once_until_the_spy_restarts() -> None:
-    """The fixture's Express request is completed: its jobdetail is final after one read.
-    The Harvesting ones (ExpressAlignment, Calibration) are asked at every cycle."""
+async def test_a_completed_request_is_asked_twice_until_the_spy_restarts() -> None:
+    """The fixture's Express request is completed: its jobdetail is final once read twice
+    alike (a second answer confirms the first). The Harvesting ones (ExpressAlignment,
+    Calibration) are asked at every cycle."""
     fake = FakeWmStats(
         details={
             "Express_Run380000_StreamExpress": "wmstats_jobdetail_success.json",
@@ -146,20 +147,21 @@ async def test_a_completed_request_is_asked_once_until_the_spy_restarts() -> Non
     scope = PollScope(now=NOW, runs=(RunScope(380000, True),))
     async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
         first = await spy.poll(scope)
+        confirming = await spy.poll(scope)
         later = [await spy.poll(scope) for _ in range(3)]
     assert {j.stream for j in facts_of(first, HarvestJob)} == {"Express", "ExpressAlignment"}
-    assert first.requests == 4  # requestcache + 3 jobdetail
+    assert first.requests == confirming.requests == 4  # requestcache + 3 jobdetail
     for report in later:
         assert report.errors == []
         assert report.requests == 3  # requestcache + the 2 requests not completed
         assert {j.stream for j in facts_of(report, HarvestJob)} == {"ExpressAlignment"}
-    assert hits_of(fake, "Express") == 1
-    assert hits_of(fake, "ExpressAlignment") == hits_of(fake, "Calibration") == 4
+    assert hits_of(fake, "Express") == 2
+    assert hits_of(fake, "ExpressAlignment") == hits_of(fake, "Calibration") == 5
 
     # A new spy (a restart) remembers nothing: everything is asked again.
     async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
         again = await spy.poll(scope)
-    assert again.requests == 4 and hits_of(fake, "Express") == 2
+    assert again.requests == 4 and hits_of(fake, "Express") == 3
     assert facts_of(again, HarvestJob)[0] == facts_of(first, HarvestJob)[0]
 
 
@@ -170,12 +172,12 @@ async def test_a_run_leaving_the_scope_is_forgotten() -> None:
     stopped = PollScope(now=NOW, runs=(RunScope(380000, True),))
     released = PollScope(now=NOW, runs=(RunScope(380001, False),))
     async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
-        await spy.poll(stopped)
-        await spy.poll(stopped)
-        assert hits_of(fake, "Express") == 1
+        for _ in range(3):
+            await spy.poll(stopped)
+        assert hits_of(fake, "Express") == 2
         await spy.poll(released)  # run 380000 left the scope
         back = await spy.poll(stopped)
-    assert hits_of(fake, "Express") == 2
+    assert hits_of(fake, "Express") == 3
     assert "Express" in {job.stream for job in facts_of(back, HarvestJob)}
 
 
@@ -205,8 +207,41 @@ async def test_a_request_is_settled_only_by_a_read_made_once_it_completed() -> N
         }
         status["now"] = "completed"
         done = await spy.poll(scope)
+        confirmed = await spy.poll(scope)
         after = await spy.poll(scope)
-    assert facts_of(done, HarvestJob) == [
-        HarvestJob(380000, "Express", HarvestJobState.SUCCESS, outputs=(LFN + ".db",))
-    ]
-    assert asked.count(name) == 4 and after.requests == 1 and after.observations == []
+    assert (
+        facts_of(done, HarvestJob)
+        == facts_of(confirmed, HarvestJob)
+        == [HarvestJob(380000, "Express", HarvestJobState.SUCCESS, outputs=(LFN + ".db",))]
+    )
+    assert asked.count(name) == 5 and after.requests == 1 and after.observations == []
+
+
+async def test_a_garbled_answer_of_a_completed_request_is_not_final() -> None:
+    """One answer that differs from the next (a garbled one) never settles the request: only
+    two equal answers in a row do, so the true one is read and reported."""
+    name = "Express_Run380000_StreamExpress"
+    good = {
+        "/x/Express/AlcaHarvestALCAPROMPT": {
+            "success": {"0": {"errorCount": 0, "samples": [{"output": [{"lfn": LFN + ".db"}]}]}}
+        }
+    }
+    answers: list[dict[str, object]] = [{}, good, good]  # first: the jobs part went missing
+    asked: list[str] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("requestcache"):
+            entry = {"RequestType": "Express", "RequestStatus": "completed"}
+            return httpx2.Response(200, json={"result": [{name: entry}]})
+        asked.append(name)
+        jobs = answers[min(len(asked), len(answers)) - 1]
+        return httpx2.Response(200, json={"result": [{name: jobs}]})
+
+    scope = PollScope(now=NOW, runs=(RunScope(380000, True),))
+    spy = WmStatsSpy(BASE, transport=httpx2.MockTransport(handler), clock=fixed_clock)
+    async with spy:
+        reports = [await spy.poll(scope) for _ in range(4)]
+    assert len(asked) == 3  # garbled, true, true again: settled
+    (second,) = facts_of(reports[1], HarvestJob)
+    assert second.outputs == (LFN + ".db",)
+    assert reports[3].requests == 1

@@ -2,11 +2,11 @@
 folder.
 
 Per cycle: one folder request per (stopped open run, workflow with a DQM folder, stream of the
-run the workflow runs in) whose workflow has harvest evidence the spy has not read the folder
-since; folders of workflows without harvest evidence every ``recheck_every`` cycles, folders
-already read every ``refresh_every`` cycles. The folders are filled only after harvesting, so
-running runs are not asked. The spy's memory of what it read follows the open runs; a restart
-forgets it, and every harvested folder is asked once again.
+run the workflow runs in) whose workflow has harvest evidence the spy has not yet read the
+folder twice alike since; folders of workflows without harvest evidence every
+``recheck_every`` cycles, folders already read every ``refresh_every`` cycles. The folders are
+filled only after harvesting, so running runs are not asked. The spy's memory of what it read
+follows the open runs; a restart forgets it, and every harvested folder is asked again.
 """
 
 from __future__ import annotations
@@ -55,13 +55,17 @@ class DqmSpy(HttpSpy):
     def __init__(self, base_url: str, **options: Unpack[HttpSpyOptions]) -> None:
         super().__init__(base_url, **options)
         self._cycle = -1
-        # (run, workflow, stream) -> the harvest mark when the folder last gave a result.
+        # (run, workflow, stream) -> the harvest mark at which the folder gave the same result
+        # twice in a row (one garbled answer must not become final: a second one confirms it).
         self._read_at: dict[tuple[int, str, str], tuple[str, ...]] = {}
+        # The same key -> (harvest mark, result) read once, awaiting its confirmation.
+        self._read_once: dict[tuple[int, str, str], tuple[tuple[str, ...], DqmQuality]] = {}
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._cycle += 1
         in_scope = set(scope.open_runs)
         self._read_at = {k: v for k, v in self._read_at.items() if k[0] in in_scope}
+        self._read_once = {k: v for k, v in self._read_once.items() if k[0] in in_scope}
         parts = []
         for run in scope.runs:
             if not run.stopped:
@@ -112,7 +116,6 @@ class DqmSpy(HttpSpy):
         for problem in summary.problems:
             findings.violation(problem, document.url, f"DQM object of {workflow.name}")
         if summary.has_evidence:
-            self._read_at[(run.run, workflow.name, stream)] = workflow.harvest_mark
             fact = DqmQuality(
                 run=run.run,
                 workflow=workflow.name,
@@ -123,4 +126,9 @@ class DqmSpy(HttpSpy):
                 pede_exit_code=summary.pede_exit_code,
             )
             findings.observe(fact, raw=document.text)
+            key, read = (run.run, workflow.name, stream), (workflow.harvest_mark, fact)
+            if self._read_once.pop(key, None) == read:
+                self._read_at[key] = workflow.harvest_mark
+            else:
+                self._read_once[key] = read
         return findings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Unpack
 
-from spyagency.domain.facts import FirstConditionSafeRun, PromptRecoSwitch
+from spyagency.domain.facts import ExpressConfig, FirstConditionSafeRun, PromptRecoSwitch
 from spyagency.domain.states import Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
 from spyagency.spies.failures import SchemaViolation, SourceFailure
@@ -47,10 +47,10 @@ class T0DataServiceSpy(HttpSpy):
     runs above the highest known one). Without OMS, the latest run is the best there is.
 
     The spy remembers, for the runs in scope only, what cannot change any more: a run's
-    acquisition era, and the express configuration of a stopped run seen complete while it was
-    stopped and all its streams were done (the Tier-0 configures a stream when its first data
-    arrives). A run leaving the scope is forgotten; a restart forgets everything, and the next
-    cycle asks again.
+    acquisition era, and the express configuration of a stopped run read complete, twice
+    alike, while it was stopped and all its streams were done (the Tier-0 configures a stream
+    when its first data arrives). A run leaving the scope is forgotten; a restart forgets
+    everything, and the next cycle asks again.
     """
 
     source = Source.TIER0
@@ -64,6 +64,9 @@ class T0DataServiceSpy(HttpSpy):
         self._eras: dict[int, str | None] = {}
         # stopped run -> its express streams, once its express configuration is final.
         self._final_streams: dict[int, tuple[str, ...]] = {}
+        # stopped run -> the configuration read once in a final-looking state: final when the
+        # next read equals it (one garbled answer must not become final).
+        self._read_once: dict[int, tuple[ExpressConfig, ...]] = {}
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._forget_runs_outside(scope)
@@ -91,7 +94,7 @@ class T0DataServiceSpy(HttpSpy):
 
     def _forget_runs_outside(self, scope: PollScope) -> None:
         in_scope = set(scope.open_runs)
-        for memory in (self._eras, self._final_streams):
+        for memory in (self._eras, self._final_streams, self._read_once):
             for run in [r for r in memory if r not in in_scope]:
                 del memory[run]
 
@@ -202,13 +205,18 @@ class T0DataServiceSpy(HttpSpy):
             streams = list(final)
         else:
             era_known, era = await self._era(target, run, findings)
-            streams, complete = await self._express(run, era, findings)
+            configs, complete = await self._express(run, era, findings)
+            streams = [config.stream for config in configs]
             # Final only if asked while stopped, the whole answer (era included) was read, and
             # every stream of it is done: the Tier-0 configures a stream when its first data
             # arrives, which can be after the run stopped, while the others still flow in.
+            # And only once two such answers in a row agree.
             done = set(target.done_streams)
             if target.stopped and complete and era_known and streams and done >= set(streams):
-                self._final_streams[run] = tuple(streams)
+                if self._read_once.pop(run, None) == tuple(configs):
+                    self._final_streams[run] = tuple(streams)
+                else:
+                    self._read_once[run] = tuple(configs)
         if not streams:
             streams = list(target.streams)
         parts = []
@@ -223,8 +231,8 @@ class T0DataServiceSpy(HttpSpy):
 
     async def _express(
         self, run: int, era: str | None, findings: Findings
-    ) -> tuple[list[str], bool]:
-        """The streams of the run's express configuration, and whether every row was read."""
+    ) -> tuple[list[ExpressConfig], bool]:
+        """The run's express configuration, and whether every row was read."""
         document = await self._get(findings, "express_config", run=run)
         if document is None:
             return [], False
@@ -233,7 +241,7 @@ class T0DataServiceSpy(HttpSpy):
         except SchemaViolation as bad:
             findings.violation(bad, document.url)
             return [], False
-        streams: list[str] = []
+        configs: list[ExpressConfig] = []
         complete = True
         for row in rows:
             try:
@@ -242,9 +250,9 @@ class T0DataServiceSpy(HttpSpy):
                 findings.violation(bad, document.url, f"express_config of run {run}")
                 complete = False
                 continue
-            streams.append(config.stream)
+            configs.append(config)
             findings.observe(config, raw=compact(row))
-        return streams, complete
+        return configs, complete
 
     async def _stream_done(self, run: int, stream: str, findings: Findings) -> Findings:
         try:

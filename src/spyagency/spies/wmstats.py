@@ -3,10 +3,11 @@
 Per cycle: one ``requestcache`` request, then one ``jobdetail/<request>`` per Express request
 of a stopped open run (harvesting starts only when the run has stopped) that is not settled.
 
-A request is settled once its jobdetail was read while the requestcache already called it
-completed (or later): a completed request runs no more jobs, so its jobdetail cannot change and
-is not asked again. The memory follows the open runs (a run leaving the scope is forgotten)
-and is lost on restart, when every request is asked once more.
+A request is settled once its jobdetail was read twice with the same outcome while the
+requestcache already called it completed (or later): a completed request runs no more jobs, so
+its jobdetail cannot change and is not asked again. Twice, because one garbled answer must not
+become final: a second, equal one confirms it. The memory follows the open runs (a run leaving
+the scope is forgotten) and is lost on restart, when every request is asked once more.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ class WmStatsSpy(HttpSpy):
 
     def __init__(self, base_url: str, **options: Unpack[HttpSpyOptions]) -> None:
         super().__init__(base_url, **options)
-        # Settled requests (name -> run): their final jobdetail has been read.
+        # Settled requests (name -> run): their final jobdetail has been read, twice alike.
         self._settled: dict[str, int] = {}
+        # Completed requests read once (name -> (run, what was read)), awaiting confirmation.
+        self._read_once: dict[str, tuple[int, tuple[object, ...]]] = {}
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._forget(scope)
@@ -79,8 +82,12 @@ class WmStatsSpy(HttpSpy):
             findings.violation(bad, document.url, f"jobdetail of {request.name}")
             return findings
         if request.completed:
-            # Read after the requestcache called it completed: this answer is final.
-            self._settled[request.name] = request.run
+            # Read after the requestcache called it completed: final once read twice alike.
+            outcome = (summary.state, tuple(summary.outputs), tuple(summary.details))
+            if self._read_once.pop(request.name, None) == (request.run, outcome):
+                self._settled[request.name] = request.run
+            else:
+                self._read_once[request.name] = (request.run, outcome)
         state = summary.state
         if state is not None:
             fact = HarvestJob(
@@ -109,3 +116,5 @@ class WmStatsSpy(HttpSpy):
         open_runs = set(scope.open_runs)
         for name in [n for n, run in self._settled.items() if run not in open_runs]:
             del self._settled[name]
+        for name in [n for n, (run, _) in self._read_once.items() if run not in open_runs]:
+            del self._read_once[name]
