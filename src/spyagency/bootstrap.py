@@ -146,10 +146,12 @@ def build_spies(
         )
     )
     built.append((logs, UploadLogSpy(logs.url, clock=now, **_http(logs)) if logs.url else None))
-    built.append((dqm, DqmSpy(dqm.url, clock=now, **_http(dqm)) if dqm.url else None))
+    # WMStats before DQM: where pollers run in turn (replays), the harvest jobs it reports are
+    # what makes a no-payload workflow's DQM folder worth asking in the same turn.
     built.append(
         (wmstats, WmStatsSpy(wmstats.url, clock=now, **_http(wmstats)) if wmstats.url else None)
     )
+    built.append((dqm, DqmSpy(dqm.url, clock=now, **_http(dqm)) if dqm.url else None))
     schedules = []
     for source, spy in built:
         if spy is None or not source.enabled:

@@ -20,6 +20,7 @@ ALI = WorkflowScope(
     ("SiPixelAli_PCL_v0_prompt",),
     "AlCaReco/SiPixelAli",
     ("Express",),
+    harvest_mark=("file harvested u1",),  # harvested: DQM is asked
 )
 BS = WorkflowScope(
     "BeamSpotByRun",
@@ -29,6 +30,7 @@ BS = WorkflowScope(
     ("BS_prompt",),
     "AlCaReco/BeamSpot",
     ("Express",),
+    harvest_mark=("file harvested u1",),  # harvested: DQM is asked
 )
 GAINS = WorkflowScope(
     "SiStripGains",
@@ -38,6 +40,7 @@ GAINS = WorkflowScope(
     ("G",),
     "AlCaReco/SiStripGains",
     ("Express",),
+    harvest_mark=("file harvested u1",),  # harvested: DQM is asked
 )
 NO_FOLDER = WorkflowScope(
     "LumiPCC",
@@ -47,6 +50,7 @@ NO_FOLDER = WorkflowScope(
     ("L",),
     None,
     ("ALCALumiPixelsCountsExpress",),
+    harvest_mark=("file harvested u1",),  # harvested: DQM is asked
 )
 
 
@@ -130,6 +134,7 @@ async def test_run_without_era_or_unsafe_folder_is_not_requested() -> None:
         ("t",),
         "AlCaReco/../../admin",
         ("Express",),
+        harvest_mark=("file harvested u1",),  # harvested: DQM is asked
     )
     fake = FakeDqm()
     scope = PollScope(
@@ -182,13 +187,13 @@ async def test_a_folder_is_read_again_only_when_its_harvest_evidence_changes() -
     assert fake.hits.count() == 6  # a restart forgets what was read
 
 
-async def test_folders_without_harvest_evidence_are_asked_only_now_and_then() -> None:
+async def test_folders_without_harvest_evidence_are_not_asked() -> None:
     fake = FakeDqm({})  # nothing harvested: the folder is empty
     async with DqmSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
-        for _ in range(DqmSpy.recheck_every + 1):
+        for _ in range(DqmSpy.refresh_every + 1):
             await spy.poll(harvested_scope(()))
-        assert fake.hits.count() == 2  # cycles 0 and recheck_every
+        assert fake.hits.count() == 0
         # Harvest evidence arrives, the folder is not filled yet: asked every cycle.
         for _ in range(3):
             await spy.poll(harvested_scope(("job Express success",)))
-    assert fake.hits.count() == 5
+    assert fake.hits.count() == 3

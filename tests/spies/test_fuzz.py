@@ -159,6 +159,7 @@ WORKFLOW = WorkflowScope(
     ("T",),
     "AlCaReco/SiPixelAli",
     ("Express",),
+    harvest_mark=("file harvested u1",),  # harvested: DQM is asked
 )
 SCOPE = PollScope(
     now=NOW,

@@ -3,9 +3,9 @@ folder.
 
 Per cycle: one folder request per (stopped open run, workflow with a DQM folder, stream of the
 run the workflow runs in) whose workflow has harvest evidence the spy has not yet read the
-folder twice alike since; folders of workflows without harvest evidence every
-``recheck_every`` cycles, folders already read every ``refresh_every`` cycles. The folders are
-filled only after harvesting, so running runs are not asked. The spy's memory of what it read
+folder twice alike since, and folders already read every ``refresh_every`` cycles. The
+folders are filled by the harvest, so folders without harvest evidence are not asked (nor
+running runs'). The spy's memory of what it read
 follows the open runs; a restart forgets it, and every harvested folder is asked again.
 """
 
@@ -45,11 +45,10 @@ class DqmSpy(HttpSpy):
     """``base_url`` is the DQM GUI instance (``.../dqm/offline/``)."""
 
     source = Source.DQM
-    # Folders of workflows without harvest evidence are asked every this many cycles (the
-    # harvest fills them; this covers harvest evidence that never comes, say WMStats down).
-    recheck_every = 6
     # A folder read since its workflow's harvest evidence last changed is asked again only
     # every this many cycles: a safety net for a change the harvest evidence does not show.
+    # A folder whose workflow has no harvest evidence is not asked at all: the harvest is what
+    # fills it, and without that evidence the workflow cannot be proven whatever DQM says.
     refresh_every = 24
 
     def __init__(self, base_url: str, **options: Unpack[HttpSpyOptions]) -> None:
@@ -79,7 +78,7 @@ class DqmSpy(HttpSpy):
     def _due(self, run: int, workflow: WorkflowScope, stream: str) -> bool:
         mark = workflow.harvest_mark
         if not mark:
-            return self._cycle % self.recheck_every == 0
+            return False
         if self._read_at.get((run, workflow.name, stream)) == mark:
             return self._cycle % self.refresh_every == 0
         return True
