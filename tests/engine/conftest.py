@@ -43,9 +43,16 @@ def clock() -> ManualClock:
     return ManualClock(T0 + timedelta(hours=5))
 
 
-@pytest.fixture
-def evaluator(store: Store, clock: ManualClock) -> Evaluator:
+def make_evaluator(
+    store: Store, clock: ManualClock, alert_channels: tuple[str, ...] = ALERT_CHANNELS
+) -> Evaluator:
+    """An evaluator on ``store`` with the default policy and the full catalogue."""
     policy = Policy()
     desk = SignalDesk([SIGNAL_CHANNEL], public_url="http://agency")
-    keeper = AlertKeeper(policy, ALERT_CHANNELS, list(Source), "http://agency")
+    keeper = AlertKeeper(policy, alert_channels, list(Source), "http://agency")
     return Evaluator(store, load_catalogue(), policy, clock, desk, keeper)
+
+
+@pytest.fixture
+def evaluator(store: Store, clock: ManualClock) -> Evaluator:
+    return make_evaluator(store, clock)

@@ -9,18 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.clock import ManualClock
-from spyagency.domain.policy import Policy
-from spyagency.domain.states import Source
 from spyagency.engine.agency import Agency
-from spyagency.engine.alerts import AlertKeeper
 from spyagency.engine.delivery import Dispatcher
-from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.evaluator import EvaluationResult
 from spyagency.engine.leadership import Leadership
 from spyagency.engine.polling import Supervisor
-from spyagency.engine.signals import SignalDesk
 from spyagency.store.uow import Store
+from tests.engine.conftest import make_evaluator
 
 HEARTBEAT = timedelta(milliseconds=50)
 
@@ -28,17 +24,8 @@ HEARTBEAT = timedelta(milliseconds=50)
 def build_agency(store: Store, clock: ManualClock, chores: list[str], name: str) -> Agency:
     leadership = Leadership(store, heartbeat=HEARTBEAT, holder=name)
     fenced = store.with_fence(leadership.fence)
-    policy = Policy()
-    evaluator = Evaluator(
-        fenced,
-        load_catalogue(),
-        policy,
-        clock,
-        SignalDesk(["tier0_webhook"]),
-        AlertKeeper(policy, (), list(Source), None),
-    )
     return Agency(
-        evaluator,
+        make_evaluator(fenced, clock, alert_channels=()),
         Dispatcher(fenced, {}, clock, worker=name),
         lambda agency: Supervisor([], agency.scope, agency.ingest, clock.now),
         tick_seconds=0.01,

@@ -8,38 +8,36 @@ from datetime import timedelta
 
 import pytest
 
-from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.facts import StreamDone
 from spyagency.domain.observation import Observation
-from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source
 from spyagency.engine.agency import Agency
-from spyagency.engine.alerts import AlertKeeper
 from spyagency.engine.delivery import Dispatcher
-from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.evaluator import EvaluationResult
 from spyagency.engine.polling import Supervisor
-from spyagency.engine.signals import SignalDesk
 from spyagency.spies.scope import SpyReport
 from spyagency.store.leader import Deposed
 from spyagency.store.uow import Store, Transaction
+from tests.engine.conftest import make_evaluator
 
 
 def agency_on(store: Store, clock: ManualClock) -> Agency:
-    policy = Policy()
-    evaluator = Evaluator(
-        store,
-        load_catalogue(),
-        policy,
-        clock,
-        SignalDesk(["tier0_webhook"]),
-        AlertKeeper(policy, (), list(Source), None),
-    )
+    evaluator = make_evaluator(store, clock, alert_channels=())
     return Agency(
         evaluator,
         Dispatcher(store, {}, clock, worker="test"),
         lambda agency: Supervisor([], agency.scope, agency.ingest, clock.now),
     )
+
+
+def listening(store: Store, clock: ManualClock) -> tuple[Agency, list[EvaluationResult]]:
+    """A loaded agency and the list its batches are reported to."""
+    agency = agency_on(store, clock)
+    agency.evaluator.load()
+    batches: list[EvaluationResult] = []
+    agency.listeners.append(batches.append)
+    return agency, batches
 
 
 def report(run: int, clock: ManualClock) -> SpyReport:
@@ -51,10 +49,7 @@ def report(run: int, clock: ManualClock) -> SpyReport:
 async def test_reports_handed_in_together_are_committed_together(
     store: Store, clock: ManualClock
 ) -> None:
-    agency = agency_on(store, clock)
-    agency.evaluator.load()
-    batches: list[EvaluationResult] = []
-    agency.listeners.append(batches.append)
+    agency, batches = listening(store, clock)
     runs = range(380000, 380006)
     await asyncio.gather(*(agency.ingest(report(run, clock)) for run in runs))
     # Handed in at the same moment: one batch, each run judged once.
@@ -69,10 +64,7 @@ async def test_reports_handed_in_together_are_committed_together(
 async def test_reports_handed_in_while_a_batch_is_written_wait_for_the_next(
     store: Store, clock: ManualClock
 ) -> None:
-    agency = agency_on(store, clock)
-    agency.evaluator.load()
-    batches: list[EvaluationResult] = []
-    agency.listeners.append(batches.append)
+    agency, batches = listening(store, clock)
     first = asyncio.create_task(agency.ingest(report(380000, clock)))
     await asyncio.sleep(0.001)  # the first batch is being written (in a worker thread)
     later = [agency.ingest(report(run, clock)) for run in range(380001, 380004)]
