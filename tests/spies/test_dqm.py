@@ -174,13 +174,16 @@ async def test_a_folder_is_read_again_only_when_its_harvest_evidence_changes() -
         assert fake.hits.count() == 2
         assert len(reports[0].observations) == len(reports[1].observations) == 1
         assert reports[2].observations == []
-        for _ in range(3):
+        for _ in range(3):  # cycles 4 to 6
             await spy.poll(reharvested)
-        assert fake.hits.count() == 4  # a second harvest: read again, twice
-        for _ in range(DqmSpy.refresh_every - 7):  # up to cycle refresh_every - 1
+        assert fake.hits.count() == 4  # a second harvest: read again, twice (4 and 5)
+        for _ in range(DqmSpy.refresh_every - 2):  # up to cycle 5 + refresh_every - 1
             await spy.poll(reharvested)
         assert fake.hits.count() == 4
-        await spy.poll(reharvested)  # the safety net: every refresh_every cycles
+        await spy.poll(reharvested)  # the safety net: refresh_every cycles after the reading
+        assert fake.hits.count() == 5
+        for _ in range(DqmSpy.refresh_every - 1):  # an equal refresh renews it: quiet again
+            await spy.poll(reharvested)
         assert fake.hits.count() == 5
     async with DqmSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as restarted:
         await restarted.poll(reharvested)

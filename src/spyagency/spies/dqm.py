@@ -3,10 +3,10 @@ folder.
 
 Per cycle: one folder request per (stopped open run, workflow with a DQM folder, stream of the
 run the workflow runs in) whose workflow has harvest evidence the spy has not yet read the
-folder twice alike since, and folders already read every ``refresh_every`` cycles. The
-folders are filled by the harvest, so folders without harvest evidence are not asked (nor
-running runs'). The spy's memory of what it read
-follows the open runs; a restart forgets it, and every harvested folder is asked again.
+folder twice alike since, and per folder already read, one ``refresh_every`` cycles after its
+last reading. The folders are filled by the harvest, so folders without harvest evidence are
+not asked (nor running runs'). The spy's memory of what it read follows the open runs; a
+restart forgets it, and every harvested folder is asked again.
 """
 
 from __future__ import annotations
@@ -41,12 +41,17 @@ def folder_path(run: int, dataset: str, folder: str) -> str:
     return "/".join(["data/json/archive", str(run), *parts])
 
 
+_Folder = tuple[int, str, str]  # run, workflow, stream
+_Reading = tuple[tuple[str, ...], DqmQuality]  # harvest mark, result
+
+
 class DqmSpy(HttpSpy):
     """``base_url`` is the DQM GUI instance (``.../dqm/offline/``)."""
 
     source = Source.DQM
-    # A folder read since its workflow's harvest evidence last changed is asked again only
-    # every this many cycles: a safety net for a change the harvest evidence does not show.
+    # A folder read since its workflow's harvest evidence last changed is asked again this
+    # many cycles after its last reading (each folder on its own count, so the re-reads spread
+    # over the cycles): a safety net for a change the harvest evidence does not show.
     # A folder whose workflow has no harvest evidence is not asked at all: the harvest is what
     # fills it, and without that evidence the workflow cannot be proven whatever DQM says.
     refresh_every = 24
@@ -54,16 +59,17 @@ class DqmSpy(HttpSpy):
     def __init__(self, base_url: str, **options: Unpack[HttpSpyOptions]) -> None:
         super().__init__(base_url, **options)
         self._cycle = -1
-        # (run, workflow, stream) -> the harvest mark at which the folder gave the same result
-        # twice in a row (one garbled answer must not become final: a second one confirms it).
-        self._read_at: dict[tuple[int, str, str], tuple[str, ...]] = {}
-        # The same key -> (harvest mark, result) read once, awaiting its confirmation.
-        self._read_once: dict[tuple[int, str, str], tuple[tuple[str, ...], DqmQuality]] = {}
+        # (run, workflow, stream) -> (harvest mark, result) the folder gave twice in a row (one
+        # garbled answer must not become final: a second one confirms it), and the cycle of
+        # its last reading.
+        self._settled: dict[_Folder, tuple[_Reading, int]] = {}
+        # The same key -> the (harvest mark, result) read once, awaiting its confirmation.
+        self._read_once: dict[_Folder, _Reading] = {}
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._cycle += 1
         in_scope = set(scope.open_runs)
-        self._read_at = {k: v for k, v in self._read_at.items() if k[0] in in_scope}
+        self._settled = {k: v for k, v in self._settled.items() if k[0] in in_scope}
         self._read_once = {k: v for k, v in self._read_once.items() if k[0] in in_scope}
         parts = []
         for run in scope.runs:
@@ -79,9 +85,21 @@ class DqmSpy(HttpSpy):
         mark = workflow.harvest_mark
         if not mark:
             return False
-        if self._read_at.get((run, workflow.name, stream)) == mark:
-            return self._cycle % self.refresh_every == 0
-        return True
+        settled = self._settled.get((run, workflow.name, stream))
+        if settled is None or settled[0][0] != mark:
+            return True
+        return self._cycle - settled[1] >= self.refresh_every
+
+    def _remember(self, key: _Folder, reading: _Reading) -> None:
+        """Settle a folder on a second equal reading; a refresh equal to the settled one
+        only renews it."""
+        settled = self._settled.get(key)
+        renewed = settled is not None and settled[0] == reading
+        if renewed or self._read_once.pop(key, None) == reading:
+            self._settled[key] = (reading, self._cycle)
+        else:
+            self._settled.pop(key, None)
+            self._read_once[key] = reading
 
     @staticmethod
     def _streams(run: RunScope, workflow: WorkflowScope) -> list[str]:
@@ -125,9 +143,5 @@ class DqmSpy(HttpSpy):
                 pede_exit_code=summary.pede_exit_code,
             )
             findings.observe(fact, raw=document.text)
-            key, read = (run.run, workflow.name, stream), (workflow.harvest_mark, fact)
-            if self._read_once.pop(key, None) == read:
-                self._read_at[key] = workflow.harvest_mark
-            else:
-                self._read_once[key] = read
+            self._remember((run.run, workflow.name, stream), (workflow.harvest_mark, fact))
         return findings
