@@ -245,3 +245,20 @@ async def test_a_garbled_answer_of_a_completed_request_is_not_final() -> None:
     (second,) = facts_of(reports[1], HarvestJob)
     assert second.outputs == (LFN + ".db",)
     assert reports[3].requests == 1
+
+
+async def test_nothing_is_asked_once_every_stream_of_every_stopped_run_is_settled() -> None:
+    fake = FakeWmStats(
+        details={"Express_Run380000_StreamExpress": "wmstats_jobdetail_success.json"}
+    )
+    # The fixture's Express request is completed; its other streams are not this run's.
+    scope = PollScope(now=NOW, runs=(RunScope(380000, True, streams=("Express",)),))
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        reports = [await spy.poll(scope) for _ in range(4)]
+    assert [r.requests for r in reports][2:] == [0, 0]  # read twice alike: settled
+    assert reports[0].requests > 1 and reports[1].requests > 1
+    growing = PollScope(now=NOW, runs=(RunScope(380000, True, streams=("Express", "New")),))
+    async with WmStatsSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
+        for _ in range(3):
+            report = await spy.poll(growing)
+    assert report.requests >= 1  # a stream without its settled request: asked again

@@ -196,7 +196,7 @@ _SCOPE_READS: dict[Source, Callable[[PollScope], Hashable]] = {
         scope.prompt_global_tags,
     ),
     Source.UPLOAD_LOG: lambda scope: tuple((r.run, r.uploads) for r in scope.runs),
-    Source.WMSTATS: lambda scope: tuple(r.run for r in scope.runs if r.stopped),
+    Source.WMSTATS: lambda scope: tuple((r.run, r.streams) for r in scope.runs if r.stopped),
     Source.DQM: lambda scope: tuple(
         (
             r.run,

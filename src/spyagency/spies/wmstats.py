@@ -1,7 +1,8 @@
 """The WMStats spy: the AlcaHarvest jobs of the open runs' Express requests.
 
 Per cycle: one ``requestcache`` request, then one ``jobdetail/<request>`` per Express request
-of a stopped open run (harvesting starts only when the run has stopped) that is not settled.
+of a stopped open run (harvesting starts only when the run has stopped) that is not settled;
+nothing at all when every stream of every stopped run has its request settled.
 
 A request is settled once its jobdetail was read twice with the same outcome while the
 requestcache already called it completed (or later): a completed request runs no more jobs, so
@@ -44,7 +45,7 @@ class WmStatsSpy(HttpSpy):
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._forget(scope)
         stopped = {r.run for r in scope.runs if r.stopped}
-        if not stopped:
+        if not stopped or self._all_settled(scope):
             return
         try:
             document = await self.http.get_json("requestcache")
@@ -110,6 +111,16 @@ class WmStatsSpy(HttpSpy):
             )
             findings.observe(fact, raw=document.text)
         return findings
+
+    def _all_settled(self, scope: PollScope) -> bool:
+        """Every stream of every stopped run has its settled request: nothing is left to
+        learn, so not even the requestcache is asked."""
+        settled = self._settled
+        return all(
+            run.streams and all(f"Express_Run{run.run}_Stream{s}" in settled for s in run.streams)
+            for run in scope.runs
+            if run.stopped
+        )
 
     def _forget(self, scope: PollScope) -> None:
         """Drop the settled requests of runs that left the scope: memory follows open runs."""
