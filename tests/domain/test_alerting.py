@@ -1,9 +1,10 @@
+from dataclasses import replace
 from datetime import timedelta
 
 from spyagency.domain.alerting import AlertKind, Severity, run_alerts, source_alerts
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.policy import Policy
-from spyagency.domain.states import HarvestJobState, Source, UploadOutcome
+from spyagency.domain.states import HarvestJobState, Source, UploadOutcome, WorkflowState
 from tests.domain.world import T0, Story, judge
 
 GAINS_TAG = "SiStripApvGain_PCL_v0_prompt"
@@ -61,3 +62,16 @@ def test_source_staleness_is_critical_for_critical_sources() -> None:
         Source.OMS: Severity.CRITICAL,  # never heard from
     }
     assert len({a.dedupe_key for a in alerts}) == 3
+
+
+def test_a_workflow_hidden_by_a_stale_source_raises_nothing_new() -> None:
+    story = gains().at(3).stream_done("Express").harvest_job("Express", HarvestJobState.FAILED)
+    hours = 4
+    assessment = judge(story, hours)
+    assert AlertKind.FAILED in kinds(story, hours)
+    hidden = replace(
+        assessment,
+        workflows=tuple(replace(w, state=WorkflowState.UNKNOWN) for w in assessment.workflows),
+    )
+    now = T0 + timedelta(hours=hours)
+    assert [a for a in run_alerts(hidden, {}, Policy(), now) if a.workflow] == []

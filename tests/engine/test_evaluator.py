@@ -9,7 +9,7 @@ from spyagency.domain.clock import ManualClock
 from spyagency.domain.knowledge import Knowledge
 from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import Override, OverrideKind
-from spyagency.domain.states import Source, UploadOutcome, Verdict
+from spyagency.domain.states import HarvestJobState, Source, UploadOutcome, Verdict, WorkflowState
 from spyagency.engine.alerts import AlertKeeper
 from spyagency.engine.evaluator import Evaluator, next_health
 from spyagency.engine.signals import SignalDesk
@@ -296,3 +296,40 @@ def test_one_batch_per_instant_concludes_what_a_batch_per_report_does(
         assert stored_count(other) == stored_count(store)
     finally:
         other.dispose()
+
+
+def test_an_alert_is_held_while_a_stale_source_hides_its_workflow(
+    evaluator: Evaluator, store: Store, clock: ManualClock
+) -> None:
+    """A source that goes stale and fresh again must not resolve and re-open the alerts of
+    the workflows it hides meanwhile: the condition may well have lasted."""
+    story = gains_run(380100, proven=False).at(3).stream_done("Express")
+    story.harvest_job("Express", HarvestJobState.FAILED)
+    clock.set(T0 + timedelta(hours=15))  # harvesting for more than 12 h after the stop
+    feed(evaluator, story)
+    evaluator.tick()
+
+    def open_alerts() -> list[tuple[int, str, str | None]]:
+        with store.read() as tx:
+            alerts = tx.alerts.history(limit=100)
+        return sorted((a.id, a.kind, a.workflow) for a in alerts if a.run == 380100)
+
+    first = open_alerts()
+    # timed_out; the failed harvest job is in its evidence
+    assert [(kind, wf) for _, kind, wf in first] == [("failed", "SiStripGains")]
+    clock.advance(timedelta(hours=1))  # no poll for an hour: every source stale
+    hidden = evaluator.tick()
+    (gains,) = [
+        w.state
+        for a in hidden.assessments
+        if a.run == 380100
+        for w in a.workflows
+        if w.workflow == "SiStripGains"
+    ]
+    assert gains is WorkflowState.UNKNOWN
+    assert open_alerts() == first  # held, not resolved, and nothing new
+    feed(evaluator, Story(run=380100))  # every source answers again
+    evaluator.tick()
+    assert open_alerts() == first  # the same alerts, never resolved nor re-opened
+    with store.read() as tx:
+        assert all(a.is_open for a in tx.alerts.history(limit=100) if a.run == 380100)

@@ -86,6 +86,11 @@ def run_alerts(
     for workflow in assessment.counted:
         if workflow.ignored_by is not None:
             continue
+        if workflow.state is WorkflowState.UNKNOWN:
+            # Its state is hidden (a source it depends on is stale, or not known yet): nothing
+            # new is raised, and what it already raised is held, not resolved (see
+            # ``engine/alerts.py``), so a flapping source does not flap its alerts.
+            continue
         evidence = "; ".join(e.what for e in workflow.evidence[:3])
         failure = FAILURE_KINDS.get(workflow.state)
         if failure is not None:

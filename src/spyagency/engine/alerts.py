@@ -19,7 +19,7 @@ from typing import Any
 from spyagency.domain.alerting import AlertCandidate, run_alerts, source_alerts
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.policy import Policy
-from spyagency.domain.states import Source
+from spyagency.domain.states import Source, WorkflowState
 from spyagency.domain.verdict import RunAssessment
 from spyagency.store.alerts import Alert
 from spyagency.store.events import EventKind, NewEvent
@@ -70,6 +70,7 @@ class AlertKeeper:
             candidates.extend(source_alerts(health, self.policy, now, self.sources))
         wanted = {c.dedupe_key: c for c in candidates}
         judged = {a.run for a in assessments}
+        held = _hidden_workflows(assessments)
         # One read of the open alerts serves both halves: an alert whose condition holds
         # unchanged is only marked seen (all of them in one statement at the end).
         open_now = {a.dedupe_key: a for a in tx.alerts.open_alerts()}
@@ -106,7 +107,7 @@ class AlertKeeper:
             if alert.dedupe_key in wanted:
                 continue
             ours = alert.run in judged if alert.run is not None else include_sources
-            if not ours:
+            if not ours or _is_held(alert, held):
                 continue
             closed = tx.alerts.resolve(alert.dedupe_key, now)
             if closed is not None:
@@ -180,3 +181,21 @@ def _holds_unchanged(current: Alert, candidate: AlertCandidate, message: str) ->
         and current.description == ""
         and current.state == candidate.state
     )
+
+
+def _hidden_workflows(assessments: Sequence[RunAssessment]) -> set[tuple[int, str]]:
+    """(run, workflow) whose state is unknown now: their open alerts are held, since the
+    condition may well last (a stale source hides the state it was raised for)."""
+    return {
+        (assessment.run, workflow.workflow)
+        for assessment in assessments
+        for workflow in assessment.workflows
+        if workflow.state is WorkflowState.UNKNOWN
+    }
+
+
+def _is_held(alert: Alert, held: set[tuple[int, str]]) -> bool:
+    if alert.run is None or alert.workflow is None:
+        return False
+    # A workflow's alerts are keyed by its name, or its name and an aspect ("<name>/harvest-job").
+    return (alert.run, alert.workflow.split("/", 1)[0]) in held
