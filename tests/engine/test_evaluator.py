@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.knowledge import Knowledge
 from spyagency.domain.observation import Observation
@@ -15,10 +17,11 @@ from spyagency.engine.evaluator import Evaluator, next_health
 from spyagency.engine.signals import SignalDesk
 from spyagency.spies.scope import SourceError, SpyReport
 from spyagency.store.database import build_engine
+from spyagency.store.leader import Deposed
 from spyagency.store.migrations import upgrade
 from spyagency.store.uow import Store
 from tests.domain.world import T0, Story
-from tests.engine.conftest import ALERT_CHANNELS, SIGNAL_CHANNEL
+from tests.engine.conftest import ALERT_CHANNELS, SIGNAL_CHANNEL, make_evaluator
 
 GAINS = ("SiStripApvGain_pcl", ("SiStripApvGain_PCL_v0_prompt",))
 
@@ -333,3 +336,25 @@ def test_an_alert_is_held_while_a_stale_source_hides_its_workflow(
     assert open_alerts() == first  # the same alerts, never resolved nor re-opened
     with store.read() as tx:
         assert all(a.is_open for a in tx.alerts.history(limit=100) if a.run == 380100)
+
+
+def test_memory_lost_to_an_unreadable_store_is_loaded_before_the_next_batch(
+    store: Store, clock: ManualClock
+) -> None:
+    broken = [False]
+
+    def fence(tx: object) -> None:
+        if broken[0]:
+            raise Deposed("the store refuses writes")
+
+    evaluator = make_evaluator(store.with_fence(fence), clock)
+    evaluator.load()
+    feed(evaluator, gains_run(380100, proven=True))
+    before = evaluator.tick().assessments
+    broken[0] = True
+    with pytest.raises(Deposed):  # the batch fails, and so does rebuilding memory after it
+        evaluator.ingest(report(Source.OMS, []))
+    broken[0] = False
+    after = evaluator.tick().assessments  # memory is loaded again first
+    assert [a.run for a in after] == [a.run for a in before] == [380100]
+    assert after[0].verdict is before[0].verdict

@@ -135,6 +135,7 @@ class Evaluator:
         # Run scopes of the last built scope; a run's entry goes when its knowledge changes.
         self._run_scopes: dict[int, RunScope] = {}
         self._staged = _Staged()
+        self._unloaded = False  # a reload whose load failed (see ``reload``)
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class Evaluator:
 
     def scope(self) -> PollScope:
         """The next poll's scope, rebuilt only when knowledge or the open runs changed."""
+        self._ensure_loaded()
         key = (self._generation, tuple(self.open_runs()))
         if self._scope is None or self._scope[0] != key:
             built = poll_scope(
@@ -210,6 +212,7 @@ class Evaluator:
         Repeated sightings of a fact we already hold are dropped (see ``Knowledge.is_news``).
         Staleness and deadlines are left to ``tick``, which judges every open run.
         """
+        self._ensure_loaded()
         now = self.clock.now()
         health = next_health(self.health.get(report.source), report, now)
         try:
@@ -223,8 +226,7 @@ class Evaluator:
                 result.news = len(news)
                 return result
         except Exception:
-            # Memory must never hold what the store does not: rebuild it from the store.
-            self.reload()
+            self._rebuild_after_failure()
             raise
 
     def ingest_many(self, reports: Sequence[SpyReport]) -> EvaluationResult:
@@ -243,6 +245,7 @@ class Evaluator:
         commit, memory holds what the store does not: a failed commit rebuilds memory from
         the store (the staged reports are lost, as a failed ``ingest``'s report is).
         """
+        self._ensure_loaded()
         now = self.clock.now()
         health = next_health(self.health.get(report.source), report, now)
         try:
@@ -252,8 +255,7 @@ class Evaluator:
             else:
                 news, touched, system_changed = self._fold(None, report)
         except Exception:
-            self._staged = _Staged()
-            self.reload()
+            self._rebuild_after_failure()
             raise
         staged = self._staged
         staged.news += news
@@ -265,6 +267,7 @@ class Evaluator:
     def stage_unchanged(self, sources: Iterable[Source]) -> None:
         """Stage polls known to answer as before (see ``record_unchanged_polls``): their one
         trace, a success now, is written by the next ``commit``."""
+        self._ensure_loaded()
         now = self.clock.now()
         for source in sources:
             quiet = SpyReport(source=source, started_at=now, finished_at=now)
@@ -282,6 +285,7 @@ class Evaluator:
         that knows no other run's judgement can have moved since it was last made, see
         ``harness/deadlines.py``).
         """
+        self._ensure_loaded()
         now = self.clock.now()
         staged, self._staged = self._staged, _Staged()
         try:
@@ -299,7 +303,7 @@ class Evaluator:
                 result.news = len(staged.news)
                 return result
         except Exception:
-            self.reload()
+            self._rebuild_after_failure()
             raise
 
     def _fold(
@@ -351,6 +355,10 @@ class Evaluator:
                 self._generation += 1
 
     def reload(self) -> None:
+        """Forget memory and rebuild it from the store. If the store cannot be read (it is
+        down), memory stays marked as unloaded and the next batch, tick or scope loads it
+        first: an empty memory must never be taken for what the agency knows."""
+        self._unloaded = True
         self._generation += 1
         self._staged = _Staged()
         self.knowledge = Knowledge()
@@ -363,6 +371,21 @@ class Evaluator:
         self._evicted = set()
         self._highest = None
         self.load()
+        self._unloaded = False
+
+    def _ensure_loaded(self) -> None:
+        if self._unloaded:
+            self.reload()
+
+    def _rebuild_after_failure(self) -> None:
+        """After a failed batch: memory must never hold what the store does not (it folds
+        news before the commit, and remembers what it saved), so it is rebuilt from the
+        store. If the store cannot be read either, the next call loads it (``reload``); the
+        batch's own error is the one raised."""
+        try:
+            self.reload()
+        except Exception:
+            log.warning("memory not rebuilt after a failed batch: the store is unreadable")
 
     def record_unchanged_polls(self, sources: Iterable[Source], now: datetime) -> None:
         """Record polls whose answers are known to equal the previous poll's, without sending
@@ -379,17 +402,24 @@ class Evaluator:
 
     def tick(self) -> EvaluationResult:
         """Re-judge every open run: deadlines and staleness move even when sources do not."""
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
-            return self._evaluate(tx, set(self.open_runs()), now, sources=True)
+        return self._judge(None, sources=True)
 
     def reevaluate(self, runs: Iterable[int]) -> EvaluationResult:
         """After an operator action (override placed or revoked) on ``runs``."""
+        return self._judge(set(runs), sources=False)
+
+    def _judge(self, runs: set[int] | None, *, sources: bool) -> EvaluationResult:
+        """Judge ``runs`` (every open run when None) in a transaction of their own."""
+        self._ensure_loaded()
         now = self.clock.now()
-        with self.store.transaction() as tx:
-            self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
-            return self._evaluate(tx, set(runs), now)
+        try:
+            with self.store.transaction() as tx:
+                self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
+                chosen = set(self.open_runs()) if runs is None else runs
+                return self._evaluate(tx, chosen, now, sources=sources)
+        except Exception:
+            self._rebuild_after_failure()
+            raise
 
     def _saved(self, run: int) -> SavedRun | None:
         """What this process saved last for ``run``, if it saved it since it loaded."""
