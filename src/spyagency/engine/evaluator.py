@@ -268,12 +268,9 @@ class Evaluator:
         """Stage polls known to answer as before (see ``record_unchanged_polls``): their one
         trace, a success now, is written by the next ``commit``."""
         self._ensure_loaded()
-        now = self.clock.now()
-        for source in sources:
-            quiet = SpyReport(source=source, started_at=now, finished_at=now)
-            health = next_health(self.health.get(source), quiet, now)
-            self._staged.health[source] = health
-            self.health[source] = health
+        for health in self._quiet_healths(sources, self.clock.now()):
+            self._staged.health[health.source] = health
+            self.health[health.source] = health
 
     def commit(
         self, *, tick: bool = False, tick_runs: Iterable[int] | None = None
@@ -394,11 +391,17 @@ class Evaluator:
         Such a poll would bring no news, so its batch would store nothing and judge no run;
         its one trace is the source's health: a success at ``now``. Only that is written.
         """
-        quiet = [SpyReport(source=source, started_at=now, finished_at=now) for source in sources]
-        healths = [next_health(self.health.get(r.source), r, now) for r in quiet]
+        healths = self._quiet_healths(sources, now)
         with self.store.transaction() as tx:
             tx.health.record_many(healths)
         self.health.update((health.source, health) for health in healths)
+
+    def _quiet_healths(self, sources: Iterable[Source], now: datetime) -> list[SourceHealth]:
+        """Each source's health after a successful poll at ``now`` that brought nothing."""
+        return [
+            next_health(self.health.get(source), SpyReport(source, now, finished_at=now), now)
+            for source in sources
+        ]
 
     def tick(self) -> EvaluationResult:
         """Re-judge every open run: deadlines and staleness move even when sources do not."""

@@ -17,6 +17,7 @@ from typing import Unpack
 from spyagency.domain.facts import DqmQuality
 from spyagency.domain.states import Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
+from spyagency.spies.confirmation import SecondReadings
 from spyagency.spies.documents import loads_lenient
 from spyagency.spies.dqm_rows import summarise_folder
 from spyagency.spies.failures import SchemaViolation, SourceFailure
@@ -64,13 +65,13 @@ class DqmSpy(HttpSpy):
         # its last reading.
         self._settled: dict[_Folder, tuple[_Reading, int]] = {}
         # The same key -> the (harvest mark, result) read once, awaiting its confirmation.
-        self._read_once: dict[_Folder, _Reading] = {}
+        self._read_once: SecondReadings[_Folder, _Reading] = SecondReadings(lambda key: key[0])
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._cycle += 1
         in_scope = set(scope.open_runs)
         self._settled = {k: v for k, v in self._settled.items() if k[0] in in_scope}
-        self._read_once = {k: v for k, v in self._read_once.items() if k[0] in in_scope}
+        self._read_once.keep_runs(in_scope)
         parts = []
         for run in scope.runs:
             if not run.stopped:
@@ -95,11 +96,10 @@ class DqmSpy(HttpSpy):
         only renews it."""
         settled = self._settled.get(key)
         renewed = settled is not None and settled[0] == reading
-        if renewed or self._read_once.pop(key, None) == reading:
+        if renewed or self._read_once.agree(key, reading):
             self._settled[key] = (reading, self._cycle)
         else:
             self._settled.pop(key, None)
-            self._read_once[key] = reading
 
     @staticmethod
     def _streams(run: RunScope, workflow: WorkflowScope) -> list[str]:

@@ -234,9 +234,8 @@ class HarvestAreaSpy:
             return None
         self.listings += 1
         settled = not _is_racy(identity[1], started_ns, self.racy_margin_ns)
-        listing = self._listings.get(folder)
-        if listing is None:
-            listing = self._listings[folder] = _FolderListing(identity, settled)
+        listing = known if known is not None else _FolderListing(identity, settled)
+        self._listings[folder] = listing
         listing.identity, listing.settled = identity, settled
         listing.update(names)
         return listing

@@ -9,6 +9,7 @@ from typing import Unpack
 from spyagency.domain.facts import ExpressConfig, FirstConditionSafeRun, PromptRecoSwitch
 from spyagency.domain.states import Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
+from spyagency.spies.confirmation import SecondReadings
 from spyagency.spies.failures import SchemaViolation, SourceFailure
 from spyagency.spies.http import JsonDocument
 from spyagency.spies.parsing import compact, run_number
@@ -65,8 +66,8 @@ class T0DataServiceSpy(HttpSpy):
         # stopped run -> its express streams, once its express configuration is final.
         self._final_streams: dict[int, tuple[str, ...]] = {}
         # stopped run -> the configuration read once in a final-looking state: final when the
-        # next read equals it (one garbled answer must not become final).
-        self._read_once: dict[int, tuple[ExpressConfig, ...]] = {}
+        # next read equals it.
+        self._read_once: SecondReadings[int, tuple[ExpressConfig, ...]] = SecondReadings(int)
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._forget_runs_outside(scope)
@@ -94,7 +95,8 @@ class T0DataServiceSpy(HttpSpy):
 
     def _forget_runs_outside(self, scope: PollScope) -> None:
         in_scope = set(scope.open_runs)
-        for memory in (self._eras, self._final_streams, self._read_once):
+        self._read_once.keep_runs(in_scope)
+        for memory in (self._eras, self._final_streams):
             for run in [r for r in memory if r not in in_scope]:
                 del memory[run]
 
@@ -212,11 +214,11 @@ class T0DataServiceSpy(HttpSpy):
             # arrives, which can be after the run stopped, while the others still flow in.
             # And only once two such answers in a row agree.
             done = set(target.done_streams)
-            if target.stopped and complete and era_known and streams and done >= set(streams):
-                if self._read_once.pop(run, None) == tuple(configs):
-                    self._final_streams[run] = tuple(streams)
-                else:
-                    self._read_once[run] = tuple(configs)
+            looks_final = (
+                target.stopped and complete and era_known and bool(streams) and done >= set(streams)
+            )
+            if looks_final and self._read_once.agree(run, tuple(configs)):
+                self._final_streams[run] = tuple(streams)
         if not streams:
             streams = list(target.streams)
         parts = []

@@ -19,6 +19,7 @@ from spyagency.domain.facts import HarvestJob
 from spyagency.domain.lifecycle import NO_OUTPUT_LFN
 from spyagency.domain.states import HarvestJobState, Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
+from spyagency.spies.confirmation import SecondReadings
 from spyagency.spies.failures import SchemaViolation, SourceFailure
 from spyagency.spies.report import Findings, gather_into
 from spyagency.spies.scope import PollScope
@@ -39,8 +40,10 @@ class WmStatsSpy(HttpSpy):
         super().__init__(base_url, **options)
         # Settled requests (name -> run): their final jobdetail has been read, twice alike.
         self._settled: dict[str, int] = {}
-        # Completed requests read once (name -> (run, what was read)), awaiting confirmation.
-        self._read_once: dict[str, tuple[int, tuple[object, ...]]] = {}
+        # Completed requests read once ((run, name) -> what was read), awaiting confirmation.
+        self._read_once: SecondReadings[tuple[int, str], tuple[object, ...]] = SecondReadings(
+            lambda key: key[0]
+        )
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._forget(scope)
@@ -85,10 +88,8 @@ class WmStatsSpy(HttpSpy):
         if request.completed:
             # Read after the requestcache called it completed: final once read twice alike.
             outcome = (summary.state, tuple(summary.outputs), tuple(summary.details))
-            if self._read_once.pop(request.name, None) == (request.run, outcome):
+            if self._read_once.agree((request.run, request.name), outcome):
                 self._settled[request.name] = request.run
-            else:
-                self._read_once[request.name] = (request.run, outcome)
         state = summary.state
         if state is not None:
             fact = HarvestJob(
@@ -127,5 +128,4 @@ class WmStatsSpy(HttpSpy):
         open_runs = set(scope.open_runs)
         for name in [n for n, run in self._settled.items() if run not in open_runs]:
             del self._settled[name]
-        for name in [n for n, (run, _) in self._read_once.items() if run not in open_runs]:
-            del self._read_once[name]
+        self._read_once.keep_runs(open_runs)
