@@ -130,12 +130,8 @@ class _FolderListing:
 
 def _runs_in_scope(runs: list[int], scope: PollScope) -> list[int]:
     """Of ``runs`` (sorted), the open runs and the runs above the highest known run."""
-    if scope.highest_known_run is None:
-        return list(runs)
-    above = bisect.bisect_right(runs, scope.highest_known_run)
-    known = set(runs[:above])
-    opened = sorted({r for r in scope.open_runs if r in known})
-    return opened + runs[above:]
+    open_runs, highest = set(scope.open_runs), scope.highest_known_run
+    return [run for run in runs if _in_scope(run, open_runs, highest)]
 
 
 def _in_scope(run: int, open_runs: set[int], highest_known_run: int | None) -> bool:
