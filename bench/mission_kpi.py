@@ -65,7 +65,36 @@ def _scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="kpi-", dir=shm if shm.is_dir() else None))
 
 
-def run_year(hours: float | None, step_minutes: float, batch: bool = True) -> ReplayResult:
+class VisitCost:
+    """Wall time per visited grid point in each quarter of the simulated period: the cost of a
+    poll cycle must stay flat as history grows (the agency asks only about open runs)."""
+
+    QUARTERS = 4
+
+    def __init__(self) -> None:
+        self.wall = [0.0] * self.QUARTERS
+        self.visits = [0] * self.QUARTERS
+        self._last = time.perf_counter()
+
+    def __call__(self, fraction: float) -> None:
+        now = time.perf_counter()
+        quarter = min(self.QUARTERS - 1, max(0, int(fraction * self.QUARTERS)))
+        self.wall[quarter] += now - self._last
+        self.visits[quarter] += 1
+        self._last = now
+
+    def per_visit_ms(self) -> list[float]:
+        return [
+            1000 * w / v if v else float("nan") for w, v in zip(self.wall, self.visits, strict=True)
+        ]
+
+
+def run_year(
+    hours: float | None,
+    step_minutes: float,
+    batch: bool = True,
+    progress: VisitCost | None = None,
+) -> ReplayResult:
     plan = load_scenario(SCENARIO)
     changes: dict[str, Any] = {"readiness": dataclasses.replace(plan.readiness, consume=True)}
     if hours is not None:
@@ -79,6 +108,7 @@ def run_year(hours: float | None, step_minutes: float, batch: bool = True) -> Re
                 step=timedelta(minutes=step_minutes),
                 plan_changes=changes,
                 batch=batch,
+                progress=progress,
             )
         )
     finally:
@@ -92,7 +122,7 @@ def released_runs(result: ReplayResult) -> list[dict[str, Any]]:
     )
 
 
-def report(result: ReplayResult, wall: float, step_s: float) -> None:
+def report(result: ReplayResult, wall: float, step_s: float, cost: VisitCost | None = None) -> None:
     runs = released_runs(result)
     delay = load_scenario(SCENARIO).tier0.reco_delay_s
     agency = [(r["release_time"] - r["stop"]) / HOUR for r in runs]
@@ -152,6 +182,13 @@ def report(result: ReplayResult, wall: float, step_s: float) -> None:
         f"{result.polls} polls sent, {result.skipped_polls} carried, {result.ticks} ticks, "
         f"{result.observations} observations reported"
     )
+    if cost is not None:
+        per_visit = cost.per_visit_ms()
+        print(
+            "  wall per visited grid point, by quarter of the period: "
+            + ", ".join(f"{ms:.1f}" for ms in per_visit)
+            + f" ms (last / first {per_visit[-1] / per_visit[0]:.2f})"
+        )
     print(f"  wall {wall:.1f} s (limit {WALL_LIMIT_S:.0f} s)")
     print(f"KPI_RATIO {quantile(in_order_ratios, 0.5):.3f}")
     print(f"RATIO {wall / WALL_LIMIT_S:.3f}")
@@ -168,8 +205,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     began = time.perf_counter()
-    result = run_year(args.hours, args.step_minutes, batch=not args.per_report)
-    report(result, time.perf_counter() - began, args.step_minutes * 60)
+    cost = VisitCost()
+    result = run_year(args.hours, args.step_minutes, batch=not args.per_report, progress=cost)
+    report(result, time.perf_counter() - began, args.step_minutes * 60, cost)
 
 
 if __name__ == "__main__":

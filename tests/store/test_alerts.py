@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
+
+from sqlalchemy import event
 
 from spyagency.domain.alerting import AlertCandidate, AlertKind, Severity
 from spyagency.domain.states import Source
@@ -92,3 +95,41 @@ def test_candidates_from_the_domain_rules_open_alerts(store: Store) -> None:
     assert new and not new_again
     assert alert.dedupe_key == candidate.dedupe_key and alert.source == "conddb"
     assert alert.description == "last error: timeout" and alert.run is None
+
+
+def test_open_alerts_are_found_by_the_open_key_index_not_by_scanning_history(
+    store: Store,
+) -> None:
+    # Years of resolved alerts must not slow the read the engine makes after every batch.
+    for minute in range(0, 40, 2):
+        open_failed(store, minute)
+        with store.transaction() as tx:
+            tx.alerts.resolve(KEY, at(minute + 1))
+    current, _ = open_failed(store, 50)
+    with store.transaction() as tx:
+        other, _ = tx.alerts.open_or_touch(
+            "stale:tier0",
+            AlertKind.SOURCE_STALE,
+            Severity.WARNING,
+            None,
+            None,
+            "tier0",
+            "m",
+            at(51),
+        )
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        with store.read() as tx:
+            assert [a.id for a in tx.alerts.open_alerts()] == [current, other.id]
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    if store.engine.dialect.name == "sqlite":
+        [(statement, parameters)] = [s for s in statements if "FROM alert" in s[0]]
+        with store.engine.connect() as connection:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            assert any("USING INDEX" in str(row) for row in plan.fetchall())
