@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
-from spyagency.domain.facts import HarvestFile
+from spyagency.domain.facts import HarvestFile, HarvestJob
 from spyagency.domain.knowledge import Knowledge, RunKnowledge
 from spyagency.domain.policy import Policy
 from spyagency.domain.requirements import expected_workflows
 from spyagency.domain.states import UploadOutcome
+from spyagency.spies.harvest_files import FILE_NAME as HARVEST_FILE_NAME
 from spyagency.spies.scope import PollScope, RunScope, UploadScope, WorkflowScope
 
 
@@ -64,7 +65,31 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
         workflows=tuple(workflows),
         uploads=tuple(uploads),
         done_streams=tuple(s for s in streams if knowledge.stream_done(s)),
+        harvest_outputs=harvest_output_names(
+            lfn for job in knowledge.table.facts_of(HarvestJob) for lfn in job.outputs
+        ),
     )
+
+
+def harvest_output_names(lfns: Iterable[str]) -> tuple[str, ...]:
+    """``"<year>/<file name>"`` of each harvest file among ``lfns``, sorted and unique.
+
+    An LFN ends ``.../<year>/Run<run>@<inputTag>@<uuid>.<kind>``; anything else (the
+    ``/no/output`` of a harvest that wrote nothing, a file in another layout) names no file
+    of the harvest area, so it is left out rather than guessed at.
+    """
+    names = set()
+    for lfn in lfns:
+        parent, _, name = lfn.rpartition("/")
+        year = parent.rpartition("/")[2]
+        if (
+            len(year) == 4
+            and year.isascii()
+            and year.isdigit()
+            and HARVEST_FILE_NAME.fullmatch(name)
+        ):
+            names.add(f"{year}/{name}")
+    return tuple(sorted(names))
 
 
 def _harvest_mark(

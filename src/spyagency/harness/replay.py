@@ -187,7 +187,7 @@ def _full_scope(scope: PollScope) -> Hashable:
 _SCOPE_READS: dict[Source, Callable[[PollScope], Hashable]] = {
     Source.OMS: lambda scope: (tuple(scope.open_runs), scope.highest_known_run),
     Source.HARVEST: lambda scope: (
-        tuple(scope.open_runs),
+        tuple((r.run, r.harvest_outputs) for r in scope.runs),
         scope.highest_known_run,
         scope.now.year,
     ),

@@ -4,24 +4,35 @@ Incremental: the spy remembers each output's (mtime, size) and reads a file agai
 it changed. A file that cannot be read yet (being written, locked, half a JSON line) is not
 remembered, so it is retried next cycle; each such attempt is reported as a SourceError.
 
-A year folder keeps every output of the year (tens of thousands of names), so the spy also
-remembers its last listing of each folder:
+A year folder keeps every output of the year (tens of thousands of names), and it changes
+after every harvest, so listing it whenever it changed would list it almost every cycle. The
+spy remembers its last listing of each folder instead and, between full listings, asks for
+files by name:
 
 * each name is parsed once; a listing only parses the names it had not seen before and drops
   the names that disappeared, so memory is bounded by the folder's content;
-* the folder is not listed again while it cannot have changed: creating, removing or renaming
-  a file updates the folder's mtime, so an unchanged (inode, mtime) means the same names.
-  The listing is trusted only when the folder's mtime was older than ``racy_margin_ns`` when
-  that listing started (git's racy-index rule): a change in the same timestamp tick as the
-  listing could otherwise leave the mtime as recorded. A cycle that had read errors or an
-  output missing its partner file lists again, whatever the mtime says.
+* while the folder cannot have changed it is not looked at: creating, removing or renaming a
+  file updates the folder's mtime, so an unchanged (inode, mtime) means the same names. That
+  is trusted only when the folder's mtime was older than ``racy_margin_ns`` when the listing
+  started (git's racy-index rule): a change in the same timestamp tick as the listing could
+  otherwise leave the mtime as recorded;
+* when it changed (or its listing was racy), the spy *probes* rather than lists: it stats the
+  files the scope names (``RunScope.harvest_outputs``, the outputs WMStats reports for the
+  runs' harvest jobs), and, for every output it knows of a run in scope, the files that output
+  still lacks: the upload marker (the Tier-0 writes it just before uploading; WMStats never
+  names it) and the partner of half an output. A half output thus needs no listing: its
+  partner is looked for by name every cycle until it is there. A name found joins the cached
+  listing as if listed; a name not there yet is simply not there. A probe is no listing: the
+  folder stays recorded as last listed, so the next cycle probes again rather than trusting
+  the cache as complete;
+* a full listing still happens at the first cycle, after a cycle with read errors, and at least
+  every ``full_listing_every`` cycles whatever the folder says: that is what finds a file
+  nobody names (WMStats could not be asked, a file copied by hand, a filesystem that does not
+  move a folder's mtime), within that many cycles.
 
 The files of runs in scope are still stat'ed every cycle, so a file rewritten in place (which
-leaves the folder's mtime alone) is read again on the next cycle as before. Limit: a
-filesystem that does not update a folder's mtime when its names change (some network or
-FUSE mounts, or a file server whose clock is behind by more than the margin) can hide a new
-file until the full listing that happens anyway every ``full_listing_every`` cycles. After a
-restart the memory is empty and every folder is listed.
+leaves the folder's mtime alone) is read again on the next cycle as before. After a restart
+the memory is empty and every folder is listed.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ from spyagency.spies.report import Clock, Findings, run_poll, utc_now
 from spyagency.spies.scope import PollScope, SpyReport
 
 YEAR_DIR = re.compile(r"^[0-9]{4}$")
+HARVEST_KINDS = ("db", "txt", "txt.uploaded")
 Stamp = tuple[int, int]  # (mtime in ns, size)
 Parsed = tuple[HarvestStem, str]  # (stem, kind)
 FolderIdentity = tuple[int, int]  # (inode, mtime in ns) of a year folder
@@ -103,6 +115,15 @@ class _FolderListing:
                 self._add(name, parsed)
         self.cycles_since_listing = 0
 
+    def found(self, name: str) -> None:
+        """Take a name seen by a stat rather than a listing (parsed once, like a listed one)."""
+        if name in self.names:
+            return
+        self.names.add(name)
+        parsed = parse_file_name(name)
+        if parsed is not None:
+            self._add(name, parsed)
+
     def files_of_runs(self, scope: PollScope) -> Iterator[tuple[str, Parsed]]:
         """(name, parsed) of the files of runs in scope or above the highest known run."""
         for run in _runs_in_scope(self.runs, scope):
@@ -126,6 +147,16 @@ class _FolderListing:
         if not files:
             del self.by_run[run]
             del self.runs[bisect.bisect_left(self.runs, run)]
+
+
+def _named_by_year(scope: PollScope) -> dict[str, list[str]]:
+    """The harvest files the scope names (``RunScope.harvest_outputs``), by year folder."""
+    named: dict[str, list[str]] = {}
+    for run in scope.runs:
+        for entry in run.harvest_outputs:
+            year, _, name = entry.partition("/")
+            named.setdefault(year, []).append(name)
+    return named
 
 
 def _runs_in_scope(runs: list[int], scope: PollScope) -> list[int]:
@@ -156,10 +187,13 @@ def _moment(stamp: Stamp) -> datetime:
 class HarvestAreaSpy:
     """Scans ``<root>/<year>/`` for the years from ``now.year - years_back`` on.
 
-    Per cycle: at most one directory listing per scanned year (none while the folder cannot
-    have changed), a stat of each file of the runs in scope or above the highest known run,
-    and reads only of new or changed files among those. Older years are not listed: an open
-    run is never more than a year old.
+    Per cycle and scanned year: a directory listing only every ``full_listing_every`` cycles
+    (or after errors); otherwise nothing if the folder did not change, else a stat of each
+    file the scope names that is not known yet and of each missing file (marker, partner) of
+    the known outputs of runs in scope. Then a stat of each known file of the runs in scope or
+    above the highest known run, and reads only of new or changed files among those. So a
+    cycle costs in proportion to the open runs' outputs, not to the folder. Older years are
+    not looked at: an open run is never more than a year old.
     """
 
     source = Source.HARVEST
@@ -175,9 +209,11 @@ class HarvestAreaSpy:
         self._harvested: dict[HarvestStem, tuple[Stamp, Stamp]] = {}
         self._markers: dict[HarvestStem, Stamp] = {}
         self._listings: dict[Path, _FolderListing] = {}
-        self._list_all_next = False  # the last cycle had errors or half outputs
+        self._list_all_next = False  # the last cycle had errors
+        self._probe_next = False  # the last cycle found half an output
         self.reads = 0  # files opened, for tests and metrics
         self.listings = 0  # year folders listed, for tests and metrics
+        self.probes = 0  # year folders looked into by name instead, for tests and metrics
 
     async def poll(self, scope: PollScope) -> SpyReport:
         async def collect(findings: Findings) -> None:
@@ -191,38 +227,56 @@ class HarvestAreaSpy:
     def _scan(self, scope: PollScope, findings: Findings) -> Findings:
         outputs: dict[HarvestStem, _Output] = {}
         folders = self._year_folders(scope, findings)
+        named = _named_by_year(scope) if folders else {}
         for folder in folders:
-            listing = self._listing(folder, findings)
-            if listing is None:
+            visit = self._listing(folder, named.get(folder.name, []), findings)
+            if visit is None:
                 continue
+            listing, probing = visit
             prefix = os.path.join(folder, "")
+            here: list[_Output] = []
             for name, (stem, kind) in listing.files_of_runs(scope):
                 path = prefix + name
                 try:
                     info = os.stat(path)
                 except OSError:
-                    continue  # vanished between listing and stat: next cycle will tell
+                    continue  # vanished since it was listed: next cycle will tell
                 output = outputs.get(stem)
                 if output is None:
                     output = outputs[stem] = _Output()
+                    here.append(output)
                 output.stamps[kind] = (info.st_mtime_ns, info.st_size)
                 output.files[kind] = path
+            if probing:
+                self._probe_missing(listing, prefix, here)
         for stem in sorted(outputs):
             self._read_output(stem, outputs[stem], findings)
-        self._list_all_next = bool(findings.errors) or any(o.pending for o in outputs.values())
+        self._list_all_next = bool(findings.errors)
+        # Half an output: its partner is looked for by name next cycle, as a probe does for
+        # any output it knows (see ``_probe_missing``), so no listing is needed to find it.
+        self._probe_next = any(o.pending for o in outputs.values())
         self._forget(scope, folders)
         return findings
 
-    def _listing(self, folder: Path, findings: Findings) -> _FolderListing | None:
-        """The folder's harvest files: the last listing if the folder cannot have changed."""
+    def _listing(
+        self, folder: Path, named: list[str], findings: Findings
+    ) -> tuple[_FolderListing, bool] | None:
+        """The folder's harvest files, and whether the folder is being probed: listed, or the
+        last listing plus the named files a probe found, or the last listing alone if the
+        folder cannot have changed."""
         started_ns = time.time_ns()
+        known = self._listings.get(folder)
         try:
             info = os.stat(folder)
             identity = (info.st_ino, info.st_mtime_ns)
-            known = self._listings.get(folder)
-            if known is not None and self._still_valid(known, identity):
+            if known is not None and not self._listing_due(known):
+                # The identity stays the last listing's: a probe is no listing, so the next
+                # cycle probes again rather than trusting this one as complete.
                 known.cycles_since_listing += 1
-                return known
+                probing = self._probe_next or not known.settled or known.identity != identity
+                if probing:
+                    self._probe_named(folder, known, named)
+                return known, probing
             names = os.listdir(folder)
         except OSError as bad:
             self._listings.pop(folder, None)
@@ -234,15 +288,40 @@ class HarvestAreaSpy:
         self._listings[folder] = listing
         listing.identity, listing.settled = identity, settled
         listing.update(names)
-        return listing
+        return listing, False
 
-    def _still_valid(self, listing: _FolderListing, identity: FolderIdentity) -> bool:
-        return (
-            listing.settled
-            and listing.identity == identity
-            and not self._list_all_next
-            and listing.cycles_since_listing + 1 < self.full_listing_every
-        )
+    def _listing_due(self, listing: _FolderListing) -> bool:
+        """The safety net for files nobody names: a full listing every few cycles, and after
+        a cycle with errors."""
+        return self._list_all_next or listing.cycles_since_listing + 1 >= self.full_listing_every
+
+    def _probe_named(self, folder: Path, listing: _FolderListing, named: list[str]) -> None:
+        """Look for the files the scope names (from WMStats) that the listing lacks. A name
+        not there yet is simply not there."""
+        self.probes += 1
+        prefix = os.path.join(folder, "")
+        for name in named:
+            if name not in listing.names and os.path.exists(prefix + name):
+                listing.found(name)
+
+    def _probe_missing(self, listing: _FolderListing, prefix: str, outputs: list[_Output]) -> None:
+        """Look for what the outputs of the folder's runs in scope lack: the upload marker,
+        which the Tier-0 writes just before uploading and WMStats never names, and the
+        partner of half an output. What is found is stat'ed here and joins the listing."""
+        for output in outputs:
+            kind, path = next(iter(output.files.items()))
+            base = path[: -len(kind)]  # ends with the dot
+            for missing in HARVEST_KINDS:
+                if missing in output.files:
+                    continue
+                path = base + missing
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue  # not there yet
+                listing.found(path[len(prefix) :])
+                output.stamps[missing] = (info.st_mtime_ns, info.st_size)
+                output.files[missing] = path
 
     def _year_folders(self, scope: PollScope, findings: Findings) -> list[Path]:
         try:

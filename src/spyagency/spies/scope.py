@@ -51,6 +51,9 @@ class RunScope:
     uploads: tuple[UploadScope, ...] = ()
     # Express streams already known to be done: the Tier-0 spy stops asking about them.
     done_streams: tuple[str, ...] = ()
+    # The harvest files the run's harvest jobs name (WMStats jobdetail), as sorted unique
+    # "<year>/<file name>": the harvest spy looks for these by name between full listings.
+    harvest_outputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,136 @@
+"""The harvest spy looks for the files WMStats names instead of listing the year folder.
+
+A year folder holds every output of the year; between full listings the spy stats only the
+files the scope names and the missing files of the outputs it knows for runs in scope.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from spyagency.domain.facts import HarvestFile, UploadMarker
+from spyagency.spies.harvest_area import HarvestAreaSpy
+from tests.spies.condb_files import set_mtime, write_marker
+from tests.spies.fakes import fixed_clock
+from tests.spies.test_harvest_area_listing import (
+    CREATED,
+    DEST,
+    TAG,
+    harvest,
+    named_outputs,
+    runs_of,
+    scope,
+    set_folder_mtime,
+    settle,
+)
+
+UUID = "a1b2c3d4-0001"
+
+
+async def listed_spy(root: Path) -> HarvestAreaSpy:
+    """A spy that has listed the year folder once (one harvested run, 380000)."""
+    harvest(root, 380000)
+    settle(root / "2026")
+    spy = HarvestAreaSpy(root, clock=fixed_clock)
+    assert runs_of(await spy.poll(scope(380000, 380001))) == [380000]
+    assert spy.listings == 1
+    return spy
+
+
+async def test_named_file_is_read_without_listing(tmp_path: Path) -> None:
+    spy = await listed_spy(tmp_path)
+    reads = spy.reads
+    db = harvest(tmp_path, 380001)  # the folder changed
+    report = await spy.poll(scope(380000, 380001, named={380001: named_outputs(db)}))
+    assert [type(o.fact) for o in report.observations] == [HarvestFile]
+    assert runs_of(report) == [380001] and report.errors == []
+    assert spy.listings == 1 and spy.reads == reads + 2
+    # Found by name, it joined the cached listing: later polls know it without the name.
+    again = await spy.poll(scope(380000, 380001))
+    assert again.observations == [] and again.errors == [] and spy.listings == 1
+
+
+async def test_unnamed_file_waits_for_the_next_full_listing(tmp_path: Path) -> None:
+    spy = await listed_spy(tmp_path)
+    harvest(tmp_path, 380001)  # written by hand, or while WMStats could not be asked
+    found_at = []
+    for poll in range(1, spy.full_listing_every + 1):
+        if runs_of(await spy.poll(scope(380000, 380001))):
+            found_at.append(poll)
+    # Seen by the poll that lists the folder again: the ``full_listing_every``-th since.
+    assert found_at == [spy.full_listing_every]
+    assert spy.listings == 2
+
+
+async def test_probe_is_no_listing_of_the_changed_folder(tmp_path: Path) -> None:
+    spy = await listed_spy(tmp_path)
+    first = harvest(tmp_path, 380001, uuid="a1b2c3d4-0002")
+    quiet = settle(tmp_path / "2026")  # the changed folder looks settled again
+    named = {380001: named_outputs(first)}
+    assert runs_of(await spy.poll(scope(380000, 380001, named=named))) == [380001]
+    # A file whose arrival kept the folder as the probe saw it: had the probe counted as a
+    # listing of that folder, this poll would skip and miss it.
+    second = harvest(tmp_path, 380001, uuid="a1b2c3d4-0003")
+    set_folder_mtime(tmp_path / "2026", quiet)
+    named = {380001: named_outputs(first) + named_outputs(second)}
+    assert runs_of(await spy.poll(scope(380000, 380001, named=named))) == [380001]
+    assert spy.listings == 1 and spy.probes == 2
+
+
+async def test_marker_of_a_known_output_is_found_without_listing(tmp_path: Path) -> None:
+    spy = await listed_spy(tmp_path)
+    db = harvest(tmp_path, 380001)
+    named = {380001: named_outputs(db)}
+    await spy.poll(scope(380000, 380001, named=named))
+    # WMStats never names the marker: it is looked for beside every output in scope, for
+    # the output read by name (380001) as for the one listed (380000).
+    attempted = CREATED + timedelta(minutes=5)
+    write_marker(tmp_path / "2026", 380001, TAG, UUID, [DEST], attempted)
+    write_marker(tmp_path / "2026", 380000, TAG, UUID, [DEST], attempted)
+    report = await spy.poll(scope(380000, 380001, named=named))
+    assert [o.fact for o in report.observations] == [
+        UploadMarker(380000, TAG, UUID, attempted, (DEST,)),
+        UploadMarker(380001, TAG, UUID, attempted, (DEST,)),
+    ]
+    assert spy.listings == 1
+
+
+async def test_half_named_output_then_its_partner(tmp_path: Path) -> None:
+    spy = await listed_spy(tmp_path)
+    db = harvest(tmp_path, 380001)
+    txt = db.with_suffix(".txt")
+    text = txt.read_text()
+    txt.unlink()  # the db is there, its metadata still being written
+    named = {380001: named_outputs(db)}
+    half = await spy.poll(scope(380000, 380001, named=named))
+    assert half.observations == [] and half.errors == []
+    txt.write_text(text)
+    set_mtime(txt, CREATED)
+    report = await spy.poll(scope(380000, 380001, named=named))
+    assert runs_of(report) == [380001]
+    assert spy.listings == 1
+
+
+async def test_named_file_not_written_yet_is_no_error(tmp_path: Path) -> None:
+    spy = await listed_spy(tmp_path)
+    stem = f"Run380001@{TAG}@{UUID}"
+    named = {380001: (f"2026/{stem}.db", f"2026/{stem}.txt", f"2031/{stem}.db")}
+    set_folder_mtime(tmp_path / "2026", 0)  # changed, as far as the spy can tell
+    for _ in range(3):
+        report = await spy.poll(scope(380000, 380001, named=named))
+        assert report.observations == [] and report.errors == []
+    harvest(tmp_path, 380001)
+    assert runs_of(await spy.poll(scope(380000, 380001, named=named))) == [380001]
+    assert spy.listings == 1
+
+
+async def test_restart_lists_even_with_names(tmp_path: Path) -> None:
+    db = harvest(tmp_path, 380001)
+    settle(tmp_path / "2026")
+    named = {380001: named_outputs(db)}
+    before = HarvestAreaSpy(tmp_path, clock=fixed_clock)
+    await before.poll(scope(380001, named=named))
+    after = HarvestAreaSpy(tmp_path, clock=fixed_clock)
+    assert runs_of(await after.poll(scope(380001, named=named))) == [380001]
+    assert after.listings == 1 and after.probes == 0
