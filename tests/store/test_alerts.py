@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -8,6 +9,7 @@ from sqlalchemy import event
 from spyagency.domain.alerting import AlertCandidate, AlertKind, Severity
 from spyagency.domain.states import Source
 from spyagency.store import Store
+from spyagency.store.uow import Transaction
 
 from .builders import at
 
@@ -97,17 +99,19 @@ def test_candidates_from_the_domain_rules_open_alerts(store: Store) -> None:
     assert alert.description == "last error: timeout" and alert.run is None
 
 
-def test_open_alerts_are_found_by_the_open_key_index_not_by_scanning_history(
-    store: Store,
-) -> None:
-    # Years of resolved alerts must not slow the read the engine makes after every batch.
+def _history_with_open_alerts(store: Store) -> tuple[int, int, int]:
+    """Twenty resolved alerts of run 1, then open: one of run 1, one of run 2, one of a
+    source. Returns their ids."""
     for minute in range(0, 40, 2):
         open_failed(store, minute)
         with store.transaction() as tx:
             tx.alerts.resolve(KEY, at(minute + 1))
-    current, _ = open_failed(store, 50)
+    run_1, _ = open_failed(store, 50)
     with store.transaction() as tx:
-        other, _ = tx.alerts.open_or_touch(
+        run_2, _ = tx.alerts.open_or_touch(
+            "missed:2", AlertKind.MISSED, Severity.CRITICAL, 2, None, None, "m", at(51)
+        )
+        source, _ = tx.alerts.open_or_touch(
             "stale:tier0",
             AlertKind.SOURCE_STALE,
             Severity.WARNING,
@@ -115,21 +119,54 @@ def test_open_alerts_are_found_by_the_open_key_index_not_by_scanning_history(
             None,
             "tier0",
             "m",
-            at(51),
+            at(52),
         )
+    return run_1, run_2.id, source.id
+
+
+def _alert_reads(store: Store, read: Callable[[Transaction], object]) -> list[tuple[str, Any]]:
+    """The statements ``read`` sent about alerts, with their parameters."""
     statements: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
+        if "FROM alert" in statement:
+            statements.append((statement, parameters))
 
     event.listen(store.engine, "before_cursor_execute", capture)
     try:
         with store.read() as tx:
-            assert [a.id for a in tx.alerts.open_alerts()] == [current, other.id]
+            read(tx)
     finally:
         event.remove(store.engine, "before_cursor_execute", capture)
-    if store.engine.dialect.name == "sqlite":
-        [(statement, parameters)] = [s for s in statements if "FROM alert" in s[0]]
-        with store.engine.connect() as connection:
+    return statements
+
+
+def _assert_indexed(store: Store, statements: list[tuple[str, Any]]) -> None:
+    # Years of resolved alerts must not slow the reads the engine makes after every batch.
+    if store.engine.dialect.name != "sqlite":
+        return
+    assert statements
+    with store.engine.connect() as connection:
+        for statement, parameters in statements:
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-            assert any("USING INDEX" in str(row) for row in plan.fetchall())
+            assert any("USING INDEX" in str(row) for row in plan.fetchall()), statement
+
+
+def test_open_alerts_are_found_by_an_index_not_by_scanning_history(store: Store) -> None:
+    run_1, run_2, source = _history_with_open_alerts(store)
+    with store.read() as tx:
+        assert [a.id for a in tx.alerts.open_alerts()] == [run_1, run_2, source]
+    _assert_indexed(store, _alert_reads(store, lambda tx: tx.alerts.open_alerts()))
+
+
+def test_open_alerts_of_runs_leave_out_other_runs_and_sources_unless_asked(
+    store: Store,
+) -> None:
+    run_1, run_2, source = _history_with_open_alerts(store)
+    with store.read() as tx:
+        assert [a.id for a in tx.alerts.open_alerts_of([1], system=False)] == [run_1]
+        assert [a.id for a in tx.alerts.open_alerts_of([2, 3], system=True)] == [run_2, source]
+        assert [a.id for a in tx.alerts.open_alerts_of([], system=True)] == [source]
+        assert tx.alerts.open_alerts_of([], system=False) == []
+    reads = _alert_reads(store, lambda tx: tx.alerts.open_alerts_of([1, 2], system=True))
+    _assert_indexed(store, reads)

@@ -72,8 +72,11 @@ class AlertKeeper:
         judged = {a.run for a in assessments}
         held = _hidden_workflows(assessments)
         # One read of the open alerts serves both halves: an alert whose condition holds
-        # unchanged is only marked seen (all of them in one statement at the end).
-        open_now = {a.dedupe_key: a for a in tx.alerts.open_alerts()}
+        # unchanged is only marked seen (all of them in one statement at the end). Only the
+        # judged runs' (and the sources' on a tick): no other alert can be wanted or resolved.
+        open_now = {
+            a.dedupe_key: a for a in tx.alerts.open_alerts_of(judged, system=include_sources)
+        }
         unchanged: list[int] = []
 
         opened = 0

@@ -5,6 +5,7 @@ and the alert speaks again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -167,6 +168,21 @@ class AlertRepository:
         """
         query = select(alert).where(alert.c.open_key >= "")
         return sorted(self._read(query), key=lambda found: found.id)
+
+    def open_alerts_of(self, runs: Iterable[int], *, system: bool) -> list[Alert]:
+        """Open alerts of ``runs``, and with ``system`` those of no run (the sources'), oldest
+        first: what the engine reconciles after a batch, through the (run, open_key) index."""
+        wanted = sorted(set(runs))
+        found: list[Alert] = []
+        # Chunks keep the statement's parameters well within every driver's limit.
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(alert).where(alert.c.run.in_(chunk), alert.c.open_key >= "")
+            found.extend(self._read(query))
+        if system:
+            query = select(alert).where(alert.c.run.is_(None), alert.c.open_key >= "")
+            found.extend(self._read(query))
+        return sorted(found, key=lambda item: item.id)
 
     def history(self, limit: int = 100, before_id: int | None = None) -> list[Alert]:
         """All alerts, newest first; page on with ``before_id``."""

@@ -187,6 +187,10 @@ alert = Table(
     Column("acknowledged_by", Text, nullable=True),
     Column("acknowledged_at", UtcDateTime, nullable=True),
     Column("acknowledged_state", String(32), nullable=True),
+    # The engine reads the open alerts of the runs it just judged after every batch; alerts
+    # of final runs can stay open for good (a missed run), so a read of all open alerts
+    # would grow with history.
+    Index(None, "run", "open_key"),
 )
 
 signal = Table(
