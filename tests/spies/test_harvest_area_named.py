@@ -134,3 +134,32 @@ async def test_restart_lists_even_with_names(tmp_path: Path) -> None:
     after = HarvestAreaSpy(tmp_path, clock=fixed_clock)
     assert runs_of(await after.poll(scope(380001, named=named))) == [380001]
     assert after.listings == 1 and after.probes == 0
+
+
+async def test_named_file_is_found_even_when_the_folder_seems_unchanged(tmp_path: Path) -> None:
+    # A filesystem that does not move a folder's mtime when a file arrives must not hide a
+    # file WMStats names until the next full listing.
+    spy = await listed_spy(tmp_path)
+    quiet = (tmp_path / "2026").stat().st_mtime_ns
+    db = harvest(tmp_path, 380001)
+    set_folder_mtime(tmp_path / "2026", quiet)
+    report = await spy.poll(scope(380000, 380001, named={380001: named_outputs(db)}))
+    assert runs_of(report) == [380001] and spy.listings == 1
+
+
+async def test_full_listings_grow_rarer_as_the_folder_fills(tmp_path: Path) -> None:
+    # A listing costs in proportion to the folder: once the folder holds more names than
+    # ``listing_names_per_cycle`` per ``full_listing_every`` cycles, it is listed once per
+    # that many names, so no cycle pays more than that many names on average.
+    spy = await listed_spy(tmp_path)
+    spy.listing_names_per_cycle = 2
+    for run in range(380001, 380016):
+        harvest(tmp_path, run)  # 2 names each: the folder holds 32 names
+    listed_at = []
+    for poll in range(1, 40):
+        listings = spy.listings
+        await spy.poll(scope(380000, 380001))
+        if spy.listings > listings:
+            listed_at.append(poll)
+    # The first listing (after 10 polls) sees 32 names: the next is due 32 / 2 = 16 later.
+    assert listed_at == [spy.full_listing_every, spy.full_listing_every + 16]

@@ -16,19 +16,24 @@ files by name:
   is trusted only when the folder's mtime was older than ``racy_margin_ns`` when the listing
   started (git's racy-index rule): a change in the same timestamp tick as the listing could
   otherwise leave the mtime as recorded;
-* when it changed (or its listing was racy), the spy *probes* rather than lists: it stats the
-  files the scope names (``RunScope.harvest_outputs``, the outputs WMStats reports for the
-  runs' harvest jobs), and, for every output it knows of a run in scope, the files that output
-  still lacks: the upload marker (the Tier-0 writes it just before uploading; WMStats never
-  names it) and the partner of half an output. A half output thus needs no listing: its
+* the files the scope names (``RunScope.harvest_outputs``, the outputs WMStats reports for
+  the runs' harvest jobs) are looked for by name at every cycle until found;
+* when the folder changed (or its listing was racy), the spy *probes* rather than lists: for
+  every output it knows of a run in scope, it stats the files that output still lacks: the
+  upload marker (the Tier-0 writes it just before uploading; WMStats never names it) and the
+  partner of half an output. A half output thus needs no listing: its
   partner is looked for by name every cycle until it is there. A name found joins the cached
   listing as if listed; a name not there yet is simply not there. A probe is no listing: the
   folder stays recorded as last listed, so the next cycle probes again rather than trusting
   the cache as complete;
 * a full listing still happens at the first cycle, after a cycle with read errors, and at least
-  every ``full_listing_every`` cycles whatever the folder says: that is what finds a file
-  nobody names (WMStats could not be asked, a file copied by hand, a filesystem that does not
-  move a folder's mtime), within that many cycles.
+  every ``full_listing_every`` cycles whatever the folder says, or every one per
+  ``listing_names_per_cycle`` names in the folder if that is more (a listing costs in
+  proportion to the folder, about 0.45 us a name: spread over the cycles, it costs no cycle
+  more than listing that many names, so a cycle's cost stays flat as the year's folder grows).
+  That is what finds a file nobody names (WMStats could not be asked, a file copied by hand),
+  within that many cycles: 10 for a young folder, 70 for the ~70,000 names of a year's end
+  (a filesystem that does not move a folder's mtime can hide an upload marker as long).
 
 The files of runs in scope are still stat'ed every cycle, so a file rewritten in place (which
 leaves the folder's mtime alone) is read again on the next cycle as before. After a restart
@@ -188,17 +193,19 @@ class HarvestAreaSpy:
     """Scans ``<root>/<year>/`` for the years from ``now.year - years_back`` on.
 
     Per cycle and scanned year: a directory listing only every ``full_listing_every`` cycles
-    (or after errors); otherwise nothing if the folder did not change, else a stat of each
-    file the scope names that is not known yet and of each missing file (marker, partner) of
-    the known outputs of runs in scope. Then a stat of each known file of the runs in scope or
-    above the highest known run, and reads only of new or changed files among those. So a
-    cycle costs in proportion to the open runs' outputs, not to the folder. Older years are
-    not looked at: an open run is never more than a year old.
+    or more (see the module docstring; and after errors); otherwise a stat of each file the
+    scope names that is not known yet and, if the folder changed, of each missing file
+    (marker, partner) of the known outputs of runs in scope. Then a stat of each known file
+    of the runs in scope or above the highest known run, and reads only of new or changed
+    files among those. So a cycle costs in proportion to the open runs' outputs, not to the
+    folder. Older years are not looked at: an open run is never more than a year old.
     """
 
     source = Source.HARVEST
     # A year folder is listed at least once every this many cycles, whatever its mtime says.
     full_listing_every = 10
+    # ... or once per this many names in the folder, if that is rarer (see the module doc).
+    listing_names_per_cycle = 1000
     # A listing is trusted only if the folder's mtime was at least this old when it started.
     racy_margin_ns = 2_000_000_000
 
@@ -273,9 +280,10 @@ class HarvestAreaSpy:
                 # The identity stays the last listing's: a probe is no listing, so the next
                 # cycle probes again rather than trusting this one as complete.
                 known.cycles_since_listing += 1
+                self._probe_named(folder, known, named)
                 probing = self._probe_next or not known.settled or known.identity != identity
                 if probing:
-                    self._probe_named(folder, known, named)
+                    self.probes += 1
                 return known, probing
             names = os.listdir(folder)
         except OSError as bad:
@@ -293,12 +301,12 @@ class HarvestAreaSpy:
     def _listing_due(self, listing: _FolderListing) -> bool:
         """The safety net for files nobody names: a full listing every few cycles, and after
         a cycle with errors."""
-        return self._list_all_next or listing.cycles_since_listing + 1 >= self.full_listing_every
+        every = max(self.full_listing_every, len(listing.names) // self.listing_names_per_cycle)
+        return self._list_all_next or listing.cycles_since_listing + 1 >= every
 
     def _probe_named(self, folder: Path, listing: _FolderListing, named: list[str]) -> None:
         """Look for the files the scope names (from WMStats) that the listing lacks. A name
         not there yet is simply not there."""
-        self.probes += 1
         prefix = os.path.join(folder, "")
         for name in named:
             if name not in listing.names and os.path.exists(prefix + name):
