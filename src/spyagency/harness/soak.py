@@ -9,7 +9,8 @@ times ``rate_factor``) and checks, against the simulator's ground truth and the 
    became provable, and never for a run that was never provable;
 3. every provable run is signalled after its sources recover: a run provable (and every lower
    run settled) long enough before its lock-in to outlast the longest fault window, unless
-   the quality gate withholds it (a DQM ERROR: policy, not a fault);
+   the quality gate withholds it (the simulator's DQM shows ERROR for a gated workflow:
+   policy, not a fault);
 4. nothing lost: the observations stored equal the news the engine's batches counted; the
    alerts opened and resolved equal what the batches reported; each has its audit event.
 
@@ -24,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from spyagency.domain.policy import Policy
 from spyagency.domain.states import Verdict
 from spyagency.harness.replay import ReplayResult, replay
 from spyagency.simulator import Scenario, load_scenario
@@ -31,6 +33,7 @@ from spyagency.simulator import Scenario, load_scenario
 BASE = "bad_day"
 DAY_S = 86400.0
 STEP = timedelta(minutes=15)
+DQM_ERROR = 300  # the DQM GUI's quality-test status for ERROR
 
 
 @dataclass
@@ -73,17 +76,29 @@ def check_safety(result: ReplayResult) -> list[str]:
     return problems
 
 
-def check_liveness(result: ReplayResult) -> list[str]:
+def _quality_gated(run: dict[str, Any], policy: Policy) -> bool:
+    """True when the DQM GUI really shows ERROR for a workflow of ``run`` that the quality
+    gate covers: the run is withheld by policy, not by a fault to outlast. Decided on the
+    simulator's truth, not on the agency's own reasons, so an agency that wrongly called a
+    workflow failed is still caught."""
+    workflows = [*run["required"], *run["not_required"]]
+    return any(
+        (w["dqm_status"] or 0) >= DQM_ERROR and policy.gated(w["workflow"]) for w in workflows
+    )
+
+
+def check_liveness(result: ReplayResult, policy: Policy | None = None) -> list[str]:
     """In run order: once a run is provable and every lower run settled, a signal must come
-    before its lock-in, given time for the sources to recover from the longest fault window."""
+    before its lock-in, given time for the sources to recover from the longest fault window.
+    A run the quality gate withholds (``policy``, default the agency's default) is left out."""
+    policy = policy or Policy()
     problems = []
     ready = {s.run: s.decided_at.timestamp() for s in result.signals if s.verdict is Verdict.READY}
     grace = _longest_window_s() + 2 * result.step.total_seconds()
     settled_below = 0.0
     for run in sorted(result.truth["runs"], key=lambda r: r["run"]):
         provable, lock = run["provable_at"], run["lock_in_time"]
-        # A DQM ERROR withholds a run by policy (the quality gate): not a fault to outlast.
-        withheld = "quality_failed" in " ".join(result.reasons.get(run["run"], ()))
+        withheld = _quality_gated(run, policy)
         if provable is not None and lock is not None and not run["missed"] and not withheld:
             due = max(provable, settled_below)
             if due + grace < lock and run["run"] not in ready:

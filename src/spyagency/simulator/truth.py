@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from spyagency.simulator.plan import RunPlan
+from spyagency.simulator.plan import RunPlan, StreamPlan, WorkflowPlan
 from spyagency.simulator.records import FileRecord, InjectedFault
 from spyagency.simulator.tier0_release import ReleaseRecord
 
@@ -48,6 +48,7 @@ def _required(run: RunPlan, world: TruthSource, lock_time: float | None) -> list
                         "input_tag": spec.input_tag,
                         "destination_tag": spec.destination_tag,
                         "outcome": wf.outcome,
+                        "dqm_status": dqm_status_shown(stream, wf),
                         "provable_at": provable,
                         "present_at_lock_in": (
                             None
@@ -59,9 +60,23 @@ def _required(run: RunPlan, world: TruthSource, lock_time: float | None) -> list
     return rows
 
 
-def _not_required(run: RunPlan) -> list[dict[str, str]]:
+def dqm_status_shown(stream: StreamPlan, wf: WorkflowPlan) -> int | None:
+    """The worst quality-test status the DQM GUI shows for ``wf`` once harvested (100 OK,
+    200 WARNING, 300 ERROR, 70 too few entries for a harvest without payload); None when it
+    shows nothing (no harvest, or a failed one)."""
+    if stream.harvest is None or stream.harvest.failed:
+        return None
+    return 70 if wf.outcome == "no_payload" else wf.dqm_status
+
+
+def _not_required(run: RunPlan) -> list[dict[str, Any]]:
     return [
-        {"stream": s.stream, "workflow": wf.workflow.name, "outcome": wf.outcome}
+        {
+            "stream": s.stream,
+            "workflow": wf.workflow.name,
+            "outcome": wf.outcome,
+            "dqm_status": dqm_status_shown(s, wf),
+        }
         for s in run.streams
         if s.harvest is not None
         for wf in s.harvest.workflows
