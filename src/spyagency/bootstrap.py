@@ -131,6 +131,13 @@ def build_spies(
     )
     built.append((t0, tier0))
     built.append((oms, OmsRunsSpy(oms.url, clock=now, **_http(oms)) if oms.url else None))
+    # WMStats before the harvest area and DQM: where pollers run in turn (replays), the
+    # harvest jobs it reports name the files the harvest spy then looks up (between its
+    # listings of the year folder it finds no others), and they make a no-payload workflow's
+    # DQM folder worth asking, in the same turn.
+    built.append(
+        (wmstats, WmStatsSpy(wmstats.url, clock=now, **_http(wmstats)) if wmstats.url else None)
+    )
     built.append((harvest, HarvestAreaSpy(Path(harvest.path), clock=now) if harvest.path else None))
     built.append(
         (
@@ -146,11 +153,6 @@ def build_spies(
         )
     )
     built.append((logs, UploadLogSpy(logs.url, clock=now, **_http(logs)) if logs.url else None))
-    # WMStats before DQM: where pollers run in turn (replays), the harvest jobs it reports are
-    # what makes a no-payload workflow's DQM folder worth asking in the same turn.
-    built.append(
-        (wmstats, WmStatsSpy(wmstats.url, clock=now, **_http(wmstats)) if wmstats.url else None)
-    )
     built.append((dqm, DqmSpy(dqm.url, clock=now, **_http(dqm)) if dqm.url else None))
     schedules = []
     for source, spy in built:
