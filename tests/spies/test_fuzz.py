@@ -35,7 +35,7 @@ from spyagency.spies.scope import PollScope, RunScope, SpyReport, UploadScope, W
 from spyagency.spies.tier0 import T0DataServiceSpy
 from spyagency.spies.upload_log import UploadLogSpy
 from spyagency.spies.wmstats import WmStatsSpy
-from tests.spies.condb_files import metadata_text, write_harvest
+from tests.spies.condb_files import metadata_text, set_mtime, write_harvest
 from tests.spies.fakes import NOW, fast_settings, fixed_clock, fixture_text
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -249,6 +249,8 @@ def test_harvest_area_survives_garbage_files(db_bytes: bytes, txt_bytes: bytes, 
         )
         db.write_bytes(db_bytes)
         db.with_suffix(".txt").write_bytes(txt_bytes)
+        for garbage in (db, db.with_suffix(".txt")):
+            set_mtime(garbage, created)  # written long before this poll, like a harvest's
         write_harvest(
             root / "2026",
             380000,

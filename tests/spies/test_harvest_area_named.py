@@ -6,13 +6,14 @@ files the scope names and the missing files of the outputs it knows for runs in 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
 from spyagency.domain.facts import HarvestFile, UploadMarker
 from spyagency.spies.harvest_area import HarvestAreaSpy
 from tests.spies.condb_files import set_mtime, write_marker
-from tests.spies.fakes import fixed_clock
+from tests.spies.fakes import NOW, fixed_clock
 from tests.spies.test_harvest_area_listing import (
     CREATED,
     DEST,
@@ -163,3 +164,60 @@ async def test_full_listings_grow_rarer_as_the_folder_fills(tmp_path: Path) -> N
             listed_at.append(poll)
     # The first listing (after 10 polls) sees 32 names: the next is due 32 / 2 = 16 later.
     assert listed_at == [spy.full_listing_every, spy.full_listing_every + 16]
+
+
+def young_harvest(root: Path, run: int) -> Path:
+    """A harvest written ten minutes before the poll (``NOW``)."""
+    db = harvest(root, run)
+    for path in (db, db.with_suffix(".txt")):
+        set_mtime(path, NOW - timedelta(minutes=10))
+    return db
+
+
+async def test_a_young_output_nobody_names_waits_until_named(tmp_path: Path) -> None:
+    spy = await listed_spy(tmp_path)
+    db = young_harvest(tmp_path, 380001)
+    for _ in range(spy.full_listing_every):  # the last of these lists the folder again
+        report = await spy.poll(scope(380000, 380001))
+        assert report.observations == [] and report.errors == []
+    assert spy.listings == 2  # seen by the listing, and still not reported
+    named = await spy.poll(scope(380000, 380001, named={380001: named_outputs(db)}))
+    assert runs_of(named) == [380001]
+
+
+async def test_an_output_nobody_names_is_reported_once_older_than_the_grace(
+    tmp_path: Path,
+) -> None:
+    spy = await listed_spy(tmp_path)
+    young_harvest(tmp_path, 380001)
+    later = dataclasses.replace(
+        scope(380000, 380001), now=NOW + timedelta(seconds=spy.unnamed_grace_ns / 1e9)
+    )
+    reported_at = []
+    for poll in range(1, spy.full_listing_every + 1):
+        if runs_of(await spy.poll(later)):
+            reported_at.append(poll)
+    assert reported_at == [spy.full_listing_every]  # at the listing that sees it
+
+
+async def test_a_restart_reports_the_same_outputs_at_the_same_polls(tmp_path: Path) -> None:
+    # A restarted spy lists the folder at once, where the uninterrupted one relies on names:
+    # what each reports at each poll must still be the same.
+    async def polls(restart_at: int | None) -> list[list[int]]:
+        root = tmp_path / f"restart-{restart_at}"
+        harvest(root, 380000)
+        settle(root / "2026")
+        spy = HarvestAreaSpy(root, clock=fixed_clock)
+        seen = [runs_of(await spy.poll(scope(380000, 380001)))]
+        db = young_harvest(root, 380001)  # WMStats names it one poll later
+        steps = [scope(380000, 380001), scope(380000, 380001, named={380001: named_outputs(db)})]
+        for poll, step in enumerate(steps, start=1):
+            if poll == restart_at:
+                spy = HarvestAreaSpy(root, clock=fixed_clock)
+            report = await spy.poll(step)
+            # A restarted spy reads again what it had read (its memory is gone; the engine
+            # takes none of it as news): only the new run's reports are compared.
+            seen.append([r for r in runs_of(report) if r != 380000 or restart_at is None])
+        return seen
+
+    assert await polls(restart_at=1) == await polls(restart_at=None) == [[380000], [], [380001]]

@@ -35,6 +35,14 @@ files by name:
   within that many cycles: 10 for a young folder, 70 for the ~70,000 names of a year's end
   (a filesystem that does not move a folder's mtime can hide an upload marker as long).
 
+A new output is reported when the scope names one of its files, or once it is older than
+``unnamed_grace_ns`` (by its mtime against the poll's time) if nobody names it. A listing
+can meet an output before WMStats names it; reporting it then would make what the spy reports
+depend on the moments of its own listings, which a restart moves (a restarted spy lists at
+once), and an engine restarted mid-harvest would record the harvest at another moment than an
+uninterrupted one. Waiting for the name costs nothing where WMStats polls just before this
+spy; a file nobody names is reported at the first listing after the grace.
+
 The files of runs in scope are still stat'ed every cycle, so a file rewritten in place (which
 leaves the folder's mtime alone) is read again on the next cycle as before. After a restart
 the memory is empty and every folder is listed.
@@ -206,6 +214,8 @@ class HarvestAreaSpy:
     full_listing_every = 10
     # ... or once per this many names in the folder, if that is rarer (see the module doc).
     listing_names_per_cycle = 1000
+    # An output nobody names (WMStats does not, or not yet) is reported once this old.
+    unnamed_grace_ns = 3600 * 1_000_000_000
     # A listing is trusted only if the folder's mtime was at least this old when it started.
     racy_margin_ns = 2_000_000_000
 
@@ -235,13 +245,15 @@ class HarvestAreaSpy:
         outputs: dict[HarvestStem, _Output] = {}
         folders = self._year_folders(scope, findings)
         named = _named_by_year(scope) if folders else {}
+        vouched_before = scope.now.timestamp() * 1e9 - self.unnamed_grace_ns
         for folder in folders:
-            visit = self._listing(folder, named.get(folder.name, []), findings)
+            names = named.get(folder.name, [])
+            visit = self._listing(folder, names, findings)
             if visit is None:
                 continue
             listing, probing = visit
             prefix = os.path.join(folder, "")
-            here: list[_Output] = []
+            here: dict[HarvestStem, _Output] = {}  # the outputs first met in this folder
             for name, (stem, kind) in listing.files_of_runs(scope):
                 path = prefix + name
                 try:
@@ -250,12 +262,15 @@ class HarvestAreaSpy:
                     continue  # vanished since it was listed: next cycle will tell
                 output = outputs.get(stem)
                 if output is None:
-                    output = outputs[stem] = _Output()
-                    here.append(output)
+                    output = outputs[stem] = here[stem] = _Output()
                 output.stamps[kind] = (info.st_mtime_ns, info.st_size)
                 output.files[kind] = path
             if probing:
-                self._probe_missing(listing, prefix, here)
+                self._probe_missing(listing, prefix, list(here.values()))
+            named_here = set(names)
+            for stem, output in here.items():
+                if not self._vouched(stem, output, named_here, vouched_before):
+                    del outputs[stem]
         for stem in sorted(outputs):
             self._read_output(stem, outputs[stem], findings)
         self._list_all_next = bool(findings.errors)
@@ -264,6 +279,21 @@ class HarvestAreaSpy:
         self._probe_next = any(o.pending for o in outputs.values())
         self._forget(scope, folders)
         return findings
+
+    def _vouched(
+        self, stem: HarvestStem, output: _Output, named: set[str], before_ns: float
+    ) -> bool:
+        """Whether to report ``output`` now: a harvest job is known to have written it (the
+        scope names one of its files), it was read before, or nobody named it in time (it is
+        older than ``unnamed_grace_ns``: WMStats down, a file copied by hand). A younger
+        output nobody names waits: what the spy reports then follows the scope, the folder
+        and the clock, never the moments of its own listings, which a restart moves.
+        """
+        if stem in self._harvested or stem in self._markers:
+            return True
+        if any(os.path.basename(path) in named for path in output.files.values()):
+            return True
+        return min(mtime for mtime, _ in output.stamps.values()) <= before_ns
 
     def _listing(
         self, folder: Path, named: list[str], findings: Findings
