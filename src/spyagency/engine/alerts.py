@@ -107,10 +107,8 @@ class AlertKeeper:
 
         resolved = 0
         for alert in open_now.values():
-            if alert.dedupe_key in wanted:
-                continue
-            ours = alert.run in judged if alert.run is not None else include_sources
-            if not ours or _is_held(alert, held):
+            # Read for the judged runs (and the sources on a tick) only: all of them are ours.
+            if alert.dedupe_key in wanted or _is_held(alert, held):
                 continue
             closed = tx.alerts.resolve(alert.dedupe_key, now)
             if closed is not None:

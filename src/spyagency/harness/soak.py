@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from spyagency.domain.policy import Policy
-from spyagency.domain.states import Verdict
+from spyagency.domain.states import DqmStatus, Verdict
 from spyagency.harness.replay import ReplayResult, replay
 from spyagency.simulator import Scenario, load_scenario
 
 BASE = "bad_day"
 DAY_S = 86400.0
 STEP = timedelta(minutes=15)
-DQM_ERROR = 300  # the DQM GUI's quality-test status for ERROR
 
 
 @dataclass
@@ -83,7 +82,10 @@ def _quality_gated(run: dict[str, Any], policy: Policy) -> bool:
     workflow failed is still caught."""
     workflows = [*run["required"], *run["not_required"]]
     return any(
-        (w["dqm_status"] or 0) >= DQM_ERROR and policy.gated(w["workflow"]) for w in workflows
+        w["dqm_status"] is not None
+        and DqmStatus.from_code(w["dqm_status"]) is DqmStatus.ERROR
+        and policy.gated(w["workflow"])
+        for w in workflows
     )
 
 

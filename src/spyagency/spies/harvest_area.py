@@ -115,21 +115,17 @@ class _FolderListing:
         new = [name for name in names if name not in self.names]
         # Names in a listing are unique, so the counts tell whether any disappeared; the
         # usual case (files only added) then needs no second pass over the whole folder.
-        if len(names) == len(self.names) + len(new):
-            self.names.update(new)
-        else:
+        if len(names) != len(self.names) + len(new):
             current = set(names)
             for name in self.names - current:
                 self._remove(name)
-            self.names = current
+            self.names &= current
         for name in new:
-            parsed = parse_file_name(name)
-            if parsed is not None:
-                self._add(name, parsed)
+            self.found(name)
         self.cycles_since_listing = 0
 
     def found(self, name: str) -> None:
-        """Take a name seen by a stat rather than a listing (parsed once, like a listed one)."""
+        """Take a name seen by a listing or a stat (each name is parsed once)."""
         if name in self.names:
             return
         self.names.add(name)
