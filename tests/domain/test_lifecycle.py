@@ -109,11 +109,29 @@ def test_a_retried_upload_supersedes_an_earlier_error() -> None:
 def test_no_payload_needs_positive_evidence_and_earlier_coverage() -> None:
     story = gains_story().at(3).stream_done("Express")
     story.at(4).harvest_job(
-        "Express", HarvestJobState.SUCCESS, "/store/Run380100@SiPixelAli_pcl@u.db"
+        "Express", HarvestJobState.SUCCESS, "/no/output", producer="PromptCalibProdSiStripGains"
     )
     assert state(story, 4) is WorkflowState.HARVESTING  # no earlier IOV known yet
     story.at(4.5).iov(GAINS_TAG, since=story.run - 50, payload="old")
     assert state(story, 4.5) is WorkflowState.NO_PAYLOAD
+
+
+def test_another_producers_report_or_outputs_prove_nothing_about_this_one() -> None:
+    """A harvest job of another producer's task, or one of this producer naming other files,
+    says nothing about this workflow: only its own ``/no/output`` does (WMCore writes one
+    AlcaHarvest task per producer)."""
+    story = gains_story().at(3).stream_done("Express").iov(GAINS_TAG, since=1, payload="old")
+    story.at(4).harvest_job(
+        "Express", HarvestJobState.SUCCESS, "/no/output", producer="PromptCalibProdSiPixelAli"
+    )
+    story.harvest_job(
+        "Express",
+        HarvestJobState.SUCCESS,
+        "/store/Run380100@SiStripApvGainAAG_pcl@u.db",
+        producer="PromptCalibProdSiStripGains",
+    )
+    story.harvest_job("Express", HarvestJobState.SUCCESS, "/no/output")  # task not attributed
+    assert state(story, 5) is WorkflowState.HARVESTING
 
 
 def test_silence_is_not_no_payload() -> None:
@@ -123,7 +141,7 @@ def test_silence_is_not_no_payload() -> None:
 
 def test_a_vetoed_alignment_is_no_payload_by_design() -> None:
     story = Story().ran(2).express("Express", "PromptCalibProdSiPixelAli")
-    story.at(4).dqm("SiPixelAli", DqmStatus.OK, vetoed=True)
+    story.at(4).dqm("SiPixelAli", DqmStatus.OTHER, vetoed=True, pede_ok=True)
     story.iov("SiPixelAli_PCL_v0_prompt", since=1, payload="old")
     assert state(story, 4, "SiPixelAli") is WorkflowState.NO_PAYLOAD
 

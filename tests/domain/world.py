@@ -129,15 +129,32 @@ class Story:
     ) -> Story:
         return self.see(UploadResult(self.run, input_tag, uuid, tag, outcome, info))
 
-    def dqm(self, workflow: str, status: DqmStatus, vetoed: bool | None = None) -> Story:
+    def dqm(
+        self,
+        workflow: str,
+        status: DqmStatus,
+        vetoed: bool | None = None,
+        *,
+        alignment_read: bool = False,
+        pede_ok: bool | None = None,
+    ) -> Story:
         return self.see(
             DqmQuality(
-                self.run, workflow, status, ("t1",) if status is DqmStatus.ERROR else (), vetoed
+                self.run,
+                workflow,
+                status,
+                ("t1",) if status is DqmStatus.ERROR else (),
+                vetoed,
+                alignment_read=alignment_read or vetoed is not None,
+                pede_message=None if pede_ok is None else ("ok" if pede_ok else "failed"),
+                pede_ok=pede_ok,
             )
         )
 
-    def harvest_job(self, stream: str, state: HarvestJobState, *outputs: str) -> Story:
-        return self.see(HarvestJob(self.run, stream, state, outputs))
+    def harvest_job(
+        self, stream: str, state: HarvestJobState, *outputs: str, producer: str = ""
+    ) -> Story:
+        return self.see(HarvestJob(self.run, stream, state, outputs, producer=producer))
 
     def fcsr(self, value: int) -> Story:
         return self.see(FirstConditionSafeRun(value))

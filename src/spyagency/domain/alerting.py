@@ -26,6 +26,10 @@ class AlertKind(StrEnum):
     SOURCE_STALE = "source_stale"
     DEADLINE_AT_RISK = "deadline_at_risk"
     MISSED = "missed"
+    # Locked in before the agency could judge it: no evidence either way (never critical).
+    UNJUDGED = "unjudged"
+    # The Tier-0 runs a PCL producer the catalogue does not know: the run cannot be proven.
+    UNKNOWN_PRODUCER = "unknown_producer"
 
 
 class Severity(StrEnum):
@@ -82,9 +86,35 @@ def run_alerts(
         ]
     if assessment.verdict is Verdict.RELEASED:
         return []
+    if assessment.verdict is Verdict.UNKNOWN and (
+        assessment.locked_at is not None or assessment.released_at is not None
+    ):
+        return [
+            AlertCandidate(
+                AlertKind.UNJUDGED,
+                Severity.WARNING,
+                f"run {run} locked in; whether it had its calibrations is not known",
+                "; ".join(assessment.reasons),
+                run=run,
+                state=assessment.verdict.value,
+            )
+        ]
     found: list[AlertCandidate] = []
     for workflow in assessment.counted:
         if workflow.ignored_by is not None:
+            continue
+        if workflow.state is WorkflowState.UNKNOWN and workflow.unknown_producer:
+            found.append(
+                AlertCandidate(
+                    AlertKind.UNKNOWN_PRODUCER,
+                    Severity.WARNING,
+                    f"run {run}: the Tier-0 runs {workflow.workflow}, unknown to the catalogue",
+                    "add it to the workflow catalogue, or ignore it for this run",
+                    run=run,
+                    workflow=workflow.workflow,
+                    state=workflow.state.value,
+                )
+            )
             continue
         if workflow.state is WorkflowState.UNKNOWN:
             # Its state is hidden (a source it depends on is stale, or not known yet): nothing

@@ -16,6 +16,10 @@ from typing import Any
 from spyagency.domain.iov import TimeType
 
 PCL_PRODUCER_PREFIX = "PromptCalibProd"
+# What quality evidence the PCL publishes for a workflow: "alignment" (the MillePede
+# ``statusResults`` bins and pede's exit message in its ALCAPROMPT DQM folder) or "none".
+# The harvesting paths run no quality tests, so most workflows publish none.
+QUALITY_KINDS = ("none", "alignment")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,11 @@ class WorkflowSpec:
     needs_magnet_on: bool = False
     vetoable: bool = False
     description: str = ""
+    quality: str = "none"
+
+    @property
+    def has_quality_evidence(self) -> bool:
+        return self.quality != "none"
 
     @property
     def primary_input_tag(self) -> str:
@@ -106,6 +115,11 @@ def _spec_from_table(name: str, table: Mapping[str, Any]) -> WorkflowSpec:
     if not input_tags:
         raise ValueError(f"workflow {name}: input_tags must name at least one sqlite tag")
     dqm_folder = table.get("dqm_folder")
+    quality = str(table.get("quality", "none"))
+    if quality not in QUALITY_KINDS:
+        raise ValueError(f"workflow {name}: quality must be one of {', '.join(QUALITY_KINDS)}")
+    if quality != "none" and dqm_folder is None:
+        raise ValueError(f"workflow {name}: quality evidence needs a dqm_folder")
     return WorkflowSpec(
         name=name,
         producer=producer,
@@ -119,6 +133,7 @@ def _spec_from_table(name: str, table: Mapping[str, Any]) -> WorkflowSpec:
         needs_magnet_on=bool(table.get("needs_magnet_on", False)),
         vetoable=bool(table.get("vetoable", False)),
         description=str(table.get("description", "")),
+        quality=quality,
     )
 
 

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, ClassVar, Union, get_args, get_origin
 
 from spyagency.domain.iov import TimeType
-from spyagency.domain.states import DqmStatus, HarvestJobState, UploadOutcome
+from spyagency.domain.states import DqmStatus, HarvestJobState, Source, UploadOutcome
 
 FactKey = tuple[str | int | None, ...]
 
@@ -35,6 +35,8 @@ class RunInfo:
     components: tuple[str, ...] = ()
     stable_beam: bool | None = None
     sequence: str | None = None
+    # OMS ``tier0_transfer``: False for local and MiniDAQ runs, which never reach the Tier-0.
+    tier0_transfer: bool | None = None
 
     def key(self) -> FactKey:
         return (self.kind, self.run)
@@ -50,6 +52,8 @@ class ExpressConfig:
     producers: tuple[str, ...]
     global_tag: str | None = None
     acq_era: str | None = None
+    # ``proc_version``: the ``-v<N>`` of the stream's ALCAPROMPT datasets (DQM folders).
+    proc_version: int | None = None
 
     def key(self) -> FactKey:
         return (self.kind, self.run, self.stream)
@@ -122,6 +126,9 @@ class HarvestFile:
     destination_tags: tuple[str, ...]
     since: int | None = None
     file_sha1: str | None = None
+    # The sha1 of the upload tarball the Tier-0 builds from this file and its metadata
+    # (dmwm/T0 ConditionUpload/upload.py): the upload service files its log under it.
+    upload_hash: str | None = None
 
     def key(self) -> FactKey:
         return (self.kind, self.run, self.input_tag, self.uuid)
@@ -185,7 +192,12 @@ class DqmQuality:
     failed_tests: tuple[str, ...] = ()
     vetoed: bool | None = None
     db_updated: bool | None = None
-    pede_exit_code: int | None = None
+    # The alignment's own quality evidence (the PCL runs no quality tests, so ``status`` is
+    # OTHER there): whether the ``statusResults`` bins were read at all, pede's exit message
+    # as published, and whether that message says pede ended normally (None: not known).
+    alignment_read: bool = False
+    pede_message: str | None = None
+    pede_ok: bool | None = None
 
     def key(self) -> FactKey:
         return (self.kind, self.run, self.workflow)
@@ -201,9 +213,36 @@ class HarvestJob:
     state: HarvestJobState
     outputs: tuple[str, ...] = ()
     detail: str = ""
+    # The PromptCalibProd* producer whose AlcaHarvest task ran the job (one task per
+    # producer, WMCore Express.py); "" when the task could not be attributed.
+    producer: str = ""
 
     def key(self) -> FactKey:
-        return (self.kind, self.run, self.stream)
+        return (self.kind, self.run, self.stream, self.producer)
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    """One item of a source (a file, a folder, one answer about one run) could not be read.
+
+    Evidence on that item only: the rest of the source is fine. ``open`` is False once the
+    item was read again without trouble (the same key, so the fold keeps the latest word).
+    The concern fields say which workflows it hides; all None means the whole run.
+    """
+
+    kind: ClassVar[str] = "item_problem"
+    run: int
+    source: Source
+    item: str
+    message: str
+    open: bool = True
+    workflow: str | None = None
+    input_tag: str | None = None
+    stream: str | None = None
+    producer: str | None = None
+
+    def key(self) -> FactKey:
+        return (self.kind, self.run, self.source.value, self.item)
 
 
 Fact = Union[  # noqa: UP007 - get_args() on this union drives (de)serialisation
@@ -220,6 +259,7 @@ Fact = Union[  # noqa: UP007 - get_args() on this union drives (de)serialisation
     IovSeen,
     DqmQuality,
     HarvestJob,
+    ItemProblem,
 ]
 FACT_TYPES: dict[str, type[Any]] = {cls.kind: cls for cls in get_args(Fact)}
 

@@ -22,6 +22,7 @@ from spyagency.domain.facts import (
     HarvestFile,
     HarvestJob,
     IovSeen,
+    ItemProblem,
     PromptRecoSwitch,
     RecoReleased,
     RunInfo,
@@ -73,9 +74,22 @@ class RunKnowledge:
 
     run: int
     table: FactTable = field(default_factory=FactTable)
+    # When the agency first observed anything about the run (order-independent: a minimum).
+    # A deadline that expired before this moment was not watched: its expiry proves nothing.
+    first_seen: datetime | None = None
 
     def add(self, observation: Observation) -> bool:
+        seen = observation.observed_at
+        if self.first_seen is None or seen < self.first_seen:
+            self.first_seen = seen
         return self.table.add(observation)
+
+    def open_problems(self) -> list[ItemProblem]:
+        """Items of this run that could not be read and have not been read fine since."""
+        return sorted(
+            (p for p in self.table.facts_of(ItemProblem) if p.open),
+            key=lambda p: (p.source.value, p.item),
+        )
 
     def _of(self, cls: type[Fact]) -> list[Fact]:
         return list(self.table.facts_of(cls))

@@ -4,16 +4,25 @@ The state is a pure function of the run's knowledge, the policy and the time, so
 recomputed at any moment and explained by its evidence. Checks run from the strongest claim
 down:
 
-1. DQM says ERROR and the workflow is quality-gated: ``quality_failed``.
-2. Proof that the harvested payload is in every destination tag for the run: ``in_db``.
+1. The workflow's quality evidence says it is bad (a quality test in ERROR, or pede reporting
+   a failure for an alignment) and the workflow is quality-gated: ``quality_failed``.
+2. Proof that the harvested payload is in every destination tag for the run: ``in_db``. For a
+   workflow whose PCL publishes quality evidence (the alignments), the proof also needs that
+   evidence read for this harvest and good; until then the workflow stays at its step.
 3. An upload refused because its since was below the FCSR: ``rejected_late``.
-4. Positive evidence of no payload by design, and an earlier IOV covering the run:
-   ``no_payload``.
-5. An upload the service reported as failed: ``upload_failed``.
+4. Positive evidence of no payload by design (a ``/no/output`` job report of this producer's
+   harvest task, or the alignment's veto bin read from DQM), and an earlier IOV covering the
+   run: ``no_payload``. Absence (no job document, no file) is never such evidence.
+5. An upload the service reported as failed: ``upload_failed``; an upload log whose words fit
+   nothing known: ``unknown``.
 6. Otherwise the furthest step reached (``upload_attempted``, ``harvested``, ``harvesting``,
    ``waiting_express``), or ``timed_out`` once that step's budget after run stop is spent.
-7. A stale source masks an in-progress or absence-based state as ``unknown``: what we cannot
-   see now we do not claim.
+7. An item of the workflow's own evidence that could not be read (an ``ItemProblem``) makes
+   anything but a failure ``unknown``: what we could not read we do not claim.
+8. A stale source masks an in-progress or absence-based state as ``unknown``.
+
+docs/adr/0002 and 0006 state these evidence rules; tests/domain/test_evidence_rules.py walks
+them.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from datetime import datetime
 
 from spyagency.domain.catalogue import WorkflowSpec
 from spyagency.domain.evidence import Evidence
-from spyagency.domain.facts import HarvestFile
+from spyagency.domain.facts import DqmQuality, HarvestFile, ItemProblem
 from spyagency.domain.iov import covering_iovs
 from spyagency.domain.knowledge import RunKnowledge
 from spyagency.domain.policy import Policy
@@ -59,6 +68,8 @@ class WorkflowAssessment:
     proven_at: datetime | None = None
     deadline: datetime | None = None
     streams: tuple[str, ...] = field(default=())
+    # A PCL producer the Tier-0 runs that the catalogue does not know.
+    unknown_producer: bool = False
 
     @property
     def satisfied(self) -> bool:
@@ -144,24 +155,30 @@ def prove_no_payload(
     spec: WorkflowSpec, knowledge: RunKnowledge, streams: tuple[str, ...]
 ) -> Proof | Evidence | None:
     """Positive evidence that the harvest produced nothing by design, and that an earlier IOV
-    still covers the run in every destination tag (so PromptReco has valid conditions)."""
+    still covers the run in every destination tag (so PromptReco has valid conditions).
+
+    The evidence is a statement by a producer, never an absence: a job report of this
+    producer's own AlcaHarvest task that names ``/no/output``, or the alignment's veto read
+    from its ``statusResults`` bins. A harvest that worked at its first try leaves no job
+    document at all (WMCore ChangeState), so "no document" says nothing either way.
+    """
     if knowledge.harvest_files(spec.input_tags):
         return None
     reason: Evidence | None = None
     for job in knowledge.harvest_jobs(streams):
-        if job.state is not HarvestJobState.SUCCESS:
-            continue
-        produced = any(f"@{tag}@" in lfn for lfn in job.outputs for tag in spec.input_tags)
-        if not produced:
-            what = (
-                "harvest job finished with no output at all"
-                if NO_OUTPUT_LFN in job.outputs
-                else f"harvest job of stream {job.stream} finished without {spec.primary_input_tag}"
+        if (
+            job.state is HarvestJobState.SUCCESS
+            and job.producer == spec.producer
+            and NO_OUTPUT_LFN in job.outputs
+        ):
+            reason = Evidence(
+                Source.WMSTATS,
+                f"harvest job of {job.producer} ({job.stream}) reported no output",
+                knowledge.seen_at(job),
             )
-            reason = Evidence(Source.WMSTATS, what, knowledge.seen_at(job))
             break
     dqm = knowledge.dqm(spec.name)
-    if reason is None and spec.vetoable and dqm is not None and dqm.vetoed:
+    if reason is None and spec.vetoable and dqm is not None and dqm.alignment_read and dqm.vetoed:
         reason = Evidence(Source.DQM, "DB update vetoed by the alignment", knowledge.seen_at(dqm))
     if reason is None:
         return None
@@ -182,6 +199,67 @@ def prove_no_payload(
     return Proof(reason.at or knowledge_time(knowledge), tuple(items))
 
 
+def problems_of(
+    spec: WorkflowSpec, streams: tuple[str, ...], knowledge: RunKnowledge
+) -> list[ItemProblem]:
+    """The open item problems that hide part of this workflow's evidence."""
+    return [p for p in knowledge.open_problems() if _concerns(p, spec, streams)]
+
+
+def _concerns(problem: ItemProblem, spec: WorkflowSpec, streams: tuple[str, ...]) -> bool:
+    if problem.workflow is not None:
+        return problem.workflow == spec.name
+    if problem.input_tag is not None:
+        return problem.input_tag in spec.input_tags
+    if problem.producer is not None:
+        return problem.producer == spec.producer
+    if problem.stream is not None:
+        return problem.stream in streams
+    return False  # about the whole run: the verdict handles it
+
+
+def quality_gated(spec: WorkflowSpec, policy: Policy) -> bool:
+    """Whether a proof of this workflow waits for its quality evidence: only a workflow whose
+    PCL publishes some (the catalogue says which) and that the policy gates."""
+    return spec.has_quality_evidence and policy.gated(spec.name)
+
+
+def quality_verdict(
+    spec: WorkflowSpec, knowledge: RunKnowledge, policy: Policy
+) -> tuple[bool, Evidence | None]:
+    """(bad, note): ``bad`` when the published quality evidence says the harvest is bad; the
+    note says what is still missing for a gated workflow (None when its evidence is read and
+    good for the current harvest)."""
+    dqm = knowledge.dqm(spec.name)
+    if dqm is not None and policy.gated(spec.name):
+        if dqm.status is DqmStatus.ERROR:
+            failed = ", ".join(dqm.failed_tests) or "quality tests"
+            return True, Evidence(Source.DQM, f"ERROR: {failed}", knowledge.seen_at(dqm))
+        if spec.has_quality_evidence and dqm.pede_ok is False:
+            message = dqm.pede_message or "no message"
+            return True, Evidence(Source.DQM, f"pede failed: {message}", knowledge.seen_at(dqm))
+    if not quality_gated(spec, policy):
+        return False, None
+    return False, _quality_missing(spec, knowledge, dqm)
+
+
+def _quality_missing(
+    spec: WorkflowSpec, knowledge: RunKnowledge, dqm: DqmQuality | None
+) -> Evidence | None:
+    if dqm is None:
+        return Evidence(Source.DQM, "quality evidence (alignment status, pede) not read yet")
+    if not dqm.alignment_read:
+        return Evidence(Source.DQM, "alignment statusResults bins not read")
+    if dqm.pede_ok is None:
+        message = dqm.pede_message if dqm.pede_message is not None else "not published"
+        return Evidence(Source.DQM, f"pede exit message not understood: {message!r:.120}")
+    files = knowledge.harvest_files(spec.input_tags)
+    seen = knowledge.seen_at(dqm)
+    if files and (seen is None or seen < files[0].created):
+        return Evidence(Source.DQM, "quality evidence older than the harvest: not read for it")
+    return None
+
+
 def knowledge_time(knowledge: RunKnowledge) -> datetime:
     return max(o.observed_at for o in knowledge.observations())
 
@@ -195,6 +273,14 @@ def assess_workflow(
     stale: frozenset[Source] = frozenset(),
 ) -> WorkflowAssessment:
     state, evidence, proven_at, deadline = _raw_state(spec, streams, knowledge, policy, now)
+    problems = problems_of(spec, streams, knowledge)
+    if problems and not state.is_failure:
+        unreadable = tuple(
+            Evidence(p.source, f"unreadable {p.item}: {p.message}", ref=f"{p.source}:{p.item}")
+            for p in problems
+        )
+        evidence = (*unreadable, Evidence(None, f"was {state.value}"), *evidence)
+        state, proven_at = WorkflowState.UNKNOWN, None
     if state in MASKED_BY_STALENESS and stale:
         names = ", ".join(sorted(s.value for s in stale))
         evidence = (Evidence(None, f"was {state.value}; stale source(s): {names}"), *evidence)
@@ -217,19 +303,13 @@ def _raw_state(
     policy: Policy,
     now: datetime,
 ) -> tuple[WorkflowState, tuple[Evidence, ...], datetime | None, datetime | None]:
-    dqm = knowledge.dqm(spec.name)
-    if dqm is not None and dqm.status is DqmStatus.ERROR and policy.gated(spec.name):
-        failed = ", ".join(dqm.failed_tests) or "quality tests"
-        at = knowledge.seen_at(dqm)
-        return (
-            WorkflowState.QUALITY_FAILED,
-            (Evidence(Source.DQM, f"ERROR: {failed}", at),),
-            None,
-            None,
-        )
+    bad, quality_note = quality_verdict(spec, knowledge, policy)
+    if bad:
+        assert quality_note is not None
+        return WorkflowState.QUALITY_FAILED, (quality_note,), None, None
 
     in_db = prove_in_db(spec, knowledge)
-    if isinstance(in_db, Proof):
+    if isinstance(in_db, Proof) and quality_note is None:
         return WorkflowState.IN_DB, in_db.evidence, in_db.proven_at, None
 
     results = knowledge.upload_results(spec.input_tags)
@@ -253,11 +333,27 @@ def _raw_state(
     if errors:
         items = tuple(Evidence(Source.UPLOAD_LOG, f"{r.tag}: {r.info}") for r in errors)
         return WorkflowState.UPLOAD_FAILED, items, None, None
+    unclassified = [
+        r
+        for r in results
+        if r.outcome is UploadOutcome.NOT_KNOWN and latest.get(r.input_tag, r.uuid) == r.uuid
+    ]
+    if unclassified:
+        items = tuple(
+            Evidence(Source.UPLOAD_LOG, f"{r.tag}: upload outcome not known: {r.info:.200}")
+            for r in unclassified
+        )
+        return WorkflowState.UNKNOWN, items, None, None
 
     notes: list[Evidence] = []
+    if isinstance(in_db, Proof) and quality_note is not None:
+        notes.append(Evidence(Source.CONDDB, "in the CondDB; waiting for its quality evidence"))
+        notes.append(quality_note)
     for partial in (in_db, no_payload):
         if isinstance(partial, Evidence):
             notes.append(partial)
+    if quality_note is not None and not isinstance(in_db, Proof):
+        notes.append(quality_note)
     state, step = _progress(spec, streams, knowledge)
     notes[:0] = step
     for job in knowledge.harvest_jobs(streams):

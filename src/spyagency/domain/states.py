@@ -83,6 +83,8 @@ class UploadOutcome(StrEnum):
     REJECTED_LATE = "rejected_late"
     ERROR = "error"
     PENDING = "pending"
+    # The log answered but its words fit none of the above: never taken as ok.
+    NOT_KNOWN = "not_known"
 
 
 class DqmStatus(StrEnum):

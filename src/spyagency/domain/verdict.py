@@ -2,9 +2,14 @@
 
 ``judge_run`` decides in this order (the first rule that applies wins):
 
-1. The Tier-0 has locked or released the run: ``released`` (ready at lock-in) or ``missed``
-   (a counted workflow was not proven by the lock-in), or still ``ready`` awaiting release.
-2. The run is not known to OMS yet, or a critical source is stale: ``unknown``.
+1. The Tier-0 has locked or released the run: ``released`` (every counted workflow proven by
+   the lock-in) or ``missed`` (evidence that one was not: a failure, a deadline the agency
+   watched expire, or a proof that came after the lock-in), or still ``ready`` awaiting
+   release. Without evidence either way (a run first seen after its lock-in whose history is
+   not, or not yet, readable) the verdict is ``unknown`` with a reason that says so: a missed
+   run raises a critical alert and counts in the KPI, so it must rest on evidence.
+2. The run is not known to OMS yet, a critical source is stale, or an item about the whole
+   run could not be read: ``unknown``.
 3. The run's class is exempt by policy: ``ready``.
 4. The run is still taking data: ``pending``.
 5. The Tier-0 express configuration is missing: ``pending`` within the harvest budget,
@@ -23,6 +28,7 @@ from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.evidence import Evidence
+from spyagency.domain.facts import ItemProblem
 from spyagency.domain.health import SourceHealth, stale_sources
 from spyagency.domain.knowledge import RunKnowledge, SystemKnowledge
 from spyagency.domain.lifecycle import WorkflowAssessment, assess_workflow
@@ -113,6 +119,7 @@ def judge_run(knowledge: RunKnowledge, context: Context) -> RunAssessment:
                 producer,
                 WorkflowState.UNKNOWN,
                 (Evidence(Source.TIER0, f"{producer} is not in the workflow catalogue"),),
+                unknown_producer=True,
             )
         )
 
@@ -160,6 +167,10 @@ def _automatic(
     if stale:
         names = ", ".join(s.value for s in sorted(stale))
         return Verdict.UNKNOWN, [f"stale source(s): {names}; cannot prove readiness"]
+    whole_run = [p for p in knowledge.open_problems() if _about_whole_run(p)]
+    if whole_run:
+        items = "; ".join(f"{p.source.value} {p.item}: {p.message}" for p in whole_run)
+        return Verdict.UNKNOWN, [f"unreadable: {items}"]
     if exempt_reason is not None:
         return Verdict.READY, [exempt_reason]
     if info.stop is None:
@@ -171,6 +182,25 @@ def _automatic(
     return _from_workflows(workflows, policy)
 
 
+NO_EVIDENCE_EITHER_WAY = "locked in before the agency could judge it: no evidence either way"
+
+
+def lock_moment(knowledge: RunKnowledge, context: Context) -> datetime | None:
+    """When the Tier-0 locked the run, as far as the agency can tell.
+
+    The first sighting of the FCSR past the run (or of its release) is late when the agency
+    was not watching (a fresh start, an outage, a restore). The Tier-0 never locks a run
+    before ``stop + reco_delay - offset`` unless it was told the run was ready, so the earlier
+    of the two is the moment calibrations had to be in by.
+    """
+    seen = context.system.locked_at(knowledge.run) or knowledge.released_observed_at()
+    info = knowledge.info
+    if info is None or info.stop is None:
+        return seen
+    by_rule = info.stop + context.policy.lock_in_delay()
+    return by_rule if seen is None else min(seen, by_rule)
+
+
 def _after_lock_in(
     knowledge: RunKnowledge,
     context: Context,
@@ -178,7 +208,7 @@ def _after_lock_in(
     known: bool,
     exempt_reason: str | None,
 ) -> tuple[Verdict, list[str]]:
-    locked_at = context.system.locked_at(knowledge.run) or knowledge.released_observed_at()
+    locked_at = lock_moment(knowledge, context)
     assert locked_at is not None
     released = knowledge.released is not None
     forced = [
@@ -187,19 +217,27 @@ def _after_lock_in(
         if o.run == knowledge.run and o.kind is OverrideKind.FORCE_READY and o.active(locked_at)
     ]
     when = f"{locked_at:%Y-%m-%d %H:%M}Z"
-    if exempt_reason is not None:
-        missing: list[str] = []
-    elif not known:
-        missing = ["the express configuration (what the run needed) was never seen"]
-    else:
-        missing = [
-            f"{w.workflow} ({w.state.value})"
-            for w in _counted(workflows)
-            if not _proven_by(w, locked_at)
-            and not _grouped_ok(w, workflows, context.policy, locked_at)
-        ]
-    if missing and not forced:
+    missing: list[str] = []
+    unjudged: list[str] = []
+    if exempt_reason is None and not known:
+        unjudged = ["the express configuration (what the run needed) was never read"]
+    elif exempt_reason is None:
+        for w in _counted(workflows):
+            if _proven_by(w, locked_at) or _grouped_ok(w, workflows, context.policy, locked_at):
+                continue
+            label = f"{w.workflow} ({w.state.value})"
+            if _evidence_of_missing(w, knowledge, locked_at):
+                missing.append(label)
+            else:
+                unjudged.append(label)
+    if forced:
+        missing, unjudged = [], []
+    if missing:
         return Verdict.MISSED, [f"locked in at {when} without: {', '.join(missing)}"]
+    if unjudged:
+        return Verdict.UNKNOWN, [
+            f"{NO_EVIDENCE_EITHER_WAY} (lock-in {when}): {'; '.join(unjudged)}"
+        ]
     if forced:
         note = f"forced ready by {forced[0].who} before the lock-in at {when}"
     else:
@@ -207,6 +245,32 @@ def _after_lock_in(
     if released:
         return Verdict.RELEASED, [f"PromptReco released; {note}"]
     return Verdict.READY, [f"locked in; awaiting release; {note}"]
+
+
+def _evidence_of_missing(
+    workflow: WorkflowAssessment, knowledge: RunKnowledge, locked_at: datetime
+) -> bool:
+    """Whether the agency holds evidence that ``workflow`` was not in by ``locked_at``: a
+    proof that came later, a failure the producers reported, or a deadline that expired while
+    the agency was watching the run. A step that merely never showed up is no such evidence
+    for a run the agency first saw after its deadline."""
+    state = workflow.state
+    if state.is_satisfied:
+        return workflow.proven_at is not None and workflow.proven_at > locked_at
+    if state is WorkflowState.TIMED_OUT:
+        first_seen = knowledge.first_seen
+        deadline = workflow.deadline
+        return first_seen is not None and deadline is not None and first_seen <= deadline
+    return state.is_failure
+
+
+def _about_whole_run(problem: ItemProblem) -> bool:
+    return (
+        problem.workflow is None
+        and problem.input_tag is None
+        and problem.stream is None
+        and problem.producer is None
+    )
 
 
 def _proven_by(workflow: WorkflowAssessment, moment: datetime) -> bool:

@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 
 def next_health(previous: SourceHealth | None, report: SpyReport, now: datetime) -> SourceHealth:
-    """The source's health after ``report``: any error makes the poll a failure."""
+    """The source's health after ``report``: an error about the source itself makes the poll
+    a failure; an error about one item is evidence on its run (an ItemProblem), not this."""
     base = previous or SourceHealth(report.source)
     if report.ok:
         return SourceHealth(
@@ -65,8 +66,9 @@ def next_health(previous: SourceHealth | None, report: SpyReport, now: datetime)
             last_error_raw=base.last_error_raw,
             consecutive_failures=0,
         )
-    first = report.errors[0]
-    more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+    errors = report.source_errors
+    first = errors[0]
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return SourceHealth(
         report.source,
         last_success=base.last_success,
@@ -408,7 +410,8 @@ class Evaluator:
         return self._judge(None, sources=True)
 
     def reevaluate(self, runs: Iterable[int]) -> EvaluationResult:
-        """After an operator action (override placed or revoked) on ``runs``."""
+        """After an operator action (override placed or revoked) on ``runs``; a run evicted
+        from memory is loaded from the store first, so it is judged on all it knew."""
         return self._judge(set(runs), sources=False)
 
     def _judge(self, runs: set[int] | None, *, sources: bool) -> EvaluationResult:
@@ -419,6 +422,11 @@ class Evaluator:
             with self.store.transaction() as tx:
                 self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
                 chosen = set(self.open_runs()) if runs is None else runs
+                # A final run left memory (ADR 7): judged from empty memory it would lose
+                # everything it knew, so it comes back from the store first (and leaves
+                # again after the batch if it is still final).
+                for run in sorted(chosen & self._evicted):
+                    self._restore(tx, run)
                 return self._evaluate(tx, chosen, now, sources=sources)
         except Exception:
             self._rebuild_after_failure()

@@ -94,7 +94,7 @@ class Supervisor:
                 if self.on_poll is not None:
                     self.on_poll(report.source, time.perf_counter() - began, report.ok)
                 if not report.ok:
-                    first = report.errors[0]
+                    first = report.source_errors[0]
                     log.warning(
                         "%s poll failed: %s",
                         report.source.value,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
-from spyagency.domain.facts import HarvestFile, HarvestJob
+from spyagency.domain.facts import HarvestFile, HarvestJob, ItemProblem
 from spyagency.domain.knowledge import Knowledge, RunKnowledge
 from spyagency.domain.policy import Policy
 from spyagency.domain.requirements import expected_workflows
@@ -49,9 +49,9 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
         }
         marker_tags = {(m.input_tag, m.uuid): m.destination_tags for m in markers}
         uploads.extend(
-            UploadScope(f.input_tag, f.uuid, f.file_sha1, marker_tags[(f.input_tag, f.uuid)])
+            UploadScope(f.input_tag, f.uuid, f.upload_hash, marker_tags[(f.input_tag, f.uuid)])
             for f in files
-            if f.file_sha1
+            if f.upload_hash
             and (f.input_tag, f.uuid) in marker_tags
             and (f.input_tag, f.uuid) not in settled
         )
@@ -62,11 +62,17 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
         stopped=info is not None and info.stop is not None,
         streams=streams,
         acq_era=era,
+        proc_versions=tuple(
+            (c.stream, c.proc_version) for c in configs if c.proc_version is not None
+        ),
         workflows=tuple(workflows),
         uploads=tuple(uploads),
         done_streams=tuple(s for s in streams if knowledge.stream_done(s)),
         harvest_outputs=harvest_output_names(
             lfn for job in knowledge.table.facts_of(HarvestJob) for lfn in job.outputs
+        ),
+        open_problems=tuple(
+            sorted((p.source.value, p.item) for p in knowledge.table.facts_of(ItemProblem) if p.open)
         ),
     )
 

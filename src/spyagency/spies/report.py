@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from spyagency.domain.facts import Fact
+from spyagency.domain.facts import Fact, ItemProblem
 from spyagency.domain.observation import Observation
 from spyagency.domain.states import Source
 from spyagency.spies.failures import SchemaViolation, SourceFailure, truncate_raw
-from spyagency.spies.scope import SourceError, SpyReport
+from spyagency.spies.scope import RunScope, SourceError, SpyReport
 
 Clock = Callable[[], datetime]
 
@@ -58,6 +58,42 @@ class Findings:
         """A schema violation is permanent for that document: retrying returns the same."""
         message = f"{context}: {violation.message}" if context else violation.message
         self.error(message, raw=violation.raw, url=url, permanent=True)
+
+    def item_problem(
+        self,
+        run: int,
+        item: str,
+        message: str,
+        *,
+        raw: str = "",
+        url: str | None = None,
+        workflow: str | None = None,
+        input_tag: str | None = None,
+        stream: str | None = None,
+        producer: str | None = None,
+    ) -> None:
+        """One item about ``run`` could not be read: evidence on that run (and the workflows
+        the concern fields name, or the whole run when none is given), while the rest of the
+        poll goes on and the source stays healthy."""
+        fact = ItemProblem(
+            run=run,
+            source=self.source,
+            item=item,
+            message=message,
+            workflow=workflow,
+            input_tag=input_tag,
+            stream=stream,
+            producer=producer,
+        )
+        self.observe(fact, raw=raw)
+        self.errors.append(
+            SourceError(self.source, self.clock(), message, truncate_raw(raw), url, run=run)
+        )
+
+    def item_ok(self, run: RunScope | None, item: str) -> None:
+        """``item`` was read fine: close its problem if one is recorded (the scope says)."""
+        if run is not None and (self.source.value, item) in run.open_problems:
+            self.observe(ItemProblem(run.run, self.source, item, "read fine again", open=False))
 
     def child(self) -> Findings:
         return Findings(self.source, self.clock)

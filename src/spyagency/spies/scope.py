@@ -35,7 +35,8 @@ class UploadScope:
 
     input_tag: str
     uuid: str
-    file_sha1: str
+    # The upload tarball's sha1 (``HarvestFile.upload_hash``): the key of the upload log.
+    upload_hash: str
     # From the upload marker's metadata: lets a still-pending log (no itemStatus yet) be
     # reported per destination tag.
     destination_tags: tuple[str, ...] = ()
@@ -47,6 +48,8 @@ class RunScope:
     stopped: bool
     streams: tuple[str, ...] = ()
     acq_era: str | None = None
+    # (stream, proc_version) from the express configuration: the ALCAPROMPT dataset version.
+    proc_versions: tuple[tuple[str, int], ...] = ()
     workflows: tuple[WorkflowScope, ...] = ()
     uploads: tuple[UploadScope, ...] = ()
     # Express streams already known to be done: the Tier-0 spy stops asking about them.
@@ -54,6 +57,9 @@ class RunScope:
     # The harvest files the run's harvest jobs name (WMStats jobdetail), as sorted unique
     # "<year>/<file name>": the harvest spy looks for these by name between full listings.
     harvest_outputs: tuple[str, ...] = ()
+    # The run's items still recorded as unreadable, as (source, item): a spy that reads one
+    # of them fine again says so (``Findings.item_ok``), which closes the problem.
+    open_problems: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,9 @@ class SourceError:
     raw: str = ""
     url: str | None = None
     permanent: bool = False
+    # The run an item error concerns: the item is evidence on that run (an ItemProblem
+    # observation goes with it), and the source as a whole is not failing.
+    run: int | None = None
 
 
 @dataclass
@@ -92,4 +101,9 @@ class SpyReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """The source itself could be read: errors about single items do not count."""
+        return not self.source_errors
+
+    @property
+    def source_errors(self) -> list[SourceError]:
+        return [e for e in self.errors if e.run is None]

@@ -72,6 +72,7 @@ def workflow_to_dict(workflow: WorkflowAssessment) -> JsonDict:
         "proven_at": time_to_json(workflow.proven_at),
         "deadline": time_to_json(workflow.deadline),
         "streams": list(workflow.streams),
+        "unknown_producer": workflow.unknown_producer,
     }
 
 
@@ -86,6 +87,7 @@ def workflow_from_dict(data: JsonDict) -> WorkflowAssessment:
         proven_at=time_from_json(data.get("proven_at")),
         deadline=time_from_json(data.get("deadline")),
         streams=tuple(str(stream) for stream in data.get("streams", ())),
+        unknown_producer=bool(data.get("unknown_producer", False)),
     )
 
 

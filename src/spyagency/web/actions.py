@@ -78,6 +78,12 @@ async def place_override(
 
     def store_it() -> Override:
         with services.store.transaction() as tx:
+            # An override is about a run the agency judges: on any other number it would
+            # create a run nobody knows, later judged missed with a critical alert.
+            if tx.states.get_run(override.run) is None:
+                raise HTTPException(
+                    404, f"run {override.run} is not known to the agency: nothing to override"
+                )
             saved = tx.overrides.add(override)
             detail: dict[str, Any] = {"id": saved.id, "kind": saved.kind.value, "why": saved.why}
             if saved.workflow:

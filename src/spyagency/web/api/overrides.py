@@ -19,7 +19,7 @@ from spyagency.web.services import WebServices
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": schemas.Problem, "description": "your role may not give this override"},
-    404: {"model": schemas.Problem, "description": "no such override"},
+    404: {"model": schemas.Problem, "description": "no such override, or no such run"},
     409: {"model": schemas.Problem, "description": "the override is already revoked"},
     422: {"model": schemas.Problem, "description": "an inconsistent override"},
 }
