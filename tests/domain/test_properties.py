@@ -98,8 +98,13 @@ def histories(draw: st.DrawFn) -> Story:
                     time_type=time_type,
                 )
         elif draw(st.booleans()):
+            # The report of this producer's task, another producer's, or an unattributed one.
+            producer = draw(st.sampled_from([WORKFLOWS[name][0], "PromptCalibProdOther", ""]))
             story.at(hour + 1).harvest_job(
-                "Express", draw(st.sampled_from(list(HarvestJobState))), "/no/output"
+                "Express",
+                draw(st.sampled_from(list(HarvestJobState))),
+                "/no/output",
+                producer=producer,
             )
         if draw(st.booleans()):
             story.at(hour + 2).dqm(
@@ -153,8 +158,9 @@ def evidence_of_no_payload(story: Story, name: str) -> bool:
     _, input_tag, _, _ = WORKFLOWS[name]
     if any(h.input_tag == input_tag for h in _facts(story, HarvestFile)):
         return False
+    producer = WORKFLOWS[name][0]
     jobs = [j for j in _facts(story, HarvestJob) if j.state is HarvestJobState.SUCCESS]
-    return any(all(f"@{input_tag}@" not in lfn for lfn in j.outputs) for j in jobs)
+    return any(j.producer == producer and "/no/output" in j.outputs for j in jobs)
 
 
 @settings(max_examples=300, deadline=None)

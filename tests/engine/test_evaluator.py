@@ -361,3 +361,40 @@ def test_memory_lost_to_an_unreadable_store_is_loaded_before_the_next_batch(
     after = evaluator.tick().assessments  # memory is loaded again first
     assert [a.run for a in after] == [a.run for a in before] == [380100]
     assert after[0].verdict is before[0].verdict
+
+
+def test_a_hold_on_a_released_run_and_its_revocation_leave_the_run_exactly_as_before(
+    evaluator: Evaluator, store: Store
+) -> None:
+    """Re-judging a final run (evicted from memory, ADR 7) loads it from the store first:
+    judged from empty memory it would turn missed, lose its workflows, stop and release."""
+    feed(evaluator, released_run(380100))
+    assert 380100 not in evaluator.knowledge.runs, "final, so evicted"
+    with store.read() as tx:
+        before = tx.states.get_run(380100)
+    assert before is not None and before.verdict is Verdict.RELEASED
+    now = evaluator.clock.now()
+    hold = Override(
+        380100, OverrideKind.HOLD, "expert", "look again", now, now + timedelta(hours=4)
+    )
+    with store.transaction() as tx:
+        placed = tx.overrides.add(hold)
+    evaluator.reevaluate([380100])
+    with store.transaction() as tx:
+        assert placed.id is not None
+        tx.overrides.revoke(placed.id, "expert", evaluator.clock.now())
+    evaluator.reevaluate([380100])
+    again = restarted(evaluator, store)
+    again.load()
+    again.reevaluate([380100])
+    with store.read() as tx:
+        after = tx.states.get_run(380100)
+    assert after is not None
+    assert after.verdict is Verdict.RELEASED
+    assert after.assessment.workflows == before.assessment.workflows
+    assert after.assessment.reasons == before.assessment.reasons
+    assert (after.assessment.stop, after.assessment.released_at) == (
+        before.assessment.stop,
+        before.assessment.released_at,
+    )
+    assert 380100 not in evaluator.knowledge.runs, "and out of memory again"

@@ -59,6 +59,21 @@ async def test_an_override_is_stored_shown_apart_reevaluated_and_revoked(world: 
     ]
 
 
+async def test_an_override_on_a_run_nobody_knows_is_refused_and_creates_nothing(
+    world: World,
+) -> None:
+    async with client_for(world.services) as client:
+        answer = await client.post(
+            "/api/v1/overrides", json=hold(999_999), headers=world.auth(EXPERT)
+        )
+        listed = (await client.get("/api/v1/overrides", params={"run": 999_999})).json()
+        run = await client.get("/api/v1/runs/999999")
+    assert answer.status_code == 404
+    assert "999999 is not known" in answer.json()["detail"]
+    assert listed == [] and run.status_code == 404
+    assert world.engine.asked == []
+
+
 async def test_an_expert_may_excuse_a_workflow(world: World) -> None:
     body = hold(BLOCKED) | {"kind": "ignore_workflow", "workflow": "SiStripQuality"}
     async with client_for(world.services) as client:

@@ -45,6 +45,7 @@ from spyagency.domain.states import (
 )
 
 NO_OUTPUT_LFN = "/no/output"
+NOT_GATED = Evidence(None, "not quality-gated: its PCL publishes no quality evidence")
 MASKED_BY_STALENESS = frozenset(
     {
         WorkflowState.WAITING_EXPRESS,
@@ -281,6 +282,8 @@ def assess_workflow(
         )
         evidence = (*unreadable, Evidence(None, f"was {state.value}"), *evidence)
         state, proven_at = WorkflowState.UNKNOWN, None
+    if state.is_satisfied and not spec.has_quality_evidence:
+        evidence = (*evidence, NOT_GATED)
     if state in MASKED_BY_STALENESS and stale:
         names = ", ".join(sorted(s.value for s in stale))
         evidence = (Evidence(None, f"was {state.value}; stale source(s): {names}"), *evidence)
