@@ -39,7 +39,14 @@ from spyagency.signalers.chat_webhook import ChatWebhookChannel
 from spyagency.signalers.email import EmailChannel
 from spyagency.signalers.ratelimit import TokenBucket
 from spyagency.signalers.tier0_webhook import ReadinessWebhook
-from spyagency.spies.auth import Auth, BearerToken, ClientCertificate, NoAuth, OidcClientCredentials
+from spyagency.spies.auth import (
+    Auth,
+    BearerToken,
+    ClientCertificate,
+    NoAuth,
+    OidcClientCredentials,
+    audience_mode_for,
+)
 from spyagency.spies.base import Spy
 from spyagency.spies.conddb import CondDbSpy
 from spyagency.spies.dqm import DqmSpy
@@ -81,14 +88,24 @@ def build_catalogue(settings: Settings) -> Catalogue:
     return load_catalogue(Path(path) if path else None)
 
 
-def build_auth(auth: AuthSettings) -> Auth:
+# The audience OMS accepts tokens for (CERN SSO; the official client's default).
+OMS_AUDIENCE = "cmsoms-prod"
+
+
+def build_auth(auth: AuthSettings, default_audience: str | None = None) -> Auth:
     if auth.kind == "bearer" and auth.token:
         return BearerToken(auth.token)
     if auth.kind == "certificate" and auth.cert_file:
         key = Path(auth.key_file) if auth.key_file else None
         return ClientCertificate(Path(auth.cert_file), key)
     if auth.kind == "oidc" and auth.token_url and auth.client_id and auth.client_secret:
-        return OidcClientCredentials(auth.token_url, auth.client_id, auth.client_secret)
+        return OidcClientCredentials(
+            auth.token_url,
+            auth.client_id,
+            auth.client_secret,
+            audience=auth.audience or default_audience,
+            audience_mode=auth.audience_mode or audience_mode_for(auth.token_url),
+        )
     if auth.kind != "none":
         raise ValueError(f"auth kind {auth.kind!r} is missing its credentials")
     return NoAuth()
@@ -110,11 +127,11 @@ def build_spies(
     """
     now = clock.now
 
-    def _http(source: SourceSettings) -> dict[str, Any]:
+    def _http(source: SourceSettings, audience: str | None = None) -> dict[str, Any]:
         retry = RetryPolicy(attempts=source.retries + 1)
         return {
             "settings": HttpSettings(timeout=source.timeout_seconds, retry=retry),
-            "auth": build_auth(source.auth),
+            "auth": build_auth(source.auth, audience),
             "transport": transport,
         }
 
@@ -130,7 +147,9 @@ def build_spies(
         else None
     )
     built.append((t0, tier0))
-    built.append((oms, OmsRunsSpy(oms.url, clock=now, **_http(oms)) if oms.url else None))
+    built.append(
+        (oms, OmsRunsSpy(oms.url, clock=now, **_http(oms, OMS_AUDIENCE)) if oms.url else None)
+    )
     # WMStats before the harvest area and DQM: where pollers run in turn (replays), the
     # harvest jobs it reports name the files the harvest spy then looks up (between its
     # listings of the year folder it finds no others), and they make a no-payload workflow's

@@ -58,6 +58,12 @@ class AuthSettings(Section):
     token_url: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    # OIDC: the API the token is made out to (OMS: "cmsoms-prod", the default for the OMS
+    # source), and how: "exchange" (client credentials, then a token exchange, as the
+    # official OMS client does) or "one_step" (CERN's .../api-access/token). Unset: one step
+    # when token_url ends in /api-access/token, else the exchange.
+    audience: str | None = None
+    audience_mode: Literal["exchange", "one_step"] | None = None
 
 
 class SourceSettings(Section):

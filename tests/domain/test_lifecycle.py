@@ -113,6 +113,8 @@ def test_no_payload_needs_positive_evidence_and_earlier_coverage() -> None:
     )
     assert state(story, 4) is WorkflowState.HARVESTING  # no earlier IOV known yet
     story.at(4.5).iov(GAINS_TAG, since=story.run - 50, payload="old")
+    assert state(story, 4.5) is WorkflowState.HARVESTING  # not yet in every destination tag
+    story.iov("SiStripApvGain_PCL_v0_hlt", since=story.run - 50, payload="old")
     assert state(story, 4.5) is WorkflowState.NO_PAYLOAD
 
 
@@ -142,7 +144,10 @@ def test_silence_is_not_no_payload() -> None:
 def test_a_vetoed_alignment_is_no_payload_by_design() -> None:
     story = Story().ran(2).express("Express", "PromptCalibProdSiPixelAli")
     story.at(4).dqm("SiPixelAli", DqmStatus.OTHER, vetoed=True, pede_ok=True)
-    story.iov("SiPixelAli_PCL_v0_prompt", since=1, payload="old")
+    spec = story.catalogue.by_name("SiPixelAli")
+    assert spec is not None
+    for tag in spec.destination_tags:
+        story.iov(tag, since=1, payload="old")
     assert state(story, 4, "SiPixelAli") is WorkflowState.NO_PAYLOAD
 
 

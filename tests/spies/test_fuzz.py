@@ -121,7 +121,7 @@ def test_json_parsers_raise_only_schema_violations(value: Any) -> None:
     survives(tier0_rows.parse_express_row, value, 380000, "Run2026A")
     survives(tier0_rows.parse_stream_done, value, 380000, "Express")
     survives(tier0_rows.parse_reco_rows, value, 380000)
-    survives(upload_log_rows.parse_file_log, value, "a" * 40)
+    survives(upload_log_rows.parse_file_log, str(value))
     survives(wmstats_rows.summarise_jobdetail, value, "Express_Run380000_StreamExpress")
     survives(wmstats_rows.parse_request, "Express_Run380000_StreamExpress", value)
     for row in value if isinstance(value, list) else [value]:
@@ -169,6 +169,7 @@ SCOPE = PollScope(
             True,
             streams=("Express",),
             acq_era="Run2026A",
+            proc_versions=(("Express", 1),),
             workflows=(WORKFLOW,),
             uploads=(UploadScope("SiPixelAli_pcl", "u", "a" * 40, ("T",)),),
         ),
@@ -208,6 +209,9 @@ def poll(spy: HttpSpy) -> SpyReport:
 @given(st.sampled_from(sorted(FIXTURES_BY_SPY)), st.binary(max_size=400))
 def test_spies_survive_random_bytes(kind: str, body: bytes) -> None:
     report = poll(make_spy(kind, body))
+    assert not any("internal error" in e.message for e in report.errors)
+    if kind == "upload":
+        return  # the upload service answers plain text: any text is a (maybe unknown) log
     reader = loads_lenient if kind.startswith("dqm") else loads_strict
     try:
         reader(body.decode("utf-8"))
@@ -225,6 +229,9 @@ def test_spies_survive_truncated_documents(kind: str, fraction: float) -> None:
         text = json.dumps({"data": [{"attributes": json.loads(text)}]})
     cut = text[: int(len(text) * fraction)]
     report = poll(make_spy(kind, cut.encode()))
+    assert not any("internal error" in e.message for e in report.errors)
+    if kind == "upload":
+        return  # plain text: a cut log is a log still being written, never an error
     try:
         (loads_lenient if kind.startswith("dqm") else loads_strict)(cut)
     except SchemaViolation:

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from spyagency.domain.facts import HarvestFile, UploadMarker
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spyagency.domain.facts import HarvestFile, ItemProblem, UploadMarker
 from spyagency.domain.states import Source
 from spyagency.spies.harvest_area import HarvestAreaSpy
+from spyagency.spies.harvest_files import parse_metadata
 from spyagency.spies.scope import PollScope, RunScope
 from tests.spies.condb_files import set_mtime, write_harvest, write_marker
-from tests.spies.fakes import NOW, fixed_clock
+from tests.spies.fakes import NOW, facts_of, fixed_clock
 
 CREATED = datetime(2026, 5, 31, 22, 15, tzinfo=UTC)
 DEST = "SiStripApvGain_PCL_v0_prompt"
@@ -50,7 +55,9 @@ async def test_harvested_file_and_marker_are_reported(tmp_path: Path) -> None:
         destination_tags=(DEST,),
         since=380000,
         file_sha1=hashlib.sha1(db.read_bytes()).hexdigest(),
+        upload_hash=harvested.fact.upload_hash,  # tests/reality/test_harvest_area.py checks it
     )
+    assert harvested.fact.upload_hash is not None and len(harvested.fact.upload_hash) == 40
     assert harvested.fact_time == CREATED
     assert "prodMetaData" in harvested.raw
     marker = by_kind[UploadMarker]
@@ -92,7 +99,7 @@ async def test_duplicate_harvests_are_each_reported(tmp_path: Path) -> None:
     assert sorted(o.fact.uuid for o in report.observations) == ["aaaa-1", "bbbb-2"]  # type: ignore[union-attr]
 
 
-async def test_files_being_written_are_errors_then_retried(tmp_path: Path) -> None:
+async def test_files_being_written_are_item_problems_then_retried(tmp_path: Path) -> None:
     db, _ = harvest(tmp_path, 380000)
     txt = db.with_suffix(".txt")
     good_text = txt.read_text()
@@ -102,9 +109,11 @@ async def test_files_being_written_are_errors_then_retried(tmp_path: Path) -> No
     other_db.write_bytes(good_db[:100])  # truncated sqlite file
     spy = HarvestAreaSpy(tmp_path, clock=fixed_clock)
     report = await spy.poll(scope(380000))
-    assert report.observations == []
+    assert report.ok and facts_of(report, HarvestFile) == []
+    problems = {p.item: p.input_tag for p in facts_of(report, ItemProblem)}
+    assert problems == {txt.name: "SiStripApvGain_pcl", other_db.name: "SiPixelAli_pcl"}
     assert len(report.errors) == 2
-    assert all(not e.permanent and e.url for e in report.errors)
+    assert all(not e.permanent and e.url and e.run == 380000 for e in report.errors)
     # The writer finishes: the next cycle reads both.
     txt.write_text(good_text)
     set_mtime(txt, CREATED)
@@ -154,3 +163,22 @@ async def test_old_year_folders_are_not_listed_and_missing_root_is_an_error(tmp_
     assert report.observations == [] and report.errors == []
     missing = await HarvestAreaSpy(tmp_path / "nowhere", clock=fixed_clock).poll(scope(380000))
     assert len(missing.errors) == 1 and "nowhere" in missing.errors[0].message
+
+
+@given(
+    st.lists(st.from_regex(r"[A-Za-z0-9_]{1,20}", fullmatch=True), min_size=1, max_size=3),
+    st.none() | st.integers(1, 2**63),
+)
+def test_metadata_reads_the_same_in_txt_marker_and_legacy_marker(
+    tags: list[str], since: int | None
+) -> None:
+    document = {"destinationTags": {t: {} for t in tags}, "inputTag": "X_pcl", "since": since}
+    prod = json.dumps({**document, "destinationDatabase": "oracle://cms_orcon_prod/X"})
+    prep = json.dumps({**document, "destinationDatabase": "oracle://cms_orcoff_prep/X"})
+    txt = parse_metadata(f"prepMetaData {prep}\nprodMetaData {prod}\n")
+    bare = parse_metadata(prod + "\n")
+    prefixed = parse_metadata(f"prodMetaData {prod}\n")
+    assert txt.prod_json == prod and bare.prod_json is None
+    expected = (tuple(dict.fromkeys(tags)), "X_pcl", since)
+    for metadata in (txt, bare, prefixed):
+        assert (metadata.destination_tags, metadata.input_tag, metadata.since) == expected

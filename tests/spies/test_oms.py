@@ -42,7 +42,8 @@ async def test_open_and_new_runs_are_reported() -> None:
         start=datetime(2026, 5, 31, 20, 5, 12, tzinfo=UTC),
         stop=datetime(2026, 5, 31, 22, 1, 40, tzinfo=UTC),
         fill=10650,
-        run_class="Collisions26",
+        # OMS has no run class: a "class" attribute (the Run Registry's) is not read from it.
+        run_class=None,
         b_field=3.8,
         components=(
             "CSC",
@@ -62,10 +63,27 @@ async def test_open_and_new_runs_are_reported() -> None:
         ),
         stable_beam=True,
         sequence="GLOBAL-RUN",
+        tier0_transfer=True,
     )
     assert found[380001].stop is None and found[380001].components == ("PIXEL", "TRACKER")
     assert found[380003].run_class is None and found[380003].b_field == 0.02
     assert report.requests == 1
+
+
+async def test_local_and_minidaq_runs_are_not_reported() -> None:
+    fake = FakeOms()
+    fake.add(380001)
+    fake.add(380002, sequence="MINIDAQ", tier0_transfer=False)
+    fake.add(380003, sequence="GLOBAL-RUN", tier0_transfer=False)  # taken, not transferred
+    fake.add(380004, sequence="TIER0_TRANSFER_OFF_LOCAL", tier0_transfer=None)
+    fake.add(380005, sequence=None, tier0_transfer=None)  # not said: reported, fields None
+    scope = PollScope(now=NOW, runs=(RunScope(380002, False),), highest_known_run=380000)
+    async with spy_for(fake) as spy:
+        report = await spy.poll(scope)
+    found = runs_of(report)
+    assert sorted(found) == [380001, 380005]
+    assert (found[380005].sequence, found[380005].tier0_transfer) == (None, None)
+    assert report.errors == []
 
 
 async def test_pages_are_followed() -> None:

@@ -7,6 +7,7 @@ import httpx2
 from spyagency.domain.facts import (
     ExpressConfig,
     FirstConditionSafeRun,
+    ItemProblem,
     PromptRecoSwitch,
     RecoReleased,
     StreamDone,
@@ -400,12 +401,23 @@ async def test_bad_items_are_dropped_and_the_rest_kept() -> None:
     assert "alca_skim" in by_url["express_config?run=380000"].message
     assert json.loads(by_url["express_config?run=380000"].raw)["stream"] == "Calibration"
     assert by_url["express_config?run=380001"].raw == "<html>Internal error</html>"
+    # Per-run answers are evidence on their run (the bad row on its stream); the global
+    # questions are the source's own failures.
+    problems = {(p.run, p.item, p.stream) for p in facts_of(report, ItemProblem)}
+    assert problems == {
+        (380000, "express_config?run=380000&stream=Calibration", "Calibration"),
+        (380001, "express_config?run=380001", None),
+    }
+    assert sorted(e.url.rsplit("/", 1)[-1] for e in report.source_errors if e.url) == [
+        "firstconditionsaferun",
+        "run_config",
+    ]
     # 503 and 500 are retried (3 attempts each); JSON errors are not. The highest released
     # run is none (an empty reco_config): no reco_config?run=N.
     assert report.requests == 1 + 1 + 3 + 1 + 1 + 3
 
 
-async def test_a_run_config_row_about_another_run_is_an_error_and_no_era() -> None:
+async def test_a_run_config_row_about_another_run_is_an_item_problem_and_no_era() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         path = request.url.path.rsplit("/", 1)[-1]
         if path == "run_config" and "run" in request.url.params:
@@ -425,7 +437,10 @@ async def test_a_run_config_row_about_another_run_is_an_error_and_no_era() -> No
         first, second = await spy.poll(scope), await spy.poll(scope)
     for report in (first, second):
         (error,) = report.errors
-        assert "another run" in error.message and error.permanent
+        # Evidence on run 380000 only: the source itself is healthy.
+        assert "another run" in error.message and error.run == 380000 and report.ok
+        (problem,) = facts_of(report, ItemProblem)
+        assert (problem.run, problem.item) == (380000, "run_config?run=380000")
         # Without a known era the configuration is reported but not final: asked again.
         assert [f.acq_era for f in facts_of(report, ExpressConfig)] == [None]
 
@@ -474,3 +489,42 @@ async def test_every_run_is_asked_about_its_release_when_the_latest_release_is_u
         report = await spy.poll(scope)
     assert any(e.url and e.url.endswith("reco_config") for e in report.errors)
     assert sum("reco_config?run=" in h for h in hits) == 2
+
+
+async def test_a_problem_read_fine_again_is_closed() -> None:
+    fake = world()
+    open_problems = (
+        ("tier0", "express_config?run=380000"),
+        ("tier0", "express_config?run=380000&stream=Express"),
+        ("tier0", "run_stream_done?run=380000&stream=ExpressCosmics"),
+        ("tier0", "express_config?run=3800001"),  # another run's, not closed here
+    )
+    scope = PollScope(
+        now=NOW,
+        runs=(RunScope(380000, stopped=True, open_problems=open_problems),),
+        highest_known_run=380002,
+    )
+    async with spy_for(fake) as spy:
+        report = await spy.poll(scope)
+    closed = {p.item for p in facts_of(report, ItemProblem) if not p.open}
+    assert closed == {
+        "express_config?run=380000",
+        "express_config?run=380000&stream=Express",
+        "run_stream_done?run=380000&stream=ExpressCosmics",
+    }
+    assert report.errors == []
+
+
+async def test_no_fcsr_while_nothing_is_locked() -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("firstconditionsaferun"):
+            return httpx2.Response(200, json={"result": [None]})
+        if request.url.path.endswith("promptreco_status"):
+            return httpx2.Response(200, json={"result": [True]})
+        return httpx2.Response(200, json={"result": []})
+
+    spy = T0DataServiceSpy(BASE, transport=httpx2.MockTransport(handler), clock=fixed_clock)
+    async with spy:
+        report = await spy.poll(PollScope(now=NOW, highest_known_run=380002))
+    assert facts_of(report, FirstConditionSafeRun) == []
+    assert report.errors == [] and report.ok

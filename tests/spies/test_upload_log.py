@@ -3,15 +3,23 @@ from __future__ import annotations
 import hashlib
 
 import httpx2
+from hypothesis import given
+from hypothesis import strategies as st
 
-from spyagency.domain.facts import UploadResult
-from spyagency.domain.states import Source, UploadOutcome
-from spyagency.spies.scope import PollScope, RunScope, SpyReport, UploadScope
+from spyagency.domain.facts import ItemProblem, UploadResult
+from spyagency.domain.states import UploadOutcome
+from spyagency.spies.scope import PollScope, RunScope, UploadScope
 from spyagency.spies.upload_log import UploadLogSpy
-from spyagency.spies.upload_log_rows import classify
-from tests.spies.fakes import NOW, FakeUploadLogs, asgi, facts_of, fast_settings, fixed_clock
+from spyagency.spies.upload_log_rows import (
+    LogState,
+    classify,
+    parse_file_log,
+    state_of_code,
+)
+from tests.spies.fakes import NOW, facts_of, fast_settings, fixed_clock
 
 BASE = "http://conddb.test/logs/dropBox/"
+TAG = "SiPixelAliHGCombined_PCL_v0_prompt"
 
 
 def sha(name: str) -> str:
@@ -20,87 +28,140 @@ def sha(name: str) -> str:
 
 def upload(name: str, *tags: str) -> UploadScope:
     return UploadScope(
-        input_tag=name, uuid="a1b2c3d4-0001", file_sha1=sha(name), destination_tags=tags
+        input_tag=name, uuid="a1b2c3d4-0001", upload_hash=sha(name), destination_tags=tags
     )
 
 
-def results(report: SpyReport) -> dict[tuple[str, str], UploadResult]:
-    return {(r.input_tag, r.tag): r for r in facts_of(report, UploadResult)}
+def log(*lines: str) -> str:
+    return "".join(f"[2026-06-01 00:20:00,000] {line}\n" for line in lines)
 
 
-async def test_outcomes_are_classified_per_tag() -> None:
-    fake = FakeUploadLogs(
-        {
-            sha("gain"): "upload_log_ok.json",
-            sha("ali"): "upload_log_late.json",
-            sha("quality"): "upload_log_error.json",
-            sha("beamspot"): "upload_log_pending.json",
-        }
+def test_status_codes_follow_the_backend_convention() -> None:
+    assert state_of_code(4999) is LogState.OK
+    assert state_of_code(9999) is LogState.OK
+    for in_progress in (100, 1000, 2000, 2999, 3999, 4000, 4201, 4299, 4399):
+        assert state_of_code(in_progress) is LogState.IN_PROGRESS, in_progress
+    for failed in (2010, 2220, 3010, 4110, 4210, 4310, 4410, 4510, 4910, 9910):
+        assert state_of_code(failed) is LogState.FAILED, failed
+    assert state_of_code(4311) is LogState.WARNING
+
+
+def test_the_last_status_code_named_wins() -> None:
+    h = "b" * 40
+    text = log(f"INFO: updating status for {h} to 2999", f"INFO: updating status for {h} to 4210")
+    assert parse_file_log(text).status_code == 4210
+    assert parse_file_log(log("INFO: statusCode: 4999")).status_code == 4999
+    assert parse_file_log("no code here").status_code is None
+
+
+def test_late_wording_names_the_tags_it_refuses() -> None:
+    text = log(
+        "INFO: statusCode: 4999",
+        f"WARNING: dest tag {TAG}: since 1 is smaller than the first condition safe run 9",
     )
+    outcomes = classify(parse_file_log(text), (TAG, "Other_prompt"))
+    assert [(t, o) for t, o, _ in outcomes] == [
+        (TAG, UploadOutcome.REJECTED_LATE),
+        ("Other_prompt", UploadOutcome.OK),
+    ]
+
+
+def test_the_late_wording_is_a_setting() -> None:
+    text = log("INFO: statusCode: 4999", "INFO: since below FCSR, refused for pcl")
+    assert classify(parse_file_log(text), (TAG,))[0][1] is UploadOutcome.OK
+    custom = classify(parse_file_log(text), (TAG,), ("refused for pcl",))
+    assert custom[0][1] is UploadOutcome.REJECTED_LATE
+
+
+def test_naming_the_fcsr_is_not_a_refusal() -> None:
+    text = log("INFO: First condition safe run is 380007.", "INFO: statusCode: 4999")
+    assert classify(parse_file_log(text), (TAG,))[0][1] is UploadOutcome.OK
+
+
+def test_words_without_a_code() -> None:
+    finished = log("INFO: exportation to pcl done.", "INFO: done handling x")
+    assert classify(parse_file_log(finished), (TAG,))[0][1] is UploadOutcome.OK
+    unfinished = log("INFO: exportation to pcl done.")
+    assert classify(parse_file_log(unfinished), (TAG,))[0][1] is UploadOutcome.NOT_KNOWN
+    failed = log("ERROR: something broke", "INFO: done handling x")
+    assert classify(parse_file_log(failed), (TAG,))[0][1] is UploadOutcome.ERROR
+
+
+@given(st.text(max_size=400))
+def test_any_text_is_classified_and_never_ok_by_default(text: str) -> None:
+    outcomes = classify(parse_file_log(text), (TAG,))
+    assert len(outcomes) == 1
+    words = text.lower()
+    if outcomes[0][1] is UploadOutcome.OK:
+        assert "999" in text or ("done" in words or "finished" in words)
+
+
+async def test_outcomes_per_upload_over_http() -> None:
+    texts = {
+        sha("gain"): log("INFO: exportation to pcl done.", f"INFO: done handling {sha('gain')}"),
+        sha("ali"): log(
+            f"INFO: updating status for {sha('ali')} to 4999",
+            "INFO: Cannot synchronize to PCL since firstSince < syncValue",
+        ),
+        sha("quality"): log(
+            "ERROR: exportation failed for input tag q to dest tag Q_prompt",
+            f"INFO: updating status for {sha('quality')} to 4210",
+        ),
+        sha("beamspot"): log(f"INFO: updating status for {sha('beamspot')} to 2999"),
+    }
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        text = texts.get(request.url.params["fileHash"])
+        if text is None:
+            return httpx2.Response(500, text="500 Internal Server Error")
+        return httpx2.Response(200, text=text)
+
     scope = PollScope(
         now=NOW,
         runs=(
-            RunScope(380000, True, uploads=(upload("gain"), upload("ali"), upload("quality"))),
-            RunScope(380001, True, uploads=(upload("beamspot", "BS_prompt"), upload("unseen"))),
+            RunScope(
+                380000, True, uploads=(upload("gain", "G"), upload("ali", TAG), upload("quality"))
+            ),
+            RunScope(
+                380001, True, uploads=(upload("beamspot", "BS_prompt"), upload("unseen", "U"))
+            ),
         ),
     )
-    async with UploadLogSpy(BASE, transport=asgi(fake.app()), clock=fixed_clock) as spy:
-        report = await spy.poll(scope)
-    assert report.errors == [] and report.source is Source.UPLOAD_LOG
-    found = results(report)
-    assert {k: v.outcome for k, v in found.items()} == {
-        ("gain", "SiStripApvGain_PCL_v0_prompt"): UploadOutcome.OK,
-        ("ali", "SiPixelAliHGCombined_PCL_v0_prompt"): UploadOutcome.REJECTED_LATE,
-        ("quality", "SiPixelQuality_byPCL_prompt_v2"): UploadOutcome.ERROR,
-        ("quality", "SiPixelQuality_byPCL_other_v1"): UploadOutcome.ERROR,
-        ("beamspot", "BS_prompt"): UploadOutcome.PENDING,
-    }
-    assert found[("gain", "SiStripApvGain_PCL_v0_prompt")].run == 380000
-    assert found[("beamspot", "BS_prompt")].run == 380001
-    assert "first condition safe run" in found[("ali", "SiPixelAliHGCombined_PCL_v0_prompt")].info
-    gain = next(o for o in report.observations if o.fact.input_tag == "gain")  # type: ignore[union-attr]
-    assert gain.raw.startswith("[2026-06-01 00:20:00] Received file")
-    assert report.requests == fake.hits.count() == 5  # the unseen file answered 404
-
-
-def test_classification_rules() -> None:
-    assert classify("ok", "") is UploadOutcome.OK
-    assert classify("OK ", "anything") is UploadOutcome.OK
-    assert (
-        classify("fail", "is smaller than the first condition safe run")
-        is UploadOutcome.REJECTED_LATE
+    spy = UploadLogSpy(
+        BASE, transport=httpx2.MockTransport(handler), clock=fixed_clock, settings=fast_settings()
     )
-    assert classify("failed", "Too late for FCSR") is UploadOutcome.REJECTED_LATE
-    assert classify("fail", "payload type mismatch") is UploadOutcome.ERROR
-    assert classify("skip", "too late") is UploadOutcome.ERROR
+    async with spy:
+        report = await spy.poll(scope)
+    assert report.errors == []
+    found = {(r.input_tag, r.tag): (r.run, r.outcome) for r in facts_of(report, UploadResult)}
+    assert found == {
+        ("gain", "G"): (380000, UploadOutcome.OK),
+        ("ali", TAG): (380000, UploadOutcome.REJECTED_LATE),
+        ("quality", "Q_prompt"): (380000, UploadOutcome.ERROR),
+        ("beamspot", "BS_prompt"): (380001, UploadOutcome.PENDING),
+    }
+    # Four logs, and the unseen hash's 500 retried as any 5xx (fast_settings: 3 attempts).
+    assert report.requests == 4 + 3
 
 
-async def test_faults_cost_one_file_each() -> None:
+async def test_faults_cost_one_upload_each() -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         file_hash = request.url.params["fileHash"]
         if file_hash == sha("slow"):
             raise httpx2.ReadTimeout("timed out", request=request)
         if file_hash == sha("reset"):
             raise httpx2.ReadError("Connection reset by peer", request=request)
-        if file_hash == sha("other"):
-            return httpx2.Response(200, json={"fileHash": sha("x"), "statusCode": 2000})
-        if file_hash == sha("nocode"):
-            return httpx2.Response(200, json={"fileHash": file_hash, "itemStatus": {}})
         if file_hash == sha("forbidden"):
             return httpx2.Response(403, text="Forbidden: need a CERN account")
-        body = {
-            "fileHash": file_hash,
-            "statusCode": 2000,
-            "extra": [1, 2],
-            "itemStatus": {"T": {"status": "ok", "info": "fine", "more": True}},
-        }
-        return httpx2.Response(200, json=body)
+        if file_hash == sha("binary"):
+            return httpx2.Response(200, content=b"\xff\xfe\x00garbage")
+        return httpx2.Response(200, text=log("INFO: statusCode: 4999"))
 
-    names = ["slow", "reset", "other", "nocode", "forbidden", "good"]
+    names = ["slow", "reset", "forbidden", "binary", "good"]
     scope = PollScope(
         now=NOW,
         runs=(
-            RunScope(380000, True, uploads=tuple(upload(n) for n in names)),
+            RunScope(380000, True, uploads=tuple(upload(n, "T") for n in names)),
             RunScope(380001, True, uploads=(UploadScope("x", "u", "not-a-hash"),)),
         ),
     )
@@ -112,14 +173,17 @@ async def test_faults_cost_one_file_each() -> None:
     )
     async with spy:
         report = await spy.poll(scope)
-    assert [(o.fact.input_tag, o.fact.outcome) for o in report.observations] == [  # type: ignore[union-attr]
+    assert [(r.input_tag, r.outcome) for r in facts_of(report, UploadResult)] == [
         ("good", UploadOutcome.OK)
     ]
-    assert len(report.errors) == 6
-    permanent = {e.message.split(":")[0]: e.permanent for e in report.errors}
-    assert permanent["HTTP 403"] is True
-    assert permanent["timeout"] is False
-    assert permanent["connection failed"] is False
-    assert permanent["not a sha1 file hash"] is True
-    # timeout and reset retried once; 403 and schema errors not.
-    assert report.requests == 2 + 2 + 1 + 1 + 1 + 1
+    (problem,) = facts_of(report, ItemProblem)
+    assert problem.run == 380001 and problem.input_tag == "x"
+    permanent = {e.message.split(":")[0]: e.permanent for e in report.errors if e.run is None}
+    assert permanent == {
+        "HTTP 403": True,
+        "timeout": False,
+        "connection failed": False,
+        "answer is not UTF-8 text": False,
+    }
+    # timeout and reset retried once; 403 and a bad body not.
+    assert report.requests == 2 + 2 + 1 + 1 + 1

@@ -22,7 +22,10 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 def test_links_by_ref_and_by_source() -> None:
     spec = load_catalogue().by_name("SiPixelAli")
-    context = EvidenceContext(380100, spec, "Run2026A")
+    context = EvidenceContext(380100, spec, "Run2026A", proc_version=1)
+    assert evidence_link(Evidence(Source.DQM, "x"), EvidenceContext(380100, spec)) == (
+        "https://cmsweb.cern.ch/dqm/offline/data/json/archive/380100"
+    )
     conddb = evidence_link(Evidence(Source.CONDDB, "x", ref="conddb:Tag_v1:380100"), context)
     assert conddb == "https://cms-conddb.cern.ch/cmsDbBrowser/list/Prod/tags/Tag_v1"
     dqm = evidence_link(Evidence(Source.DQM, "ERROR: t1"), context)

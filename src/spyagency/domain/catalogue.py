@@ -48,9 +48,10 @@ class WorkflowSpec:
     def primary_input_tag(self) -> str:
         return self.input_tags[0]
 
-    def dqm_dataset(self, era: str, stream: str) -> str:
-        """The ALCAPROMPT dataset the DQM GUI files this workflow's harvest under."""
-        return f"/Stream{stream}/{era}-{self.producer}-Express-v1/ALCAPROMPT"
+    def dqm_dataset(self, era: str, stream: str, proc_version: int) -> str:
+        """The ALCAPROMPT dataset the DQM GUI files this workflow's harvest under; its
+        version is the stream's ``express_config.proc_version``, never assumed."""
+        return f"/Stream{stream}/{era}-{self.producer}-Express-v{proc_version}/ALCAPROMPT"
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,9 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
             lfn for job in knowledge.table.facts_of(HarvestJob) for lfn in job.outputs
         ),
         open_problems=tuple(
-            sorted((p.source.value, p.item) for p in knowledge.table.facts_of(ItemProblem) if p.open)
+            sorted(
+                (p.source.value, p.item) for p in knowledge.table.facts_of(ItemProblem) if p.open
+            )
         ),
     )
 

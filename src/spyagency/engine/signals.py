@@ -90,7 +90,10 @@ class SignalDesk:
                 if last is Verdict.READY:
                     self._announce(tx, fresh.get(run) or assess(run), now)
                     sent += 1
-                in_order = False
+                # A run the Tier-0 has already locked (judged unknown for want of evidence)
+                # is behind the Tier-0: it holds back no later run.
+                if verdict is not Verdict.UNKNOWN or not _locked(fresh.get(run) or assess(run)):
+                    in_order = False
         return sent
 
     def _announce(self, tx: Transaction, assessment: RunAssessment, now: datetime) -> None:
@@ -104,3 +107,7 @@ class SignalDesk:
             tx.outbox.enqueue(channel, "signal", run, key, payload, now, dry_run=self.dry_run)
         self.announced[run] = verdict
         self.decisions[run] = number
+
+
+def _locked(assessment: RunAssessment) -> bool:
+    return assessment.locked_at is not None or assessment.released_at is not None

@@ -401,13 +401,17 @@ async def replay(
     mode: Mode = "events",
     plan_changes: Mapping[str, Any] | None = None,
     batch: bool = True,
+    outage: tuple[float, float] | None = None,
 ) -> ReplayResult:
     """Replay ``scenario`` until its end plus ``extra_hours`` (so lock-ins happen).
 
     ``plan_changes`` replaces fields of the scenario (a shorter ``duration_s``, other
     ``faults``) before the world is planned. ``batch`` makes the reports of one grid point
     one evaluator batch (``Evaluator.stage``/``commit``); without it each report is its own
-    batch and the tick another, as a live agency's pollers would hand them in.
+    batch and the tick another, as a live agency's pollers would hand them in. ``outage``
+    (hours after the start, from and until) leaves the world to itself: the agency neither
+    polls nor judges nor signals, and when it comes back its memory is rebuilt from the store,
+    as after a restart.
     """
     began = time.perf_counter()
     plan = load_scenario(scenario)
@@ -433,12 +437,26 @@ async def replay(
     last = stepper.slot_at_or_after(end + 1e-6) - step.total_seconds()  # last grid point <= end
     result = ReplayResult(truth={}, step=step)
     result.grid_points = round((last - start) / step.total_seconds()) + 1
+    away = False
     try:
         t = start
         while t <= last:
             sim_clock.set(t)
             clock.set(datetime.fromtimestamp(t, UTC))
             world.advance_to(t)
+            if (
+                outage is not None
+                and t < last
+                and start + outage[0] * 3600 <= t < start + outage[1] * 3600
+            ):
+                away = True
+                t = min(last, stepper.slot_at_or_after(start + outage[1] * 3600))
+                continue
+            if away:
+                # Back from the outage: memory is rebuilt from the store, as after a restart.
+                away = False
+                evaluator.reload()
+                stepper = _Stepper(world, runtime, clock, start, step.total_seconds(), batch)
             stepper.tick_now = stepper.tick_now or t == last
             await stepper.visit(t, result, mode)
             result.steps += 1

@@ -1,12 +1,22 @@
-"""The Tier-0 harvest area: ``Run<run>@<inputTag>@<uuid>.db/.txt/.txt.uploaded`` per output."""
+"""The Tier-0 harvest area: ``Run<run>@<inputTag>@<uuid>.db/.txt/.txt.uploaded`` per output.
+
+Folders are ``<root>/<year>/`` (the year of the run's start, as the Tier-0 fixes it when the
+run is configured). The ``.txt`` holds ``prepMetaData <json>`` and ``prodMetaData <json>``;
+the ``.txt.uploaded`` marker is the production line alone without its prefix, as the Tier-0
+writes it just before uploading. The upload service files its log under the sha1 of the
+upload tarball (``upload.tar.bz2``: ``data.db`` and ``metadata.txt``), built here the way the
+Tier-0's upload script builds it.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import sqlite3
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +55,31 @@ def metadata(out: OutputPlan, database: str) -> dict[str, Any]:
 
 def metadata_text(out: OutputPlan) -> str:
     prep = json.dumps(metadata(out, PREP_DATABASE), sort_keys=True)
-    prod = json.dumps(metadata(out, PROD_DATABASE), sort_keys=True)
-    return f"prepMetaData {prep}\nprodMetaData {prod}\n"
+    return f"prepMetaData {prep}\nprodMetaData {prod_metadata_line(out)}\n"
+
+
+def prod_metadata_line(out: OutputPlan) -> str:
+    return json.dumps(metadata(out, PROD_DATABASE), sort_keys=True)
+
+
+def marker_text(out: OutputPlan) -> str:
+    """The ``.txt`` with the production line kept and its ``prodMetaData `` prefix removed."""
+    return prod_metadata_line(out) + "\n"
+
+
+def upload_tarball(image: bytes, out: OutputPlan) -> bytes:
+    """``upload.tar.bz2`` as the upload script makes it: the sqlite as ``data.db``, then the
+    production metadata dumped with sorted keys and an indent of 4 as ``metadata.txt``, each
+    header owned by root (uid/gid 0) with mode 0400 and mtime 0, bz2 at its default level."""
+    document = json.dumps(metadata(out, PROD_DATABASE), sort_keys=True, indent=4).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:bz2") as tar:
+        for name, data in (("data.db", image), ("metadata.txt", document)):
+            member = tarfile.TarInfo(name)
+            member.size, member.mode, member.mtime = len(data), 0o400, 0
+            member.uid, member.gid, member.uname, member.gname = 0, 0, "root", "root"
+            tar.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 @functools.cache
@@ -99,7 +132,8 @@ def sqlite_image(out: OutputPlan) -> bytes:
 
 
 def write_harvest_output(root: Path, out: OutputPlan, run_start: float) -> str:
-    """Write the .db and .txt of one output atomically; return the sha1 of the .db bytes."""
+    """Write the .db and .txt of one output atomically; return the sha1 of its upload tarball
+    (the key of its upload log)."""
     folder = year_dir(root, run_start)
     folder.mkdir(parents=True, exist_ok=True)
     final_db = folder / f"{out.file_stem}.db"
@@ -109,12 +143,12 @@ def write_harvest_output(root: Path, out: OutputPlan, run_start: float) -> str:
     _write_atomic(txt, metadata_text(out))
     for path in (final_db, txt):
         os.utime(path, (out.created_at, out.created_at))
-    return hashlib.sha1(image).hexdigest()  # noqa: S324
+    return hashlib.sha1(upload_tarball(image, out)).hexdigest()  # noqa: S324
 
 
 def write_uploaded_marker(root: Path, out: OutputPlan, run_start: float, at: float) -> Path:
     marker = year_dir(root, run_start) / f"{out.file_stem}.txt.uploaded"
-    _write_atomic(marker, metadata_text(out))
+    _write_atomic(marker, marker_text(out))
     os.utime(marker, (at, at))
     return marker
 

@@ -1,4 +1,10 @@
-"""OMS aggregation API (JSON:API) under /agg/api/v1/ (DOMAIN.md 5.2)."""
+"""OMS aggregation API (JSON:API) under /agg/api/v1/, and the SSO that issues its tokens.
+
+Besides the global runs of the plan, OMS lists local/MiniDAQ runs (``sequence`` MINIDAQ,
+``tier0_transfer`` false) in some of the run numbers the plan skips: the Tier-0 never sees
+them. A bearer token must be made out to ``cmsoms-prod`` (401 otherwise); a request without
+one is served, so that an agency without credentials can watch the simulator.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from spyagency.simulator.http_common import world_of
+from spyagency.simulator.oidc import ApiTokenIssuer
 from spyagency.simulator.plan import RunPlan
 from spyagency.simulator.timefmt import iso_z
 from spyagency.simulator.world import World
@@ -16,6 +23,11 @@ from spyagency.simulator.world import World
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 YEAR_SUFFIX = "26"
+OMS_AUDIENCE = "cmsoms-prod"
+PREFIX = "/agg/api/v1"
+# A local run starts this long after the global run before it ends, and ends this long
+# before the next global run starts (both at most a quarter of the gap).
+LOCAL_RUN_MARGIN_S = 120.0
 
 
 def _int_param(request: Request, name: str, default: int | None = None) -> int | None:
@@ -53,11 +65,54 @@ def attributes(run: RunPlan, world: World) -> dict[str, Any]:
     }
 
 
-def build_router() -> APIRouter:
-    router = APIRouter(prefix="/agg/api/v1")
+def local_runs(world: World) -> list[tuple[int, dict[str, Any]]]:
+    """The MiniDAQ runs OMS lists: one in the first number a planned run skips, between the
+    end of the run before and the start of the run after.
 
-    @router.get("/runs")
+    It appears when the run before ends and ends when the run after starts: both are OMS
+    events of the world, so the served view changes only when ``changed_since`` says so."""
+    started = set(world.started)
+    found: list[tuple[int, dict[str, Any]]] = []
+    for before, after in zip(world.plan, world.plan[1:], strict=False):
+        if after.number <= before.number + 1 or before.number not in world.ended:
+            continue
+        gap = max(0.0, after.start - before.stop)
+        margin = min(LOCAL_RUN_MARGIN_S, gap / 4)
+        start, stop = before.stop + margin, after.start - margin
+        number = before.number + 1
+        found.append(
+            (
+                number,
+                {
+                    "run_number": number,
+                    "fill_number": None,
+                    "start_time": iso_z(start),
+                    "end_time": iso_z(stop) if after.number in started else None,
+                    "duration": int(stop - start),
+                    "stable_beam": False,
+                    "b_field": before.b_field,
+                    "energy": None,
+                    "sequence": "MINIDAQ",
+                    "hlt_key": None,
+                    "l1_key": None,
+                    "components": ["PIXEL"] if number % 2 else ["ECAL"],
+                    "recorded_lumi": None,
+                    "tier0_transfer": False,
+                    "last_lumisection_number": None,
+                },
+            )
+        )
+    return found
+
+
+def build_router(issuer: ApiTokenIssuer | None = None) -> APIRouter:
+    issuer = issuer or ApiTokenIssuer()
+    router = APIRouter()
+    router.include_router(issuer.router())
+
+    @router.get(PREFIX + "/runs")
     async def runs(request: Request) -> JSONResponse:
+        check_token(request, issuer)
         world = world_of(request)
         low = _int_param(request, "filter[run_number][GE]")
         high = _int_param(request, "filter[run_number][LE]")
@@ -67,19 +122,22 @@ def build_router() -> APIRouter:
         sort = request.query_params.get("sort", "run_number")
         if sort not in ("run_number", "-run_number"):
             raise HTTPException(status_code=400, detail=f"cannot sort by {sort!r}")
-        with world.lock:
-            selected = [
-                world.runs[n]
-                for n in world.started
-                if (low is None or n >= low)
+
+        def wanted(n: int) -> bool:
+            return (
+                (low is None or n >= low)
                 and (high is None or n <= high)
                 and (equal is None or n == equal)
-            ]
-            selected.sort(key=lambda r: r.number, reverse=sort.startswith("-"))
-            page = selected[offset : offset + limit]
+            )
+
+        with world.lock:
+            selected = [
+                (n, attributes(world.runs[n], world)) for n in world.started if wanted(n)
+            ] + [(n, attrs) for n, attrs in local_runs(world) if wanted(n)]
+            selected.sort(key=lambda r: r[0], reverse=sort.startswith("-"))
             data = [
-                {"id": str(r.number), "type": "runs", "attributes": attributes(r, world)}
-                for r in page
+                {"id": str(n), "type": "runs", "attributes": attrs}
+                for n, attrs in selected[offset : offset + limit]
             ]
         return JSONResponse(
             {
@@ -90,6 +148,16 @@ def build_router() -> APIRouter:
         )
 
     return router
+
+
+def check_token(request: Request, issuer: ApiTokenIssuer) -> None:
+    """A bearer token must be live and made out to OMS: a client's own token is refused."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or issuer.audience_of(token.strip()) != OMS_AUDIENCE:
+        raise HTTPException(status_code=401, detail="token not valid for cmsoms-prod")
 
 
 def _links(request: Request, offset: int, limit: int, total: int) -> dict[str, str]:

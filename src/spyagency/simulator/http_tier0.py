@@ -94,7 +94,11 @@ def build_router() -> APIRouter:
 
     @router.get("/firstconditionsaferun")
     async def first_condition_safe_run(request: Request) -> JSONResponse:
-        return result([world_of(request).fcsr()])
+        world = world_of(request)
+        with world.lock:
+            # As the real service: [null] while reco_locked is empty, i.e. before the Tier-0
+            # has configured any run for PromptReco (DataFirstConditionSafeRun.py).
+            return result([world.fcsr() if world.started else None])
 
     @router.get("/run_config")
     async def run_config(request: Request) -> JSONResponse:
@@ -120,13 +124,14 @@ def build_router() -> APIRouter:
 
     @router.get("/run_stream_done")
     async def run_stream_done(request: Request) -> JSONResponse:
+        # True only once every subscription of the stream's Express workflow finished, i.e.
+        # after its harvest and its uploads (the world's "stream_done" event), as the real
+        # service's run_stream_done table (dmwm/T0 GetRunStreamDone.py).
         world = world_of(request)
         run = run_param(request, required=True)
         stream = request.query_params.get("stream")
         with world.lock:
-            plans = _runs(world, run)
-            if not plans or stream not in {s.stream for s in plans[0].streams}:
-                return result([])
+            # A count of rows compared with 1: an unknown run or stream is simply [false].
             return result([(run, stream) in world.stream_done])
 
     @router.get("/reco_config")

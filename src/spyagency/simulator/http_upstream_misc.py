@@ -6,11 +6,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from spyagency.simulator.dqm_content import contents_for, dataset_name
+from spyagency.simulator.dqm_content import contents_for, dataset_name, fairy_for
 from spyagency.simulator.http_common import world_of
-from spyagency.simulator.wmstats_content import in_request_cache, job_detail, request_entry
+from spyagency.simulator.plan import RunPlan, WorkflowPlan
+from spyagency.simulator.wmstats_content import (
+    DEFAULT_SAMPLE_SIZE,
+    in_request_cache,
+    job_detail,
+    request_entry,
+    stream_plan,
+)
 from spyagency.simulator.world import World
 
 
@@ -18,22 +25,26 @@ def build_logs_router() -> APIRouter:
     router = APIRouter(prefix="/logs/dropBox")
 
     @router.get("/getFileLog")
-    async def get_file_log(request: Request) -> JSONResponse:
+    async def get_file_log(request: Request) -> PlainTextResponse:
+        # Plain text, keyed by the upload tarball's sha1; an unknown hash fails the lookup
+        # and answers 500, as the real logs service does.
         world = world_of(request)
         file_hash = request.query_params.get("fileHash", "")
         with world.lock:
             log = world.upload_logs.get(file_hash)
             if log is None:
-                return JSONResponse({"error": f"no upload with file hash {file_hash!r}"}, 404)
-            return JSONResponse(log.to_json())
+                return PlainTextResponse("500 Internal Server Error", status_code=500)
+            return PlainTextResponse(log.text())
 
     return router
 
 
-def _dqm_contents(world: World, run: int, dataset: str, folder: str) -> list[dict[str, Any]]:
+def _dqm_workflows(world: World, run: int, dataset: str) -> list[tuple[RunPlan, WorkflowPlan]]:
+    """The harvested workflows whose ALCAPROMPT dataset is ``dataset``."""
     plan = world.runs.get(run)
     if plan is None:
         return []
+    found = []
     for stream in plan.streams:
         if stream.harvest is None or stream.harvest.failed:
             continue
@@ -42,16 +53,42 @@ def _dqm_contents(world: World, run: int, dataset: str, folder: str) -> list[dic
         for wf in stream.harvest.workflows:
             name = dataset_name(stream.stream, world.scenario.tier0.acq_era, wf.workflow.producer)
             if name.strip("/") == dataset:
-                contents = contents_for(plan, wf, folder)
-                if contents:
-                    return contents
+                found.append((plan, wf))
+    return found
+
+
+def _dqm_contents(world: World, run: int, dataset: str, folder: str) -> list[dict[str, Any]]:
+    for plan, wf in _dqm_workflows(world, run, dataset):
+        contents = contents_for(plan, wf, folder)
+        if contents:
+            return contents
     return []
 
 
-def build_dqm_router() -> APIRouter:
-    router = APIRouter(prefix="/dqm/offline/data/json/archive")
+def _dqm_fairy(world: World, run: int, dataset: str, path: str) -> dict[str, Any] | None:
+    for _, wf in _dqm_workflows(world, run, dataset):
+        answer = fairy_for(wf, path)
+        if answer is not None:
+            return answer
+    return None
 
-    @router.get("/{run}/{primary}/{processed}/{tier}/{folder:path}")
+
+def build_dqm_router() -> APIRouter:
+    router = APIRouter(prefix="/dqm/offline")
+
+    @router.get("/jsonfairy/archive/{run}/{primary}/{processed}/{tier}/{path:path}")
+    async def jsonfairy(
+        request: Request, run: int, primary: str, processed: str, tier: str, path: str
+    ) -> Response:
+        world = world_of(request)
+        with world.lock:
+            answer = _dqm_fairy(world, run, f"{primary}/{processed}/{tier}", path)
+        if answer is None:
+            # The GUI answers a failed export with its error text, still HTTP 200 (GUI.py).
+            return PlainTextResponse(f"unable to produce a json for {path!r}")
+        return JSONResponse(answer)
+
+    @router.get("/data/json/archive/{run}/{primary}/{processed}/{tier}/{folder:path}")
     async def archive(
         request: Request, run: int, primary: str, processed: str, tier: str, folder: str
     ) -> JSONResponse:
@@ -60,7 +97,7 @@ def build_dqm_router() -> APIRouter:
             contents = _dqm_contents(world, run, f"{primary}/{processed}/{tier}", folder)
         return JSONResponse({"contents": contents})
 
-    @router.get("/{run}/{primary}/{processed}/{tier}")
+    @router.get("/data/json/archive/{run}/{primary}/{processed}/{tier}")
     async def archive_top(
         request: Request, run: int, primary: str, processed: str, tier: str
     ) -> JSONResponse:
@@ -102,7 +139,10 @@ def build_wmstats_router() -> APIRouter:
         with world.lock:
             entries = {
                 stream.request_name: request_entry(
-                    stream.request_name, n, stream.stream, world.transitions[stream.request_name]
+                    stream.request_name,
+                    n,
+                    world.transitions[stream.request_name],
+                    world.harvest_jobs.get(stream.request_name, []),
                 )
                 for n in world.started[archived.skip(world) :]
                 for stream in world.runs[n].streams
@@ -112,12 +152,14 @@ def build_wmstats_router() -> APIRouter:
 
     @router.get("/jobdetail/{name}")
     async def jobdetail(request: Request, name: str) -> JSONResponse:
+        # WMCore answers {"result": [{}]} for a request without job summaries, known or not.
         world = world_of(request)
+        size = request.query_params.get("sample_size", "")
+        samples = int(size) if size.isdigit() else DEFAULT_SAMPLE_SIZE
         with world.lock:
             jobs = list(world.harvest_jobs.get(name, []))
-            known = name in world.transitions
-        if not known:
-            return JSONResponse({"result": []})
-        return JSONResponse({"result": [{name: job_detail(name, jobs)}]})
+            plan = stream_plan(world.runs, name) if name in world.transitions else None
+            row = job_detail(name, plan, jobs, samples)
+        return JSONResponse({"result": [row]})
 
     return router

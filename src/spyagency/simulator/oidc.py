@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -162,3 +162,98 @@ class OidcProvider:
 
 def _issuer(request: Request) -> str:
     return str(request.base_url).rstrip("/")
+
+
+# --- API access tokens (CERN SSO for machine clients) -----------------------------------
+
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105 (a URN)
+# Where the simulated SSO answers: the standard token endpoint (client credentials and token
+# exchange) and CERN's one-step endpoint (client credentials made out to an audience).
+TOKEN_PATH = "/auth/realms/cern/protocol/openid-connect/token"  # noqa: S105 (a path)
+API_ACCESS_PATH = "/auth/realms/cern/api-access/token"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    client_id: str
+    audience: str | None
+    expires: float
+
+
+@dataclass
+class ApiTokenIssuer:
+    """Issues opaque bearer tokens to machine clients, as CERN SSO does for APIs.
+
+    - ``client_credentials`` at ``TOKEN_PATH``: a token for the client itself (no audience;
+      an ``audience`` parameter is ignored there, as Keycloak ignores it).
+    - ``client_credentials`` at ``API_ACCESS_PATH``: a token made out to ``audience``.
+    - token exchange at ``TOKEN_PATH``: the client's own token traded for one made out to
+      ``audience`` (what the official OMS client does).
+
+    ``clients`` maps client ids to secrets; None accepts every client with a non-empty
+    secret (demos). An API asks ``audience_of(token)`` and refuses other audiences.
+    """
+
+    clients: dict[str, str] | None = None
+    lifetime_s: float = TOKEN_SECONDS
+    _tokens: dict[str, ApiToken] = field(init=False, default_factory=dict, repr=False)
+
+    def grant(self, form: dict[str, str], *, one_step: bool) -> dict[str, Any]:
+        client_id = form.get("client_id", "")
+        if not self._client_ok(client_id, form.get("client_secret", "")):
+            raise HTTPException(401, "invalid_client")
+        grant_type = form.get("grant_type")
+        if grant_type == "client_credentials":
+            return self._issue(client_id, (form.get("audience") or None) if one_step else None)
+        if grant_type == TOKEN_EXCHANGE_GRANT and not one_step:
+            subject = self._tokens.get(form.get("subject_token", ""))
+            if subject is None or subject.expires < time.time() or subject.client_id != client_id:
+                raise HTTPException(400, "invalid_token: subject_token")
+            audience = form.get("audience")
+            if not audience:
+                raise HTTPException(400, "invalid_request: audience")
+            return self._issue(client_id, audience)
+        raise HTTPException(400, "unsupported_grant_type")
+
+    def audience_of(self, token: str) -> str | None:
+        """The audience a live token is made out to (None: unknown, expired or none)."""
+        issued = self._tokens.get(token)
+        if issued is None or issued.expires < time.time():
+            return None
+        return issued.audience
+
+    def _client_ok(self, client_id: str, secret: str) -> bool:
+        if not client_id or not secret:
+            return False
+        if self.clients is None:
+            return True
+        expected = self.clients.get(client_id)
+        return expected is not None and secrets.compare_digest(secret, expected)
+
+    def _issue(self, client_id: str, audience: str | None) -> dict[str, Any]:
+        now = time.time()
+        # Forget dead tokens now and then, so a long demo does not grow without bound.
+        for dead in [t for t, v in self._tokens.items() if v.expires < now]:
+            del self._tokens[dead]
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = ApiToken(client_id, audience, now + self.lifetime_s)
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": int(self.lifetime_s),
+        }
+
+    def router(self) -> APIRouter:
+        router = APIRouter()
+
+        @router.post(TOKEN_PATH)
+        async def token(request: Request) -> JSONResponse:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            return JSONResponse(self.grant(form, one_step=False))
+
+        @router.post(API_ACCESS_PATH)
+        async def api_access(request: Request) -> JSONResponse:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            return JSONResponse(self.grant(form, one_step=True))
+
+        return router

@@ -1,6 +1,7 @@
 """The conditions upload service: what it decides for one upload, and the log it writes.
 
-The FCSR rule per tag synchronization follows CondDBFW uploads.py (DOMAIN.md section 4).
+The FCSR rule per tag synchronization follows CondDBFW uploads.py. The log's words and
+status codes follow the public dropBox backend (jgomezca/HVScan_RPC ``dropBoxBE``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from spyagency.simulator.timefmt import iso_z, to_datetime
 
 Verdict = Literal["ok", "moved_to_fcsr", "rejected_late", "error"]
 TOO_LATE_WORDING = "is smaller than the first condition safe run"
-PROCESSING_CODE = 1100
-FINISHED_CODE = 2000
+# File status codes of the dropBox backend (offset + step*100 + {01, 10/20, 99}).
+DOWNLOADING_OK_CODE = 2999
+PROCESSING_CODE = 4000
+EXPORTING_FAILURE_CODE = 4210
+PROCESSING_OK_CODE = 4999
 
 
 @dataclass(frozen=True)
@@ -53,19 +57,25 @@ def decide(out: OutputPlan, fcsr: int) -> UploadDecision:
 
 
 def _stamp(t: float) -> str:
+    # The backend's logging format, ``[%(asctime)s] %(levelname)s: %(message)s``.
     return to_datetime(t).strftime("[%Y-%m-%d %H:%M:%S,%f")[:-3] + "]"
 
 
 @dataclass
 class UploadLog:
-    """The upload service's record of one file, keyed by the sha1 of the .db bytes."""
+    """The upload service's record of one upload, keyed by the sha1 of its tarball.
+
+    ``text()`` is what ``getFileLog`` answers: the processing log as plain text. The status
+    code (``offset + step*100 + {01, 10/20, 99}``) is written into the log each time it
+    changes, in the backend's own words (``updating status for <hash> to <code>``).
+    ``item_status`` is what the upload answered the Tier-0 per tag; only the truth reads it.
+    """
 
     file_hash: str
     file_name: str
     created: float
     modified: float
-    status_code: int = PROCESSING_CODE
-    status_text: str = "Processing"
+    status_code: int = DOWNLOADING_OK_CODE
     item_status: dict[str, dict[str, str]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
 
@@ -73,26 +83,35 @@ class UploadLog:
         self.lines.append(f"{_stamp(t)} {level}: {text}")
         self.modified = t
 
+    def set_status(self, t: float, code: int) -> None:
+        self.status_code = code
+        self.say(t, "INFO", f"updating status for {self.file_hash} to {code}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
     def to_json(self) -> dict[str, Any]:
+        """The record as a whole (for tests and the truth; the service serves ``text()``)."""
         return {
             "fileHash": self.file_hash,
             "fileName": self.file_name,
             "creationTime": iso_z(self.created),
             "modificationTime": iso_z(self.modified),
             "statusCode": self.status_code,
-            "statusText": self.status_text,
             "itemStatus": self.item_status,
-            "log": "\n".join(self.lines),
+            "log": self.text(),
         }
 
 
 def open_log(out: OutputPlan, file_hash: str, at: float) -> UploadLog:
-    log = UploadLog(file_hash, f"{out.file_stem}.db", at, at)
-    log.say(at, "INFO", f"Received {out.file_stem}.db from the Tier-0 (user cmst0).")
+    """The log as soon as the tarball is downloaded by the service: status 2999."""
+    log = UploadLog(file_hash, out.file_stem, at, at)
+    log.say(at, "INFO", f"starting to process {file_hash} ({out.file_stem}, user cmst0)")
+    log.set_status(at, DOWNLOADING_OK_CODE)
     log.say(
         at,
         "INFO",
-        f"Metadata: inputTag={out.spec.input_tag} "
+        f"metadata: inputTag={out.spec.input_tag} "
         f"destinationTags=['{out.spec.destination_tag}'] since={out.iovs[0].since}",
     )
     return log
@@ -101,16 +120,36 @@ def open_log(out: OutputPlan, file_hash: str, at: float) -> UploadLog:
 def close_log(
     log: UploadLog, out: OutputPlan, decision: UploadDecision, fcsr: int, at: float
 ) -> None:
-    tag = out.spec.destination_tag
-    log.say(at, "INFO", f"First condition safe run is {fcsr}.")
-    log.say(at, "INFO", f"Tag {tag} has synchronization {out.spec.synchronization}.")
+    tag, sync = out.spec.destination_tag, out.spec.synchronization
+    log.set_status(at, PROCESSING_CODE)
+    first_since = out.iovs[0].since
+    log.say(at, "INFO", f'Synchronizing since value:{first_since} to "{sync}" with run={fcsr}')
     if decision.verdict in ("ok", "moved_to_fcsr"):
         if decision.verdict == "moved_to_fcsr":
             log.say(at, "WARNING", decision.info)
-        log.say(at, "INFO", f"Inserted {len(decision.sinces)} IOV(s) into tag {tag}.")
+        log.say(
+            at,
+            "INFO",
+            f"going to export input tag {out.spec.input_tag} to dest tag {tag} "
+            f"with destSince {decision.sinces[0]}",
+        )
+        log.say(at, "INFO", f"exportation to {sync} done.")
         log.item_status = {tag: {"status": "ok", "info": decision.info}}
-    else:
-        log.say(at, "ERROR", decision.info)
+        log.set_status(at, PROCESSING_OK_CODE)
+    elif decision.verdict == "rejected_late":
+        # As the 2012 backend did: the pcl export is skipped and the file still ends "ok";
+        # only the words say it was refused.
+        log.say(at, "INFO", "Cannot synchronize to PCL since firstSince < syncValue")
+        log.say(at, "WARNING", f"dest tag {tag}: {decision.info}")
         log.item_status = {tag: {"status": "fail", "info": decision.info}}
-    log.say(at, "INFO", "Upload finished.")
-    log.status_code, log.status_text = FINISHED_CODE, "Finished"
+        log.set_status(at, PROCESSING_OK_CODE)
+    else:
+        log.say(
+            at,
+            "ERROR",
+            f"exportation failed for input tag {out.spec.input_tag} to dest tag {tag}: "
+            f"{decision.info}",
+        )
+        log.item_status = {tag: {"status": "fail", "info": decision.info}}
+        log.set_status(at, EXPORTING_FAILURE_CODE)
+    log.say(at, "INFO", f"done handling {log.file_hash}")

@@ -1,9 +1,26 @@
-"""WMStats (t0_reqmon) shapes fixed in docs/protocols.md: requestcache and jobdetail."""
+"""WMStats (t0_reqmon) answers in the shapes dmwm/WMCore gives them: requestcache, jobdetail.
+
+* A requestcache document carries ``RequestName``, ``Run``, ``RequestStatus``,
+  ``RequestTransition`` and, once an agent reported jobs, ``AgentJobInfo``; never a request
+  type or a stream (the Tier-0 writes only name and run, WMCore adds the status history).
+* jobdetail nests task path -> job state -> exit code -> site -> {errorCount, samples}. Each
+  PromptCalibProd producer has its own AlcaHarvest task below the stream's alca skim task
+  (WMCore Express.py), with a LogCollect child.
+* A job summary exists only for a job that failed, or that succeeded after a retry (WMCore
+  ChangeState.py). Which successful jobs needed a retry is drawn from a hash of the job's uuid
+  and task, so it is stable, needs no random draw (the plan stays as it was) and is the same
+  for every reader. A request without summaries answers ``{"result": [{}]}``.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from spyagency.simulator.plan import RunPlan, StreamPlan
 from spyagency.simulator.records import HarvestJobRecord
 
 HARVEST_FAILURE_EXIT = 8001
@@ -14,6 +31,16 @@ HARVEST_FAILURE_EXIT = 8001
 COMPLETED_STATUS = "completed"
 ARCHIVED_STATUS = "normal-archived"
 ARCHIVE_AFTER_COMPLETED_S = 7 * 24 * 3600.0
+NO_OUTPUT_LFN = "/no/output"  # the AlcaHarvest step's placeholder when it wrote no sqlite
+SITE = "T0_CH_CERN"
+AGENT_URL = "vocms0313.cern.ch:9999"
+# Share of successful jobs that needed a retry (and so leave a job summary).
+RETRIED_SHARE = 0.375
+# Attempts a failed harvest job made before it was given up.
+FAILED_RETRIES = 3
+# jobdetail shows this many sample documents per (task, state, exit code, site) by default.
+DEFAULT_SAMPLE_SIZE = 1
+_EXPRESS_NAME = re.compile(r"^Express_Run(?P<run>[0-9]+)_Stream(?P<stream>\w+)$")
 
 
 def in_request_cache(transitions: list[tuple[str, float]]) -> bool:
@@ -22,44 +49,160 @@ def in_request_cache(transitions: list[tuple[str, float]]) -> bool:
 
 
 def request_entry(
-    name: str, run: int, stream: str, transitions: list[tuple[str, float]]
+    name: str, run: int, transitions: list[tuple[str, float]], jobs: list[HarvestJobRecord]
 ) -> dict[str, Any]:
-    return {
+    entry: dict[str, Any] = {
         "RequestName": name,
-        "RequestType": "Express",
-        "RequestStatus": transitions[-1][0],
         "Run": run,
-        "Stream": stream,
+        "RequestStatus": transitions[-1][0],
         "RequestTransition": [{"Status": s, "UpdateTime": int(t)} for s, t in transitions],
     }
-
-
-def _sample(job: HarvestJobRecord) -> dict[str, Any]:
-    if job.failed:
-        return {
-            "state": "jobfailed",
-            "output": [],
-            "errors": {
-                "cmsRun1": [
-                    {
-                        "type": "Fatal Exception",
-                        "details": "An exception of category 'FileReadError' occurred while "
-                        "harvesting ALCAPROMPT",
-                        "exitCode": HARVEST_FAILURE_EXIT,
-                    }
-                ]
-            },
+    if jobs:
+        failed = sum(job.failed for job in jobs)
+        status: dict[str, Any] = {"success": len(jobs) - failed}
+        if failed:
+            status["failure"] = {"exception": failed}
+        entry["AgentJobInfo"] = {
+            AGENT_URL: {
+                "agent_url": AGENT_URL,
+                "type": "agent_request",
+                "workflow": name,
+                "status": status,
+            }
         }
-    return {"state": "success", "output": [{"lfn": lfn} for lfn in job.output_lfns], "errors": {}}
+    return entry
 
 
-def job_detail(name: str, jobs: list[HarvestJobRecord]) -> dict[str, Any]:
-    """{task path: {state: {exitCode: {errorCount, samples}}}} for the AlcaHarvest task."""
-    states: dict[str, dict[str, dict[str, Any]]] = {}
+def stream_plan(runs: Mapping[int, RunPlan], name: str) -> StreamPlan | None:
+    """The planned stream behind an Express request name."""
+    named = _EXPRESS_NAME.fullmatch(name)
+    plan = runs.get(int(named["run"])) if named else None
+    if plan is None or named is None:
+        return None
+    return next((s for s in plan.streams if s.stream == named["stream"]), None)
+
+
+@dataclass(frozen=True)
+class ProducerJob:
+    """One job of one producer's AlcaHarvest task."""
+
+    producer: str
+    uuid: str
+    failed: bool
+    lfns: tuple[str, ...]
+
+
+def producer_jobs(stream: StreamPlan, jobs: list[HarvestJobRecord]) -> list[ProducerJob]:
+    """The stream's harvest jobs per producer. The planned harvest job stands for one job per
+    producer (sharing its uuid); a duplicate job belongs to its output's producer."""
+    harvest = stream.harvest
+    if harvest is None:
+        return []
+    producer_of = {wf.workflow.name: wf.workflow.producer for wf in harvest.workflows}
+    duplicates = {out.uuid: out for out in harvest.extra_outputs}
+    found: list[ProducerJob] = []
     for job in jobs:
-        state = "jobfailed" if job.failed else "success"
-        code = str(HARVEST_FAILURE_EXIT if job.failed else 0)
-        bucket = states.setdefault(state, {}).setdefault(code, {"errorCount": 0, "samples": []})
-        bucket["errorCount"] += int(job.failed)
-        bucket["samples"].append(_sample(job))
-    return {f"/{name}/Express/AlcaHarvestALCAPROMPT": states}
+        duplicate = duplicates.get(job.uuid)
+        if duplicate is not None:
+            producer = producer_of.get(duplicate.workflow, "")
+            found.append(ProducerJob(producer, job.uuid, job.failed, tuple(job.output_lfns)))
+            continue
+        stems: dict[str, list[str]] = {}
+        for wf in harvest.workflows:
+            mine = stems.setdefault(wf.workflow.producer, [])
+            mine += [f"/{out.file_stem}." for out in wf.outputs]
+        for producer, marks in stems.items():
+            lfns = tuple(lfn for lfn in job.output_lfns if any(m in lfn for m in marks))
+            # The AlcaHarvest step names a placeholder when it wrote no sqlite file.
+            found.append(ProducerJob(producer, job.uuid, job.failed, lfns or (NO_OUTPUT_LFN,)))
+    return found
+
+
+def retried(uuid: str, task: str) -> bool:
+    digest = hashlib.sha256(f"{uuid}/{task}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") < RETRIED_SHARE * 2**32
+
+
+def _skim_task(stream: str) -> str:
+    # Express.py: the alca skim task is "<express task>AlcaSkim<output module>", the express
+    # ALCARECO output module "write_<primary dataset>_ALCARECO", the dataset "Stream<S>".
+    return f"ExpressAlcaSkimwrite_Stream{stream}_ALCARECO"
+
+
+def harvest_task(name: str, stream: str, producer: str) -> str:
+    skim = _skim_task(stream)
+    return f"/{name}/Express/{skim}/{skim}AlcaHarvestALCARECOStream{producer}"
+
+
+def log_collect_task(name: str, stream: str, producer: str) -> str:
+    skim = _skim_task(stream)
+    # Named "<skim><output module>AlcaHarvestLogCollect", not after the harvest task itself.
+    child = f"{skim}ALCARECOStream{producer}AlcaHarvestLogCollect"
+    return f"{harvest_task(name, stream, producer)}/{child}"
+
+
+def _summary(name: str, task: str, job: ProducerJob, state: str, exit_code: int) -> dict[str, Any]:
+    log = f"/store/unmerged/logs/prod/{name}/{job.uuid}-{job.producer}-logArchive.tar.gz"
+    doc: dict[str, Any] = {
+        "_id": f"{job.uuid}-{job.producer}",
+        "type": "jobsummary",
+        "workflow": name,
+        "task": task,
+        "state": state,
+        "site": SITE,
+        "exitcode": exit_code,
+        "retrycount": FAILED_RETRIES if state != "success" else 1,
+        "errors": {},
+        "output": [],
+    }
+    if state == "success":
+        doc["output"] = [{"type": "output", "lfn": lfn, "location": SITE} for lfn in job.lfns]
+        doc["output"].append({"type": "logArchive", "lfn": log, "location": SITE})
+    else:
+        doc["errors"] = {
+            "cmsRun1": [
+                {
+                    "type": "Fatal Exception",
+                    "details": "An exception of category 'FileReadError' occurred while "
+                    "harvesting ALCAPROMPT",
+                    "exitCode": exit_code,
+                }
+            ]
+        }
+    return doc
+
+
+def _add(
+    tasks: dict[str, Any], task: str, state: str, code: int, doc: dict[str, Any], samples: int
+) -> None:
+    site = tasks.setdefault(task, {}).setdefault(state, {}).setdefault(str(code), {})
+    bucket = site.setdefault(SITE, {"errorCount": 0, "samples": []})
+    bucket["errorCount"] += 1
+    if len(bucket["samples"]) < samples:
+        bucket["samples"].append(doc)
+
+
+def job_detail(
+    name: str,
+    stream: StreamPlan | None,
+    jobs: list[HarvestJobRecord],
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+) -> dict[str, Any]:
+    """The ``result`` row of ``jobdetail/<name>``: {} when no job left a summary."""
+    if stream is None:
+        return {}
+    tasks: dict[str, Any] = {}
+    for job in producer_jobs(stream, jobs):
+        task = harvest_task(name, stream.stream, job.producer)
+        if job.failed:
+            doc = _summary(name, task, job, "jobfailed", HARVEST_FAILURE_EXIT)
+            _add(tasks, task, "jobfailed", HARVEST_FAILURE_EXIT, doc, sample_size)
+            continue
+        if retried(job.uuid, task):
+            _add(tasks, task, "success", 0, _summary(name, task, job, "success", 0), sample_size)
+        log_task = log_collect_task(name, stream.stream, job.producer)
+        if retried(job.uuid, log_task):
+            log_job = ProducerJob(job.producer, job.uuid, False, ())
+            doc = _summary(name, log_task, log_job, "success", 0)
+            _add(tasks, log_task, "success", 0, doc, sample_size)
+    return {name: tasks} if tasks else {}

@@ -31,7 +31,7 @@ from spyagency.simulator.records import (
 from spyagency.simulator.scenario import HOUR, FaultWindow, Scenario
 from spyagency.simulator.tier0_release import Tier0Releaser
 from spyagency.simulator.timefmt import iso_micro
-from spyagency.simulator.world_events import EventHandlers
+from spyagency.simulator.world_events import EventHandlers, stream_done_at
 
 RECO_DONE_SALT = 0x4EC0
 
@@ -42,7 +42,8 @@ RECO_DONE_SALT = 0x4EC0
 EVENT_SERVICES: dict[str, tuple[str, ...]] = {
     "run_start": ("t0", "oms", "wmstats", "conddb"),
     "run_end": ("t0", "oms", "wmstats", "conddb"),
-    "express_done": ("t0", "wmstats"),
+    "express_done": ("wmstats",),
+    "stream_done": ("t0",),
     "harvest": ("harvest", "wmstats", "dqm"),
     "harvest_duplicate": ("harvest", "wmstats"),
     "request_archived": ("wmstats",),
@@ -128,6 +129,9 @@ class World(EventHandlers):
             self.schedule(run.stop, "run_end", run.number)
             for stream in run.streams:
                 self.schedule(stream.express_done_at, "express_done", stream)
+                done_at = stream_done_at(stream)
+                if done_at is not None:  # a failed harvest pauses: the stream never finishes
+                    self.schedule(done_at, "stream_done", stream)
                 if stream.harvest is not None:
                     self.schedule(stream.harvest.at, "harvest", stream)
                     for extra in stream.harvest.extra_outputs:

@@ -26,6 +26,10 @@ from spyagency.simulator.wmstats_content import (
 )
 
 NO_OUTPUT_LFN = "/no/output"
+# run_stream_done turns true only once every subscription of the stream's Express workflow is
+# finished (dmwm/T0 GetRunStreamDone.py): after the last condition upload come LogCollect and
+# cleanup. This long after the last upload (or after express, for a stream without data).
+STREAM_DONE_AFTER_UPLOADS_S = 1800.0
 # The upload service retries a blocked CondDB write this long after the block ends.
 RETRY_AFTER_BLOCK_S = 1.0
 
@@ -86,9 +90,24 @@ class EventHandlers:
             self._transition(stream.request_name, "Closed")
 
     def _on_express_done(self, stream: StreamPlan) -> None:
-        self.stream_done.add((stream.run, stream.stream))
         has_data = stream.harvest is not None
         self._transition(stream.request_name, "Harvesting" if has_data else COMPLETED_STATUS)
+
+    def _on_stream_done(self, stream: StreamPlan) -> None:
+        """The Tier-0 finishes the stream only after its uploads: one still in flight (the
+        upload service waiting on a blocked CondDB) holds it back."""
+        pending = [
+            record
+            for out in _stream_outputs(stream)
+            if (record := self.files.get(out.key)) is not None
+            and record.uploaded_at is not None
+            and record.verdict is None
+            and "uploaded_never_in_db" not in out.faults
+        ]
+        if pending:
+            self.schedule(self.now + STREAM_DONE_AFTER_UPLOADS_S, "stream_done", stream)
+            return
+        self.stream_done.add((stream.run, stream.stream))
 
     def _on_harvest(self, stream: StreamPlan) -> None:
         harvest = stream.harvest
@@ -232,3 +251,25 @@ class EventHandlers:
             self.condb.unlock()
         else:
             self.condb.restore_readable()
+
+
+def _stream_outputs(stream: StreamPlan) -> list[OutputPlan]:
+    if stream.harvest is None:
+        return []
+    outputs = [out for wf in stream.harvest.workflows for out in wf.outputs]
+    return outputs + list(stream.harvest.extra_outputs)
+
+
+def stream_done_at(stream: StreamPlan) -> float | None:
+    """When ``run_stream_done`` turns true for the stream, as planned: after express, the
+    harvest (and its duplicates) and the last upload, plus LogCollect and cleanup. None when
+    the harvest fails: the paused job keeps its subscription open."""
+    harvest = stream.harvest
+    if harvest is not None and harvest.failed:
+        return None
+    moments = [stream.express_done_at]
+    if harvest is not None:
+        moments.append(harvest.at)
+        for out in _stream_outputs(stream):
+            moments += [out.created_at, out.upload_at + out.processing_s]
+    return max(moments) + STREAM_DONE_AFTER_UPLOADS_S

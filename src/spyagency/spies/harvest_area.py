@@ -1,8 +1,15 @@
 """The harvest area spy: new harvested files, their payloads and metadata, upload markers.
 
 Incremental: the spy remembers each output's (mtime, size) and reads a file again only when
-it changed. A file that cannot be read yet (being written, locked, half a JSON line) is not
-remembered, so it is retried next cycle; each such attempt is reported as a SourceError.
+it changed. A file that cannot be read (being written, locked, half a JSON line, not sqlite,
+no permission) is not remembered, so it is retried next cycle; each such attempt is an item
+problem on the file's run (``Findings.item_problem``, the file's name as the item): the rest of
+the poll goes on and the source stays healthy. Only a harvest root or year folder that cannot
+be listed is a source error. A file read fine after a problem closes it (``Findings.item_ok``).
+
+Besides the payloads, the spy computes the hash under which the upload service will file the
+upload's log: the sha1 of the tarball the Tier-0 builds from the ``.db`` and the
+``prodMetaData`` line (``harvest_files.upload_hash``).
 
 A year folder keeps every output of the year (tens of thousands of names), and it changes
 after every harvest, so listing it whenever it changed would list it almost every cycle. The
@@ -26,9 +33,9 @@ files by name:
   listing as if listed; a name not there yet is simply not there. A probe is no listing: the
   folder stays recorded as last listed, so the next cycle probes again rather than trusting
   the cache as complete;
-* a full listing still happens at the first cycle, after a cycle with read errors, and at least
-  every ``full_listing_every`` cycles whatever the folder says, or every one per
-  ``listing_names_per_cycle`` names in the folder if that is more (a listing costs in
+* a full listing still happens at the first cycle, after a cycle that could not list a
+  folder, and at least every ``full_listing_every`` cycles whatever the folder says, or
+  every one per ``listing_names_per_cycle`` names in the folder if that is more (a listing costs in
   proportion to the folder, about 0.45 us a name: spread over the cycles, it costs no cycle
   more than listing that many names, so a cycle's cost stays flat as the year's folder grows).
   That is what finds a file nobody names (WMStats could not be asked, a file copied by hand),
@@ -65,13 +72,15 @@ from spyagency.domain.states import Source
 from spyagency.spies.failures import SchemaViolation, SourceFailure
 from spyagency.spies.harvest_files import (
     HarvestStem,
-    file_sha1,
+    UnreadableFile,
+    db_hashes,
     parse_file_name,
     parse_metadata,
     payload_hashes,
+    unreadable,
 )
 from spyagency.spies.report import Clock, Findings, run_poll, utc_now
-from spyagency.spies.scope import PollScope, SpyReport
+from spyagency.spies.scope import PollScope, RunScope, SpyReport
 
 YEAR_DIR = re.compile(r"^[0-9]{4}$")
 HARVEST_KINDS = ("db", "txt", "txt.uploaded")
@@ -197,8 +206,8 @@ class HarvestAreaSpy:
     """Scans ``<root>/<year>/`` for the years from ``now.year - years_back`` on.
 
     Per cycle and scanned year: a directory listing only every ``full_listing_every`` cycles
-    or more (see the module docstring; and after errors); otherwise a stat of each file the
-    scope names that is not known yet and, if the folder changed, of each missing file
+    or more (see the module docstring; and after a listing failed); otherwise a stat of each
+    file the scope names that is not known yet and, if the folder changed, of each missing file
     (marker, partner) of the known outputs of runs in scope. Then a stat of each known file
     of the runs in scope or above the highest known run, and reads only of new or changed
     files among those. So a cycle costs in proportion to the open runs' outputs, not to the
@@ -222,7 +231,7 @@ class HarvestAreaSpy:
         self._harvested: dict[HarvestStem, tuple[Stamp, Stamp]] = {}
         self._markers: dict[HarvestStem, Stamp] = {}
         self._listings: dict[Path, _FolderListing] = {}
-        self._list_all_next = False  # the last cycle had errors
+        self._list_all_next = False  # the last cycle could not list a folder
         self._probe_next = False  # the last cycle found half an output
         self.reads = 0  # files opened, for tests and metrics
         self.listings = 0  # year folders listed, for tests and metrics
@@ -267,9 +276,12 @@ class HarvestAreaSpy:
             for stem, output in here.items():
                 if not self._vouched(stem, output, named_here, vouched_before):
                     del outputs[stem]
+        runs = {run.run: run for run in scope.runs}
         for stem in sorted(outputs):
-            self._read_output(stem, outputs[stem], findings)
-        self._list_all_next = bool(findings.errors)
+            self._read_output(stem, outputs[stem], findings, runs.get(stem.run))
+        # A folder that could not be listed is listed in full next time; an unreadable file
+        # needs no listing, it is stat'ed and retried every cycle while its run is in scope.
+        self._list_all_next = any(error.run is None for error in findings.errors)
         # Half an output: its partner is looked for by name next cycle, as a probe does for
         # any output it knows (see ``_probe_missing``), so no listing is needed to find it.
         self._probe_next = any(o.pending for o in outputs.values())
@@ -326,7 +338,7 @@ class HarvestAreaSpy:
 
     def _listing_due(self, listing: _FolderListing) -> bool:
         """The safety net for files nobody names: a full listing every few cycles, and after
-        a cycle with errors."""
+        a cycle that could not list a folder."""
         every = max(self.full_listing_every, len(listing.names) // self.listing_names_per_cycle)
         return self._list_all_next or listing.cycles_since_listing + 1 >= every
 
@@ -367,33 +379,45 @@ class HarvestAreaSpy:
         first_year = scope.now.year - self.years_back
         return [self.root / n for n in names if YEAR_DIR.fullmatch(n) and int(n) >= first_year]
 
-    def _read_output(self, stem: HarvestStem, output: _Output, findings: Findings) -> None:
+    def _read_output(
+        self, stem: HarvestStem, output: _Output, findings: Findings, run: RunScope | None
+    ) -> None:
         if "db" in output.files and "txt" in output.files:
             stamps = (output.stamps["db"], output.stamps["txt"])
             if self._harvested.get(stem) != stamps:
                 try:
                     self._read_harvest(stem, output, findings)
                     self._harvested[stem] = stamps
-                except (SourceFailure, SchemaViolation, OSError) as bad:
-                    self._report(bad, output.path("db"), findings)
+                    findings.item_ok(run, output.path("db").name)
+                    findings.item_ok(run, output.path("txt").name)
+                except UnreadableFile as bad:
+                    self._report(stem, bad, findings)
         marker_stamp = output.stamps.get("txt.uploaded")
         if marker_stamp is not None and self._markers.get(stem) != marker_stamp:
             marker = output.path("txt.uploaded")
             try:
                 self._read_marker(stem, marker, marker_stamp, findings)
                 self._markers[stem] = marker_stamp
-            except (SourceFailure, SchemaViolation, OSError) as bad:
-                self._report(bad, marker, findings)
+                findings.item_ok(run, marker.name)
+            except UnreadableFile as bad:
+                self._report(stem, bad, findings)
 
     def _read_harvest(self, stem: HarvestStem, output: _Output, findings: Findings) -> None:
         db, txt = output.path("db"), output.path("txt")
         self.reads += 2
-        text = txt.read_text("utf-8", errors="replace")
-        metadata = parse_metadata(text)
-        hashes = payload_hashes(db, metadata.input_tag or stem.input_tag)
-        sha1 = file_sha1(db)
-        if _stamp(db) != output.stamps["db"] or _stamp(txt) != output.stamps["txt"]:
-            raise SourceFailure(f"{db.name} changed while being read", url=str(db))
+        text = ""
+        try:
+            text = txt.read_text("utf-8", errors="replace")
+            metadata = parse_metadata(text)
+        except (SourceFailure, SchemaViolation, OSError) as bad:
+            raise unreadable(bad, txt, text) from None
+        try:
+            hashes = payload_hashes(db, metadata.input_tag or stem.input_tag)
+            sha1, upload = db_hashes(db, metadata.prod_json)
+            if _stamp(db) != output.stamps["db"] or _stamp(txt) != output.stamps["txt"]:
+                raise SourceFailure(f"{db.name} changed while being read", url=str(db))
+        except (SourceFailure, SchemaViolation, OSError) as bad:
+            raise unreadable(bad, db) from None
         created = _moment(output.stamps["db"])
         fact = HarvestFile(
             run=stem.run,
@@ -404,6 +428,7 @@ class HarvestAreaSpy:
             destination_tags=metadata.destination_tags,
             since=metadata.since,
             file_sha1=sha1,
+            upload_hash=upload,
         )
         findings.observe(fact, raw=text, fact_time=created)
 
@@ -411,8 +436,12 @@ class HarvestAreaSpy:
         self, stem: HarvestStem, marker: Path, stamp: Stamp, findings: Findings
     ) -> None:
         self.reads += 1
-        text = marker.read_text("utf-8", errors="replace")
-        metadata = parse_metadata(text)
+        text = ""
+        try:
+            text = marker.read_text("utf-8", errors="replace")
+            metadata = parse_metadata(text)
+        except (SchemaViolation, OSError) as bad:
+            raise unreadable(bad, marker, text) from None
         attempted = _moment(stamp)
         fact = UploadMarker(
             run=stem.run,
@@ -423,14 +452,17 @@ class HarvestAreaSpy:
         )
         findings.observe(fact, raw=text, fact_time=attempted)
 
-    def _report(self, bad: Exception, path: Path, findings: Findings) -> None:
-        # Never permanent: a file being written becomes readable; a fixed file is re-read.
-        if isinstance(bad, SourceFailure):
-            findings.error(bad.message, raw=bad.raw, url=str(path))
-        elif isinstance(bad, SchemaViolation):
-            findings.error(f"{path.name}: {bad.message}", raw=bad.raw, url=str(path))
-        else:
-            findings.error(f"cannot read {path.name}: {bad}", url=str(path))
+    def _report(self, stem: HarvestStem, bad: UnreadableFile, findings: Findings) -> None:
+        # Evidence on this file only, never permanent: a file being written becomes
+        # readable, a fixed file is read again (it is not remembered as read).
+        findings.item_problem(
+            stem.run,
+            bad.path.name,
+            bad.message,
+            raw=bad.raw,
+            url=str(bad.path),
+            input_tag=stem.input_tag,
+        )
 
     def _forget(self, scope: PollScope, folders: list[Path]) -> None:
         """Drop memory of runs that left the scope, so memory follows the open runs, and the

@@ -13,7 +13,7 @@ from typing import Unpack
 from spyagency.domain.states import Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
 from spyagency.spies.failures import SchemaViolation, SourceFailure
-from spyagency.spies.oms_rows import parse_page, parse_run
+from spyagency.spies.oms_rows import is_local_run, parse_page, parse_run
 from spyagency.spies.parsing import compact
 from spyagency.spies.report import Findings
 from spyagency.spies.scope import PollScope
@@ -109,6 +109,10 @@ class OmsRunsSpy(HttpSpy):
                     info = parse_run(item)
                 except SchemaViolation as bad:
                     findings.violation(bad, document.url, "OMS run")
+                    continue
+                # Local and MiniDAQ runs share the run numbering but never reach the Tier-0:
+                # they are not the agency's runs.
+                if is_local_run(info):
                     continue
                 # A range may hold runs that are neither open nor new: those are settled.
                 if info.run in wanted or known is None or info.run > known:

@@ -1,4 +1,5 @@
-"""Parsing OMS ``runs`` pages (JSON:API, DOMAIN.md 5.2) into ``RunInfo``."""
+"""Parsing OMS ``runs`` pages (JSON:API, ``https://cmsoms.cern.ch/agg/api/v1/runs``) into
+``RunInfo`` (docs/protocols.d/oms.md)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from spyagency.spies.parsing import (
     run_number,
     strings,
 )
+
+# The run sequence of a global run: the only runs the Tier-0 takes (with tier0_transfer).
+GLOBAL_SEQUENCE = "GLOBAL-RUN"
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,18 @@ def parse_run(item: Any) -> RunInfo:
         start=optional_timestamp(attributes, "start_time"),
         stop=optional_timestamp(attributes, "end_time"),
         fill=optional_int(attributes, "fill_number"),
-        # OMS has no class; the Run Registry (and the simulator) add it as "class".
-        run_class=optional_str(attributes, "class"),
+        # OMS has no run class (the Run Registry has it): never read one from OMS.
+        run_class=None,
         b_field=optional_float(attributes, "b_field"),
         components=_components(attributes),
         stable_beam=optional_bool(attributes, "stable_beam"),
         sequence=optional_str(attributes, "sequence"),
+        tier0_transfer=optional_bool(attributes, "tier0_transfer"),
     )
+
+
+def is_local_run(info: RunInfo) -> bool:
+    """A local or MiniDAQ run: OMS lists it, the Tier-0 never sees it. Only what OMS says
+    counts: a run without ``sequence`` or ``tier0_transfer`` is not judged local."""
+    local_sequence = info.sequence is not None and info.sequence != GLOBAL_SEQUENCE
+    return local_sequence or info.tier0_transfer is False

@@ -4,6 +4,7 @@ its acquisition era, express configuration, stream completion and PromptReco rel
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Unpack
 
 from spyagency.domain.facts import ExpressConfig, FirstConditionSafeRun, PromptRecoSwitch
@@ -31,6 +32,35 @@ from spyagency.spies.tier0_rows import (
 ANY_RUN = 2**63 - 1
 
 
+@dataclass(frozen=True)
+class _Item:
+    """One question about one run: its request, and the stable name its problems go by
+    (``<path>?<query>``, e.g. ``express_config?run=380000``)."""
+
+    scope: RunScope
+    path: str
+    params: tuple[tuple[str, str | int], ...]
+    stream: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path + "?" + "&".join(f"{k}={v}" for k, v in self.params)
+
+    def problem(
+        self, findings: Findings, message: str, *, raw: str = "", url: str | None = None
+    ) -> None:
+        findings.item_problem(
+            self.scope.run, self.name, message, raw=raw, url=url, stream=self.stream
+        )
+
+    def ok(self, findings: Findings) -> None:
+        findings.item_ok(self.scope, self.name)
+
+    def narrowed(self, stream: str) -> _Item:
+        """The same question about one stream of the run (the service takes ``stream=``)."""
+        return _Item(self.scope, self.path, (*self.params, ("stream", stream)), stream)
+
+
 class T0DataServiceSpy(HttpSpy):
     """Polls ``t0wmadatasvc``.
 
@@ -46,6 +76,10 @@ class T0DataServiceSpy(HttpSpy):
     in between: with OMS configured, discovery is OMS's alone (``discover_new_runs`` off; a
     run the Tier-0 spy added would hide the ones below it from OMS's discovery, which asks for
     runs above the highest known one). Without OMS, the latest run is the best there is.
+
+    The questions without a run are about the service itself: failing, the source fails.
+    A question about one run that cannot be read is evidence on that run only
+    (``ItemProblem``, named ``<path>?<query>``), closed when it reads fine again.
 
     The spy remembers, for the runs in scope only, what cannot change any more: a run's
     acquisition era, and the express configuration of a stopped run read complete, twice
@@ -101,20 +135,35 @@ class T0DataServiceSpy(HttpSpy):
                 del memory[run]
 
     async def _get(self, findings: Findings, path: str, **params: str | int) -> JsonDocument | None:
+        """A question about the service as a whole: failing, it is a source failure."""
         try:
             return await self.http.get_json(path, params or None)
         except SourceFailure as failure:
             findings.failure(failure)
             return None
 
+    async def _get_item(self, item: _Item, findings: Findings) -> JsonDocument | None:
+        """A question about one run (or one of its streams): failing, it is evidence on that
+        run only, and the source stays healthy."""
+        try:
+            document = await self.http.get_json(item.path, dict(item.params))
+        except SourceFailure as failure:
+            item.problem(findings, failure.message, raw=failure.raw, url=failure.url)
+            return None
+        assert document is not None  # only absent_on_404 answers None
+        return document
+
     async def _fcsr(self, findings: Findings) -> Findings:
         document = await self._get(findings, "firstconditionsaferun")
         if document is not None:
             try:
-                fact = FirstConditionSafeRun(parse_fcsr(document.body))
-                findings.observe(fact, raw=document.text)
+                value = parse_fcsr(document.body)
             except SchemaViolation as bad:
                 findings.violation(bad, document.url)
+                return findings
+            # ``[null]``: no run is in reco_locked yet, so there is no FCSR to report.
+            if value is not None:
+                findings.observe(FirstConditionSafeRun(value), raw=document.text)
         return findings
 
     async def _switch(self, findings: Findings) -> Findings:
@@ -153,13 +202,10 @@ class T0DataServiceSpy(HttpSpy):
                 self._eras[run] = era
         return new_runs, findings
 
-    async def _run_config(
-        self, findings: Findings, run: int | None = None
-    ) -> dict[int, str | None]:
-        """The acquisition eras ``run_config`` answers: of ``run``, or of the latest run."""
+    async def _run_config(self, findings: Findings) -> dict[int, str | None]:
+        """The acquisition eras ``run_config`` without a run answers: the latest run's."""
         eras: dict[int, str | None] = {}
-        params = {} if run is None else {"run": run}
-        document = await self._get(findings, "run_config", **params)
+        document = await self._get(findings, "run_config")
         if document is None:
             return eras
         try:
@@ -173,25 +219,39 @@ class T0DataServiceSpy(HttpSpy):
             except SchemaViolation as bad:
                 findings.violation(bad, document.url, "run_config row")
                 continue
-            if run is not None and row_run != run:
-                findings.error(
-                    f"run_config row is about another run than {run}",
-                    raw=compact(row),
-                    url=document.url,
-                    permanent=True,
-                )
-                continue
             eras[row_run] = era
         return eras
+
+    async def _run_era(self, target: RunScope, run: int, findings: Findings) -> bool:
+        """Ask ``run_config?run=N``; remember the era if the answer holds it. Whether the
+        answer was read (an unreadable one is a problem on that run only)."""
+        item = _Item(target, "run_config", (("run", run),))
+        document = await self._get_item(item, findings)
+        if document is None:
+            return False
+        try:
+            rows = result_rows(document.body)
+            eras = [parse_run_config_row(row) for row in rows]
+        except SchemaViolation as bad:
+            item.problem(
+                findings, f"run_config of run {run}: {bad.message}", raw=bad.raw, url=document.url
+            )
+            return False
+        for row_run, era in eras:
+            if row_run != run:
+                message = f"run_config row is about another run than {run}"
+                item.problem(findings, message, raw=document.text, url=document.url)
+                return False
+            self._eras[run] = era
+        item.ok(findings)
+        return True
 
     async def _era(self, target: RunScope, run: int, findings: Findings) -> tuple[bool, str | None]:
         """The run's acquisition era and whether it is known (an unknown one is asked once)."""
         if target.acq_era is not None:
             return True, target.acq_era
         if run not in self._eras:
-            eras = await self._run_config(findings, run)
-            if run in eras:
-                self._eras[run] = eras[run]
+            await self._run_era(target, run, findings)
         return run in self._eras, self._eras.get(run)
 
     async def _run(
@@ -207,7 +267,7 @@ class T0DataServiceSpy(HttpSpy):
             streams = list(final)
         else:
             era_known, era = await self._era(target, run, findings)
-            configs, complete = await self._express(run, era, findings)
+            configs, complete = await self._express(target, run, era, findings)
             streams = [config.stream for config in configs]
             # Final only if asked while stopped, the whole answer (era included) was read, and
             # every stream of it is done: the Tier-0 configures a stream when its first data
@@ -223,62 +283,98 @@ class T0DataServiceSpy(HttpSpy):
             streams = list(target.streams)
         parts = []
         if highest_released is not None and run <= highest_released:
-            parts.append(self._reco(run, findings.child()))
+            parts.append(self._reco(target, run, findings.child()))
         if target.stopped:
             for stream in streams:
                 if stream not in target.done_streams:
-                    parts.append(self._stream_done(run, stream, findings.child()))
+                    parts.append(self._stream_done(target, run, stream, findings.child()))
         await gather_into(findings, parts)
         return findings
 
     async def _express(
-        self, run: int, era: str | None, findings: Findings
+        self, target: RunScope, run: int, era: str | None, findings: Findings
     ) -> tuple[list[ExpressConfig], bool]:
-        """The run's express configuration, and whether every row was read."""
-        document = await self._get(findings, "express_config", run=run)
+        """The run's express configuration, and whether every row was read.
+
+        An unreadable answer is a problem on the run; an unreadable row, a problem on its
+        stream when the row names one (``express_config?run=N&stream=S``)."""
+        item = _Item(target, "express_config", (("run", run),))
+        document = await self._get_item(item, findings)
         if document is None:
             return [], False
         try:
             rows = result_rows(document.body)
         except SchemaViolation as bad:
-            findings.violation(bad, document.url)
+            item.problem(
+                findings,
+                f"express_config of run {run}: {bad.message}",
+                raw=bad.raw,
+                url=document.url,
+            )
             return [], False
         configs: list[ExpressConfig] = []
-        complete = True
+        unreadable: set[str] = set()
         for row in rows:
             try:
                 config = parse_express_row(row, run, era)
             except SchemaViolation as bad:
-                findings.violation(bad, document.url, f"express_config of run {run}")
-                complete = False
+                where = self._row_item(item, row)
+                where.problem(
+                    findings,
+                    f"express_config of run {run}: {bad.message}",
+                    raw=bad.raw or compact(row),
+                    url=document.url,
+                )
+                unreadable.add(where.name)
                 continue
             configs.append(config)
             findings.observe(config, raw=compact(row))
-        return configs, complete
+        # Close what reads fine now: the run's answer, and each stream row read this time.
+        for source, name in target.open_problems:
+            mine = name == item.name or name.startswith(item.name + "&")
+            if source == self.source.value and mine and name not in unreadable:
+                findings.item_ok(target, name)
+        return configs, not unreadable
 
-    async def _stream_done(self, run: int, stream: str, findings: Findings) -> Findings:
+    @staticmethod
+    def _row_item(item: _Item, row: object) -> _Item:
+        """The stream question a bad row answers, when the row names its stream readably."""
+        stream = row.get("stream") if isinstance(row, dict) else None
+        try:
+            return item.narrowed(stream_name(stream))
+        except SchemaViolation:
+            return item
+
+    async def _stream_done(
+        self, target: RunScope, run: int, stream: str, findings: Findings
+    ) -> Findings:
         try:
             stream_name(stream)
         except SchemaViolation as bad:
             findings.violation(bad, None, f"stream of run {run}")
             return findings
-        document = await self._get(findings, "run_stream_done", run=run, stream=stream)
+        item = _Item(target, "run_stream_done", (("run", run), ("stream", stream)), stream)
+        document = await self._get_item(item, findings)
         if document is not None:
             try:
                 fact = parse_stream_done(document.body, run, stream)
-                findings.observe(fact, raw=document.text)
             except SchemaViolation as bad:
-                findings.violation(bad, document.url)
+                item.problem(findings, bad.message, raw=bad.raw or document.text, url=document.url)
+                return findings
+            findings.observe(fact, raw=document.text)
+            item.ok(findings)
         return findings
 
-    async def _reco(self, run: int, findings: Findings) -> Findings:
-        document = await self._get(findings, "reco_config", run=run)
+    async def _reco(self, target: RunScope, run: int, findings: Findings) -> Findings:
+        item = _Item(target, "reco_config", (("run", run),))
+        document = await self._get_item(item, findings)
         if document is not None:
             try:
                 released = parse_reco_rows(document.body, run)
             except SchemaViolation as bad:
-                findings.violation(bad, document.url)
+                item.problem(findings, bad.message, raw=bad.raw or document.text, url=document.url)
                 return findings
+            item.ok(findings)
             if released is not None:
                 findings.observe(released, raw=document.text)
         return findings

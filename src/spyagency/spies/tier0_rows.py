@@ -1,4 +1,7 @@
-"""Parsers for the Tier-0 data service answers (``{"result": [...]}``, DOMAIN.md 5.1)."""
+"""Parsers for the Tier-0 data service answers (``{"result": [...]}``).
+
+The shapes are those of dmwm/t0wmadatasvc ``src/python/T0WmaDataSvc/Data*.py`` (see
+docs/protocols.d/tier0.md)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ from spyagency.spies.parsing import (
 )
 
 STREAM_NAME = re.compile(r"^[A-Za-z0-9_]{1,100}$")
+# ``proc_version`` is an integer column upstream (dmwm/T0 ``Create.py``); a digit string, or
+# the dataset spelling ``v<N>``, is accepted as the same number.
+PROC_VERSION = re.compile(r"^v?([0-9]{1,6})$")
 
 
 def result_rows(body: Any) -> list[Any]:
@@ -33,9 +39,13 @@ def _single(body: Any, what: str) -> Any:
     return rows[0]
 
 
-def parse_fcsr(body: Any) -> int:
-    value = to_int(_single(body, "firstconditionsaferun"), "firstconditionsaferun")
-    return run_number(value)
+def parse_fcsr(body: Any) -> int | None:
+    """The first condition-safe run, or None: the service answers ``[null]`` while its
+    ``reco_locked`` table is empty (``DataFirstConditionSafeRun.py``), i.e. no FCSR yet."""
+    value = _single(body, "firstconditionsaferun")
+    if value is None:
+        return None
+    return run_number(to_int(value, "firstconditionsaferun"))
 
 
 def parse_switch(body: Any) -> bool:
@@ -82,7 +92,23 @@ def parse_express_row(row: Any, run: int, acq_era: str | None) -> ExpressConfig:
         producers=producers,
         global_tag=optional_str(item, "global_tag"),
         acq_era=acq_era,
+        proc_version=parse_proc_version(item),
     )
+
+
+def parse_proc_version(item: Mapping[str, Any]) -> int | None:
+    """``proc_version`` as an int (absent or null: None)."""
+    value = item.get("proc_version")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = PROC_VERSION.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise SchemaViolation(
+            f"field 'proc_version' is not a version: {value!r:.80}", compact(item)
+        )
+    return int(match.group(1))
 
 
 def parse_stream_done(body: Any, run: int, stream: str) -> StreamDone:

@@ -4,11 +4,19 @@ Per cycle: one ``requestcache`` request, then one ``jobdetail/<request>`` per Ex
 of a stopped open run (harvesting starts only when the run has stopped) that is not settled;
 nothing at all when every stream of every stopped run has its request settled.
 
+One ``HarvestJob`` per producer whose AlcaHarvest task has job summaries. WMStats keeps a job
+summary only for a job that failed or succeeded after a retry, so a request without any says
+nothing (a first-try success leaves none): no fact is made of it. Only a summary naming the
+``/no/output`` placeholder says that a harvest wrote nothing.
+
 A request is settled once its jobdetail was read twice with the same outcome while the
 requestcache already called it completed (or later): a completed request runs no more jobs, so
 its jobdetail cannot change and is not asked again. Twice, because one garbled answer must not
 become final: a second, equal one confirms it. The memory follows the open runs (a run leaving
 the scope is forgotten) and is lost on restart, when every request is asked once more.
+
+One request's unreadable entry or jobdetail is a problem of that run only; the source fails
+only when the requestcache itself cannot be read.
 """
 
 from __future__ import annotations
@@ -16,16 +24,18 @@ from __future__ import annotations
 from typing import Unpack
 
 from spyagency.domain.facts import HarvestJob
-from spyagency.domain.lifecycle import NO_OUTPUT_LFN
-from spyagency.domain.states import HarvestJobState, Source
+from spyagency.domain.states import Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
 from spyagency.spies.confirmation import SecondReadings
 from spyagency.spies.failures import SchemaViolation, SourceFailure
 from spyagency.spies.report import Findings, gather_into
-from spyagency.spies.scope import PollScope
+from spyagency.spies.scope import PollScope, RunScope
 from spyagency.spies.wmstats_rows import (
     ExpressRequest,
+    Unreadable,
+    express_name,
     parse_request,
+    read_item,
     requests_in,
     summarise_jobdetail,
 )
@@ -47,7 +57,7 @@ class WmStatsSpy(HttpSpy):
 
     async def _collect(self, scope: PollScope, findings: Findings) -> None:
         self._forget(scope)
-        stopped = {r.run for r in scope.runs if r.stopped}
+        stopped = {r.run: r for r in scope.runs if r.stopped}
         if not stopped or self._all_settled(scope):
             return
         try:
@@ -61,54 +71,69 @@ class WmStatsSpy(HttpSpy):
         except SchemaViolation as bad:
             findings.violation(bad, document.url)
             return
-        wanted: list[ExpressRequest] = []
+        wanted: list[tuple[ExpressRequest, RunScope]] = []
         for name, info in entries:
+            try:
+                named = express_name(name)
+            except SchemaViolation as bad:
+                # No run can be read from it: the answer itself is at fault.
+                findings.violation(bad, document.url, "requestcache")
+                continue
+            if named is None or named[0] not in stopped or name in self._settled:
+                continue
+            run, stream = named
+            item = f"requestcache/{name}"
             try:
                 request = parse_request(name, info)
             except SchemaViolation as bad:
-                findings.violation(bad, document.url, "requestcache")
+                findings.item_problem(
+                    run, item, bad.message, raw=bad.raw, url=document.url, stream=stream
+                )
                 continue
-            if request is not None and request.run in stopped and request.name not in self._settled:
-                wanted.append(request)
-        wanted.sort(key=lambda r: (r.run, r.stream))
-        await gather_into(findings, (self._jobs(r, findings.child()) for r in wanted))
+            if request is not None:
+                findings.item_ok(stopped[run], item)
+                wanted.append((request, stopped[run]))
+        wanted.sort(key=lambda pair: (pair[0].run, pair[0].stream))
+        await gather_into(findings, (self._jobs(r, s, findings.child()) for r, s in wanted))
 
-    async def _jobs(self, request: ExpressRequest, findings: Findings) -> Findings:
+    async def _jobs(self, request: ExpressRequest, run: RunScope, findings: Findings) -> Findings:
+        item = f"jobdetail/{request.name}"
         try:
-            document = await self.http.get_json(f"jobdetail/{request.name}")
+            document = await self.http.get_json(item, reader=read_item)
         except SourceFailure as failure:
             findings.failure(failure)
             return findings
         assert document is not None
         try:
-            summary = summarise_jobdetail(document.body, request.name)
+            if isinstance(document.body, Unreadable):
+                raise SchemaViolation(document.body.message)
+            summaries = summarise_jobdetail(document.body, request.name)
         except SchemaViolation as bad:
-            findings.violation(bad, document.url, f"jobdetail of {request.name}")
+            findings.item_problem(
+                request.run,
+                item,
+                f"jobdetail of {request.name}: {bad.message}",
+                raw=document.text,
+                url=document.url,
+                stream=request.stream,
+            )
             return findings
+        findings.item_ok(run, item)
         if request.completed:
             # Read after the requestcache called it completed: final once read twice alike.
-            outcome = (summary.state, tuple(summary.outputs), tuple(summary.details))
+            outcome = tuple((p, s.outcome()) for p, s in summaries.items())
             if self._read_once.agree((request.run, request.name), outcome):
                 self._settled[request.name] = request.run
-        state = summary.state
-        if state is not None:
+        for producer, summary in summaries.items():
+            state = summary.state
+            assert state is not None  # summarise_jobdetail keeps only tasks with a state
             fact = HarvestJob(
                 run=request.run,
                 stream=request.stream,
                 state=state,
                 outputs=tuple(dict.fromkeys(summary.outputs)),
                 detail=summary.details[0] if summary.details else "",
-            )
-            findings.observe(fact, raw=document.text)
-        elif request.completed:
-            # The Tier-0 runs no harvest for a stream without express data: a completed
-            # request with no AlcaHarvest job is positive evidence that nothing was produced.
-            fact = HarvestJob(
-                run=request.run,
-                stream=request.stream,
-                state=HarvestJobState.SUCCESS,
-                outputs=(NO_OUTPUT_LFN,),
-                detail="request completed without an AlcaHarvest job",
+                producer=producer,
             )
             findings.observe(fact, raw=document.text)
         return findings

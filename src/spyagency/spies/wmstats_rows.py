@@ -1,4 +1,19 @@
-"""Parsing WMStats ``requestcache`` and ``jobdetail`` (docs/protocols.md, "WMStats")."""
+"""Parsing WMStats (t0_reqmon) ``requestcache`` and ``jobdetail`` answers.
+
+The shapes, as docs/protocols.d/wmstats.md traces them to dmwm/WMCore:
+
+* ``requestcache``: ``{"result": [{<request name>: <request document>}]}``. A Tier-0 request
+  document carries ``RequestName``, ``Run``, ``RequestStatus``, ``RequestTransition`` and
+  ``AgentJobInfo``, but no request type and no stream: an Express request is recognised, and
+  its stream read, from its name ``Express_Run<run>_Stream<stream>``.
+* ``jobdetail/<request>``: ``{"result": [{<request>: {<task path>: {<job state>: {<exit code>:
+  {<site>: {"errorCount": n, "samples": [<job summary>]}}}}}}]}``, and ``{"result": [{}]}``
+  when the request has no job summary at all. A job summary exists only for a job that failed
+  or succeeded after a retry, so its absence says nothing.
+* Each PromptCalibProd producer has its own AlcaHarvest task, whose last path part is
+  ``<alca skim task>AlcaHarvestALCARECOStream<producer>``; its ``...AlcaHarvestLogCollect``
+  and ``...ConditionSqlite`` children are not harvests.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +23,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spyagency.domain.states import HarvestJobState
+from spyagency.spies.documents import loads_strict
 from spyagency.spies.failures import SchemaViolation
 from spyagency.spies.parsing import as_list, as_mapping, compact, optional_str, run_number
-from spyagency.spies.tier0_rows import stream_name
 
 REQUEST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 EXPRESS_NAME = re.compile(r"^Express_Run(?P<run>[1-9][0-9]{1,6})_Stream(?P<stream>[A-Za-z0-9_]+)$")
-HARVEST_TASK_PREFIX = "AlcaHarvest"
-FAILED_STATES = ("jobfailed", "submitfailed")
-PAUSED_STATES = ("jobpaused",)
-SUCCESS_STATES = ("success",)
+HARVEST_MARK = "AlcaHarvest"
+# The ALCAPROMPT output module of the alca skim is "ALCARECOStream" + the producer's name.
+PRODUCER_LABEL = re.compile(r"^(?:ALCARECOStream)?(?P<producer>PromptCalibProd[A-Za-z0-9]*)$")
+# Job summary states (WMCore ChangeState, ErrorHandler, RetryManager). A cool-off is a failed
+# attempt waiting for its retry: a failure until something better is reported.
+FAILED_STATES = frozenset(
+    {"jobfailed", "submitfailed", "createfailed", "jobcooloff", "submitcooloff", "createcooloff"}
+)
+PAUSED_STATES = frozenset({"jobpaused", "submitpaused", "createpaused"})
+SUCCESS_STATES = frozenset({"success"})
+# The job report's log tarball is not a harvest output (ChangeState names its type so).
+LOG_OUTPUT_TYPE = "logArchive"
+# Request states after which no more jobs will run for the request.
+COMPLETED_STATUSES = frozenset({"completed", "closed-out", "announced", "normal-archived"})
 
 
 @dataclass(frozen=True)
@@ -32,34 +57,53 @@ class ExpressRequest:
         return (self.status or "").lower() in COMPLETED_STATUSES
 
 
-def _result_dicts(body: Any, what: str) -> list[Mapping[str, Any]]:
-    rows = as_list(as_mapping(body, what).get("result"), f"{what} 'result'")
-    return [as_mapping(row, f"{what} row") for row in rows]
+@dataclass(frozen=True)
+class Unreadable:
+    """A jobdetail answer that is not JSON (cut off, say): a problem of that request only."""
+
+    message: str
 
 
-# Request states after which no more jobs will run for the request.
-COMPLETED_STATUSES = frozenset({"completed", "closed-out", "announced", "normal-archived"})
+def read_item(text: str) -> Any:
+    """A JSON reader that returns ``Unreadable`` instead of failing: one request's answer
+    must not count as the whole source failing."""
+    try:
+        return loads_strict(text)
+    except SchemaViolation as bad:
+        return Unreadable(bad.message)
+
+
+def express_name(name: str) -> tuple[int, str] | None:
+    """(run, stream) of an Express request name; None for other requests (PromptReco...).
+    Raises for a name that no request could have."""
+    if not isinstance(name, str) or not REQUEST_NAME.fullmatch(name):
+        raise SchemaViolation(f"unusable request name {name!r:.80}")
+    named = EXPRESS_NAME.fullmatch(name)
+    if named is None:
+        return None
+    return int(named["run"]), named["stream"]
 
 
 def parse_request(name: str, info: Any) -> ExpressRequest | None:
-    """An Express request, or None for other request types. Run and stream come from the
-    document, else from the name ``Express_Run<run>_Stream<stream>``."""
-    if not REQUEST_NAME.fullmatch(name):
-        raise SchemaViolation(f"unusable request name {name!r:.80}")
+    """The Express request ``name`` describes, or None for other requests."""
+    named = express_name(name)
+    if named is None:
+        return None
+    run, stream = named
     item = as_mapping(info, f"request {name}")
-    kind = optional_str(item, "RequestType")
-    named = EXPRESS_NAME.fullmatch(name)
-    if kind is not None and kind != "Express":
-        return None
-    if kind is None and named is None:
-        return None
-    parsed_name = named.groupdict() if named else {}
     try:
-        run = run_number(item.get("Run", parsed_name.get("run")))
-        stream = stream_name(item.get("Stream", parsed_name.get("stream")))
+        # ``Run`` is written by the Tier-0 next to the name: a different one is a bad document.
+        if "Run" in item and run_number(item["Run"]) != run:
+            raise SchemaViolation(f"'Run' {item['Run']!r:.20} differs from the name")
+        status = optional_str(item, "RequestStatus")
     except SchemaViolation as bad:
         raise SchemaViolation(f"request {name}: {bad.message}", compact(item)) from None
-    return ExpressRequest(name, run, stream, optional_str(item, "RequestStatus"))
+    return ExpressRequest(name, run, stream, status)
+
+
+def _result_dicts(body: Any, what: str) -> list[Mapping[str, Any]]:
+    rows = as_list(as_mapping(body, what).get("result"), f"{what} 'result'")
+    return [as_mapping(row, f"{what} row") for row in rows]
 
 
 def requests_in(body: Any) -> list[tuple[str, Any]]:
@@ -69,8 +113,28 @@ def requests_in(body: Any) -> list[tuple[str, Any]]:
     ]
 
 
+def harvest_producer(path: str) -> str | None:
+    """The producer of an AlcaHarvest task path: its PromptCalibProd* name, "" for a harvest
+    task whose producer cannot be told, None for any other task (LogCollect, Condition...)."""
+    parts = [part for part in path.split("/") if part]
+    if not parts:
+        return None
+    last = parts[-1]
+    parent = parts[-2] if len(parts) > 1 else ""
+    if last.endswith("LogCollect") or HARVEST_MARK not in last:
+        return None
+    # The condition task is a child named after its harvest task: "<harvest>Condition<label>".
+    if parent and last.startswith(parent + "Condition"):
+        return None
+    label = last[last.rindex(HARVEST_MARK) + len(HARVEST_MARK) :]
+    found = PRODUCER_LABEL.fullmatch(label)
+    return found["producer"] if found else ""
+
+
 @dataclass
 class HarvestSummary:
+    """What the job summaries of one producer's AlcaHarvest task say."""
+
     states: set[HarvestJobState] = field(default_factory=set)
     outputs: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
@@ -78,52 +142,78 @@ class HarvestSummary:
     @property
     def state(self) -> HarvestJobState | None:
         # A paused job waits for an operator whatever else ran; a success after failed
-        # retries is a success.
+        # attempts is a success.
         for state in (HarvestJobState.PAUSED, HarvestJobState.SUCCESS, HarvestJobState.FAILED):
             if state in self.states:
                 return state
         return None
 
+    def outcome(self) -> tuple[object, ...]:
+        return (self.state, tuple(self.outputs), tuple(self.details))
 
-def _read_samples(code_entry: Any, summary: HarvestSummary, success: bool) -> None:
-    entry = as_mapping(code_entry, "exit code entry")
-    for sample in as_list(entry.get("samples", []), "samples"):
-        body = as_mapping(sample, "sample")
-        if success:
-            for output in as_list(body.get("output", []), "output"):
-                lfn = as_mapping(output, "output").get("lfn")
-                if not isinstance(lfn, str):
-                    raise SchemaViolation("output without an lfn", compact(output))
-                summary.outputs.append(lfn)
+
+def _job_state(state: str) -> HarvestJobState | None:
+    if state in SUCCESS_STATES:
+        return HarvestJobState.SUCCESS
+    if state in PAUSED_STATES:
+        return HarvestJobState.PAUSED
+    if state in FAILED_STATES:
+        return HarvestJobState.FAILED
+    return None
+
+
+def _outputs(sample: Mapping[str, Any]) -> list[str]:
+    lfns = []
+    for output in as_list(sample.get("output") or [], "output"):
+        entry = as_mapping(output, "output")
+        lfn = entry.get("lfn")
+        if entry.get("type") == LOG_OUTPUT_TYPE or lfn is None:
             continue
-        errors = as_mapping(body.get("errors", {}), "errors")
-        for step, step_errors in errors.items():
-            for error in as_list(step_errors, f"errors of {step}"):
-                details = as_mapping(error, "error").get("details")
-                if isinstance(details, str) and details:
-                    summary.details.append(details)
+        if not isinstance(lfn, str) or not lfn:
+            raise SchemaViolation("output with an unusable lfn", compact(entry))
+        lfns.append(lfn)
+    return lfns
 
 
-def summarise_jobdetail(body: Any, name: str) -> HarvestSummary:
-    summary = HarvestSummary()
+def _error_details(sample: Mapping[str, Any]) -> list[str]:
+    details = []
+    for step, errors in as_mapping(sample.get("errors") or {}, "errors").items():
+        for error in as_list(errors, f"errors of {step}"):
+            text = as_mapping(error, "error").get("details")
+            if isinstance(text, str) and text.strip():
+                details.append(text.strip())
+    return details
+
+
+def _read_state(summary: HarvestSummary, state: str, codes: Any, path: str) -> None:
+    mapped = _job_state(state)
+    if mapped is None:
+        return
+    summary.states.add(mapped)
+    for code, sites in as_mapping(codes, f"exit codes of {state} in {path}").items():
+        for site, entry in as_mapping(sites, f"sites of exit code {code}").items():
+            body = as_mapping(entry, f"site {site} of exit code {code}")
+            for sample in as_list(body.get("samples", []), "samples"):
+                job = as_mapping(sample, "sample")
+                if mapped is HarvestJobState.SUCCESS:
+                    summary.outputs.extend(_outputs(job))
+                else:
+                    summary.details.extend(_error_details(job))
+            if mapped is not HarvestJobState.SUCCESS and not summary.details:
+                summary.details.append(f"{state} with exit code {code} at {site}")
+
+
+def summarise_jobdetail(body: Any, name: str) -> dict[str, HarvestSummary]:
+    """Per producer ("" for a harvest task that names none), what its AlcaHarvest task's job
+    summaries say. Empty when no harvest job has a summary, which proves nothing."""
+    summaries: dict[str, HarvestSummary] = {}
     for row in _result_dicts(body, "jobdetail"):
         tasks = as_mapping(row.get(name, {}), f"tasks of {name}")
         for path, states in tasks.items():
-            if not path.rstrip("/").rsplit("/", 1)[-1].startswith(HARVEST_TASK_PREFIX):
+            producer = harvest_producer(path)
+            if producer is None:
                 continue
+            summary = summaries.setdefault(producer, HarvestSummary())
             for state, codes in as_mapping(states, f"states of {path}").items():
-                if state in SUCCESS_STATES:
-                    mapped = HarvestJobState.SUCCESS
-                elif state in FAILED_STATES:
-                    mapped = HarvestJobState.FAILED
-                elif state in PAUSED_STATES:
-                    mapped = HarvestJobState.PAUSED
-                else:
-                    continue
-                code_map = as_mapping(codes, f"exit codes of {state}")
-                summary.states.add(mapped)
-                for code, entry in code_map.items():
-                    _read_samples(entry, summary, mapped is HarvestJobState.SUCCESS)
-                    if mapped is not HarvestJobState.SUCCESS and not summary.details:
-                        summary.details.append(f"{state} with exit code {code}")
-    return summary
+                _read_state(summary, state, codes, path)
+    return {p: s for p, s in sorted(summaries.items()) if s.state is not None}

@@ -39,6 +39,8 @@ class EvidenceContext:
     run: int
     spec: WorkflowSpec | None = None
     era: str | None = None
+    # The stream's express_config.proc_version: without it the dataset is not named.
+    proc_version: int | None = None
 
 
 def evidence_link(
@@ -61,7 +63,9 @@ def _by_source(evidence: Evidence, context: EvidenceContext, sites: UpstreamSite
     if source is Source.DQM and context.spec is not None and context.spec.dqm_folder:
         stream = context.spec.streams[0] if context.spec.streams else "Express"
         era = context.era or "Run"
-        dataset = context.spec.dqm_dataset(era, stream)
+        if context.proc_version is None:
+            return f"{sites.dqm_gui}/data/json/archive/{run}"
+        dataset = context.spec.dqm_dataset(era, stream, context.proc_version)
         folder = quote(context.spec.dqm_folder)
         return f"{sites.dqm_gui}/data/json/archive/{run}{quote(dataset)}/{folder}?rootcontent=1"
     if source is Source.UPLOAD_LOG:
