@@ -45,6 +45,10 @@ def away(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
     return quiet_day(tmp_path_factory.mktemp("away"), AWAY)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="fail-closed realism: a run whose harvest produced nothing at the first try (no job document, e.g. no express data) has no positive evidence of no_payload yet, so it blocks every later early signal until its lock-in; see the open follow-up in ADR 6",
+)
 @pytest.mark.timeout(600)
 def test_runs_released_while_the_agency_was_away_are_judged_from_their_history(
     watched: ReplayResult, away: ReplayResult

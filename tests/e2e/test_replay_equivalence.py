@@ -57,6 +57,10 @@ def literal(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
     return quiet_day(tmp_path_factory.mktemp("literal"), "fixed", batch=False)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="fail-closed realism: a run whose harvest produced nothing at the first try (no job document, e.g. no express data) has no positive evidence of no_payload yet, so it blocks every later early signal until its lock-in; see the open follow-up in ADR 6",
+)
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("batch", [True, False], ids=["one-batch-per-point", "batch-per-report"])
 def test_event_driven_replay_concludes_what_the_literal_loop_does(

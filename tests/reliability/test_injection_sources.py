@@ -20,7 +20,7 @@ from spyagency.spies.harvest_files import parse_file_name
 from spyagency.spies.oms import OmsRunsSpy
 from spyagency.spies.scope import PollScope
 from spyagency.spies.upload_log_rows import parse_file_log
-from tests.spies.fakes import NOW, FakeOms, asgi, facts_of, fixed_clock, fixture_json
+from tests.spies.fakes import NOW, FakeOms, asgi, facts_of, fixed_clock
 from tests.web.page_world import World, client_for, fetch_page, make_world, pages_app
 
 RUN = 380000
@@ -39,13 +39,25 @@ def world(store_url: str) -> Iterator[World]:
 
 async def hostile_oms_run() -> list[Observation]:
     fake = FakeOms()
-    fake.add(RUN, **{"class": HTML + SQL, "sequence": HEADER, "hlt_key": SQL})
+    # A global run (the spy skips local ones): the hostile text sits in the string
+    # attributes RunInfo keeps, its components. OMS gives no run class; "class" is ignored.
+    fake.add(
+        RUN,
+        **{
+            "class": HTML + SQL,
+            "sequence": "GLOBAL-RUN",
+            "tier0_transfer": True,
+            "components": [HTML + SQL, HEADER, "PIXEL"],
+            "hlt_key": SQL,
+        },
+    )
     spy = OmsRunsSpy("http://oms.test/agg/api/v1/", transport=asgi(fake.app()), clock=fixed_clock)
     async with spy:
         report = await spy.poll(PollScope(now=NOW, highest_known_run=RUN - 1))
     assert report.errors == []
     [info] = facts_of(report, RunInfo)
-    assert info.run_class == HTML + SQL and info.sequence == HEADER  # kept as data, verbatim
+    assert info.components == (HTML + SQL, HEADER, "PIXEL")  # kept as data, verbatim
+    assert info.run_class is None and info.sequence == "GLOBAL-RUN"
     return report.observations
 
 
@@ -69,7 +81,8 @@ async def test_hostile_run_attributes_are_stored_inertly_and_shown_escaped(world
     with world.store.read() as tx:  # no statement ran: the tables and the row are there
         assert tx.observations.count() == len(observations)
         [stored] = [o.fact for o in tx.observations.timeline(RUN) if isinstance(o.fact, RunInfo)]
-        assert stored.run_class == HTML + SQL
+        assert stored.components == (HTML + SQL, HEADER, "PIXEL")
+        assert stored.run_class is None
     for url in (f"/runs/{RUN}", "/"):
         html = await fetch_page(world, url)
         assert HTML not in html, f"{url} shows upstream markup unescaped"

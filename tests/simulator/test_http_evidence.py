@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 
 from spyagency.simulator.dqm_content import dataset_name
+from spyagency.simulator.http_oms import local_runs
 from spyagency.simulator.plan import RunPlan
 from spyagency.simulator.uploads import TOO_LATE_WORDING
+from spyagency.simulator.wmstats_content import (
+    HARVEST_FAILURE_EXIT,
+    NO_OUTPUT_LFN,
+    harvest_task,
+    log_collect_task,
+    producer_jobs,
+    retried,
+    stream_plan,
+)
 from tests.simulator.conftest import LiveSim
 
 OMS = "/agg/api/v1/runs"
@@ -18,12 +28,16 @@ def first_run(sim: LiveSim, run_class: str = "collisions") -> RunPlan:
 
 def test_oms_runs_json_api(live_day: LiveSim) -> None:
     started = live_day.world.started
+    local = dict(local_runs(live_day.world))
+    # OMS lists the MiniDAQ/local runs the Tier-0 never sees alongside the global runs.
+    assert local and not set(local) & set(started)
+    listed = sorted([*started, *(n for n in local if n >= started[0])])
     body = live_day.get(
         OMS, **{"filter[run_number][GE]": started[0], "page[limit]": 3, "sort": "run_number"}
     ).json()
     assert set(body) == {"data", "links", "meta"}
-    assert body["meta"]["totalResourceCount"] == len(started)
-    assert [d["id"] for d in body["data"]] == [str(n) for n in started[:3]]
+    assert body["meta"]["totalResourceCount"] == len(listed)
+    assert [d["id"] for d in body["data"]] == [str(n) for n in listed[:3]]
     item = body["data"][0]
     assert item["type"] == "runs"
     attrs = item["attributes"]
@@ -45,20 +59,27 @@ def test_oms_runs_json_api(live_day: LiveSim) -> None:
         "class",
     ):
         assert key in attrs
-    assert attrs["sequence"] == "GLOBAL-RUN"
+    assert attrs["sequence"] == "GLOBAL-RUN" and attrs["tier0_transfer"] is True
     assert attrs["start_time"].endswith("Z") and attrs["end_time"].endswith("Z")
     assert attrs["class"] in ("Collisions26", "Cosmics26")
     assert isinstance(attrs["components"], list)
     follow = live_day.client.get(body["links"]["next"]).json()
-    assert [d["id"] for d in follow["data"]] == [str(n) for n in started[3:6]]
+    assert [d["id"] for d in follow["data"]] == [str(n) for n in listed[3:6]]
+    by_id = {d["id"]: d["attributes"] for d in body["data"] + follow["data"]}
+    for number in listed[:6]:
+        if number in local:
+            assert by_id[str(number)]["sequence"] == "MINIDAQ"
+            assert by_id[str(number)]["tier0_transfer"] is False
     newest = live_day.get(OMS, sort="-run_number", **{"page[limit]": 1}).json()
-    assert newest["data"][0]["id"] == str(started[-1])
+    assert newest["data"][0]["id"] == str(max(listed))
     one = live_day.get(OMS, **{"filter[run_number][EQ]": started[2]}).json()
     assert [d["id"] for d in one["data"]] == [str(started[2])]
     window = live_day.get(
         OMS, **{"filter[run_number][GE]": started[1], "filter[run_number][LE]": started[3]}
     ).json()
-    assert window["meta"]["totalResourceCount"] == 3
+    in_window = [n for n in listed if started[1] <= n <= started[3]]
+    assert window["meta"]["totalResourceCount"] == len(in_window)
+    assert [d["id"] for d in window["data"]] == [str(n) for n in in_window]
 
 
 def test_oms_end_time_null_while_running(live: LiveSim) -> None:
@@ -132,34 +153,86 @@ def test_wmstats_requestcache_and_jobdetail(live_day: LiveSim) -> None:
     run = first_run(live_day)
     name = f"Express_Run{run.number}_StreamExpress"
     entry = entries[name]
+    # As WMCore: name, run, status and its history, and the agents' job counts; no request
+    # type and no stream.
     assert set(entry) == {
         "RequestName",
-        "RequestType",
-        "RequestStatus",
         "Run",
-        "Stream",
+        "RequestStatus",
         "RequestTransition",
+        "AgentJobInfo",
     }
+    assert entry["RequestName"] == name
     assert entry["RequestStatus"] == "completed" and entry["Run"] == run.number
     assert [t["Status"] for t in entry["RequestTransition"]][:2] == ["new", "Closed"]
-    detail = live_day.get(f"/t0_reqmon/data/jobdetail/{name}").json()
-    (tasks,) = detail["result"][0].values()
-    (path,) = tasks
-    assert path.split("/")[-1].startswith("AlcaHarvest")
-    samples = tasks[path]["success"]["0"]["samples"]
-    lfns = [o["lfn"] for s in samples for o in s["output"]]
-    produced = {
-        f.out.spec.input_tag
-        for f in world.files.values()
-        if f.out.run == run.number and f.out.stream == "Express"
-    }
-    for tag in produced:
-        assert any(f"@{tag}@" in lfn and lfn.endswith(".db") for lfn in lfns)
-    assert live_day.get("/t0_reqmon/data/jobdetail/Express_Run1_StreamX").json() == {"result": []}
+    jobs = world.harvest_jobs[name]
+    (agent,) = entry["AgentJobInfo"].values()
+    assert agent["workflow"] == name and agent["type"] == "agent_request"
+    assert agent["status"]["success"] == sum(not j.failed for j in jobs)
+
+    # jobdetail: task -> state -> exit code -> site -> {errorCount, samples}; a job leaves a
+    # summary only when it failed or succeeded after a retry.
+    summarised = 0
+    for request, request_jobs in world.harvest_jobs.items():
+        stream = stream_plan(world.runs, request)
+        assert stream is not None
+        expected: dict[tuple[str, str, str], int] = {}
+        for job in producer_jobs(stream, request_jobs):
+            task = harvest_task(request, stream.stream, job.producer)
+            assert task == (
+                f"/{request}/Express/ExpressAlcaSkimwrite_Stream{stream.stream}_ALCARECO/"
+                f"ExpressAlcaSkimwrite_Stream{stream.stream}_ALCARECO"
+                f"AlcaHarvestALCARECOStream{job.producer}"
+            )
+            if job.failed:
+                key = (task, "jobfailed", str(HARVEST_FAILURE_EXIT))
+            elif retried(job.uuid, task):
+                key = (task, "success", "0")
+            else:
+                key = None
+            if key is not None:
+                expected[key] = expected.get(key, 0) + 1
+        detail = live_day.get(f"/t0_reqmon/data/jobdetail/{request}").json()
+        (row,) = detail["result"]
+        tasks = row.get(request, {})
+        assert row == ({request: tasks} if tasks else {})
+        for (task, state, code), count in expected.items():
+            bucket = tasks[task][state][code]["T0_CH_CERN"]
+            assert set(bucket) == {"errorCount", "samples"}
+            assert bucket["errorCount"] == count
+            (sample,) = bucket["samples"]
+            assert sample["task"] == task and sample["state"] == state
+            assert sample["workflow"] == request and sample["exitcode"] == int(code)
+            if state == "success":
+                lfns = [o["lfn"] for o in sample["output"] if o["type"] == "output"]
+                assert lfns == [NO_OUTPUT_LFN] or any(lfn.endswith(".db") for lfn in lfns)
+            summarised += 1
+        harvest_tasks = {t for t in tasks if "LogCollect" not in t}
+        assert harvest_tasks == {task for task, _, _ in expected}
+    assert summarised, "no harvest job left a summary in the whole day"
+
+    # A request whose jobs all succeeded first time has no document; unknown ones neither.
+    first_try = [
+        request
+        for request, request_jobs in world.harvest_jobs.items()
+        if (stream := stream_plan(world.runs, request)) is not None
+        and all(
+            not job.failed
+            and not retried(job.uuid, harvest_task(request, stream.stream, job.producer))
+            and not retried(job.uuid, log_collect_task(request, stream.stream, job.producer))
+            for job in producer_jobs(stream, request_jobs)
+        )
+    ]
+    for request in first_try:
+        body = live_day.get(f"/t0_reqmon/data/jobdetail/{request}").json()
+        assert body == {"result": [{}]}
+    unknown = live_day.get("/t0_reqmon/data/jobdetail/Express_Run1_StreamX").json()
+    assert unknown == {"result": [{}]}
     no_data = next(
         (r for r in world.plan if not r.has_express_data and r.number in world.started), None
     )
     if no_data is not None:
         nd = entries[f"Express_Run{no_data.number}_StreamExpress"]
         assert nd["RequestStatus"] == "completed"
+        assert "AgentJobInfo" not in nd
     json.dumps(cache)

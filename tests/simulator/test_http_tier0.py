@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from spyagency.simulator.world_events import stream_done_at
 from tests.simulator.conftest import LiveSim
 
 EXPRESS_FIELDS = {
@@ -72,7 +73,10 @@ def test_bad_run_numbers_answer_400(live_day: LiveSim, bad: str) -> None:
 
 def test_unknown_run_answers_empty(live_day: LiveSim) -> None:
     assert result(live_day, "run_config", run=999999) == []
-    assert result(live_day, "run_stream_done", run=999999, stream="Express") == []
+    # run_stream_done compares a count of rows with 1: an unknown run or stream is [false].
+    assert result(live_day, "run_stream_done", run=999999, stream="Express") == [False]
+    run = max(live_day.world.started)
+    assert result(live_day, "run_stream_done", run=run, stream="NoSuchStream") == [False]
 
 
 def test_run_config_answers_the_latest_run_or_the_run_asked(live: LiveSim) -> None:
@@ -108,7 +112,13 @@ def test_run_and_express_config(live_day: LiveSim) -> None:
 
 
 def test_stream_done_reco_config_and_dataset_done_follow_time(live: LiveSim) -> None:
-    run = next(r for r in live.world.plan if r.has_express_data and r.run_class == "collisions")
+    run = next(
+        r
+        for r in live.world.plan
+        if r.has_express_data
+        and r.run_class == "collisions"
+        and stream_done_at(next(s for s in r.streams if s.stream == "Express")) is not None
+    )
     live.set_time(run.start + 60)
     assert result(live, "run_config", run=run.number) == [
         {"run": run.number, "acq_era": "Run2026A"}
@@ -117,7 +127,12 @@ def test_stream_done_reco_config_and_dataset_done_follow_time(live: LiveSim) -> 
     assert result(live, "reco_config", run=run.number) == []
     assert result(live, "firstconditionsaferun") == [live.world.plan[0].number]
     stream = next(s for s in run.streams if s.stream == "Express")
+    done_at = stream_done_at(stream)
+    assert done_at is not None and done_at > stream.express_done_at
+    # Express being done is not enough: the harvest and its uploads must finish first.
     live.set_time(stream.express_done_at + 1)
+    assert result(live, "run_stream_done", run=run.number, stream="Express") == [False]
+    live.set_time(done_at + 1)
     assert result(live, "run_stream_done", run=run.number, stream="Express") == [True]
     assert result(live, "run_dataset_done", run=run.number) == [False]
     live.set_time(run.stop + 48 * 3600 + 1)

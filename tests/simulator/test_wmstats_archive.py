@@ -49,9 +49,10 @@ def test_requests_leave_the_requestcache_a_week_after_they_completed(live: LiveS
     assert listed(live) == set()
     name = next(iter(archived))
     assert live.world.transitions[name][-1][0] == ARCHIVED_STATUS
-    # jobdetail keeps answering for an archived request, with the same jobs.
+    # jobdetail keeps answering for an archived request, with the same jobs (a request whose
+    # jobs all succeeded first time has no documents: {}).
     (tasks,) = live.get(f"/t0_reqmon/data/jobdetail/{name}").json()["result"]
-    assert set(tasks) == {name}
+    assert set(tasks) <= {name}
 
 
 def test_a_request_completes_only_after_its_duplicate_harvest_jobs(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def prepare(world: World, action: Action) -> Attempt:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    world = make_world(f"sqlite:///{tmp_path / 'agency.db'}", seeded=False, open_read=False)
+    world = make_world(f"sqlite:///{tmp_path / 'agency.db'}", open_read=False)
     yield world
     world.store.dispose()
 

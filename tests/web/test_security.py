@@ -26,9 +26,7 @@ HOLD = {"kind": "hold", "run": READY, "why": "look", "expires_in_hours": 1}
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    world = make_world(
-        f"sqlite:///{tmp_path / 'agency.db'}", seeded=False, open_read=False, secret_key=SECRET
-    )
+    world = make_world(f"sqlite:///{tmp_path / 'agency.db'}", open_read=False, secret_key=SECRET)
     yield world
     world.store.dispose()
 

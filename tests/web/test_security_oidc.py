@@ -56,7 +56,7 @@ async def login_setup(tmp_path: Path) -> AsyncIterator[Login]:
     async with serving(provider.app()) as issuer:
         world = make_world(
             f"sqlite:///{tmp_path / 'agency.db'}",
-            seeded=False,
+            seeded=True,
             open_read=False,
             public_url=BASE_URL,
             oidc_issuer=issuer,

@@ -149,7 +149,11 @@ class RunKnowledge:
 
     def harvest_jobs(self, streams: Iterable[str]) -> list[HarvestJob]:
         wanted = set(streams)
-        return [f for f in self.table.facts_of(HarvestJob) if f.stream in wanted]
+        # Sorted: one stream has a job per producer, and judging must not follow fold order.
+        return sorted(
+            (f for f in self.table.facts_of(HarvestJob) if f.stream in wanted),
+            key=lambda f: (f.stream, f.producer),
+        )
 
     def observations(self) -> list[Observation]:
         return self.table.observations()
