@@ -22,6 +22,7 @@ from spyagency.domain.states import Verdict
 from spyagency.domain.verdict import NO_EVIDENCE_EITHER_WAY
 from spyagency.harness.replay import ReplayResult, replay
 from spyagency.simulator import load_scenario
+from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 STEP = timedelta(minutes=15)
 AWAY = (6.0, 60.0)
@@ -47,7 +48,7 @@ def away(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="fail-closed realism: a run whose harvest produced nothing at the first try (no job document, e.g. no express data) has no positive evidence of no_payload yet, so it blocks every later early signal until its lock-in; see the open follow-up in ADR 6",
+    reason=NO_FIRST_TRY_PROOF,
 )
 @pytest.mark.timeout(600)
 def test_runs_released_while_the_agency_was_away_are_judged_from_their_history(

@@ -23,6 +23,7 @@ import pytest
 
 from spyagency.harness.replay import Mode, ReplayResult, replay
 from spyagency.simulator import load_scenario
+from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 STEP = timedelta(minutes=15)
 HOURS = 30.0  # past the last run's calibrations; the 48 h lock-ins are not needed here
@@ -59,7 +60,7 @@ def literal(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="fail-closed realism: a run whose harvest produced nothing at the first try (no job document, e.g. no express data) has no positive evidence of no_payload yet, so it blocks every later early signal until its lock-in; see the open follow-up in ADR 6",
+    reason=NO_FIRST_TRY_PROOF,
 )
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("batch", [True, False], ids=["one-batch-per-point", "batch-per-report"])

@@ -13,13 +13,14 @@ import pytest
 
 from spyagency.harness.soak import soak
 from spyagency.simulator.faultkinds import HTTP_FAULTS, ITEM_FAULTS, WORLD_WINDOWS
+from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 EVERY_FAULT = set(HTTP_FAULTS) | set(ITEM_FAULTS) | set(WORLD_WINDOWS)
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="fail-closed realism: a run whose harvest produced nothing at the first try (no job document, e.g. no express data) has no positive evidence of no_payload yet, so it blocks every later early signal until its lock-in; see the open follow-up in ADR 6",
+    reason=NO_FIRST_TRY_PROOF,
 )
 @pytest.mark.timeout(300)
 def test_a_day_at_ten_times_the_fault_rates(tmp_path: Path) -> None:

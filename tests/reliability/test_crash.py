@@ -24,6 +24,7 @@ from spyagency.harness.crash_trial import (
     kill_plan,
     run_trial,
 )
+from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 SCENARIO = "quiet_day"
 SHORT_HOURS = 8.0  # the first runs of the day get their calibrations and early releases
@@ -53,7 +54,7 @@ def assert_same_end(reference: TrialRun, crashed: TrialRun) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="fail-closed realism: a run whose harvest produced nothing at the first try (no job document, e.g. no express data) has no positive evidence of no_payload yet, so it blocks every later early signal until its lock-in; see the open follow-up in ADR 6",
+    reason=NO_FIRST_TRY_PROOF,
 )
 @pytest.mark.timeout(240)
 def test_killed_engine_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> None:
@@ -69,7 +70,7 @@ def test_killed_engine_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> N
 @pytest.mark.postgres
 @pytest.mark.xfail(
     strict=True,
-    reason="fail-closed realism: a run whose harvest produced nothing at the first try (no job document, e.g. no express data) has no positive evidence of no_payload yet, so it blocks every later early signal until its lock-in; see the open follow-up in ADR 6",
+    reason=NO_FIRST_TRY_PROOF,
 )
 @pytest.mark.timeout(240)
 def test_killed_engine_on_postgresql_ends_as_one_on_sqlite(
