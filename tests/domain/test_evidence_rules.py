@@ -163,31 +163,25 @@ def test_unreadable_or_unclassified_quality_evidence_proves_nothing() -> None:
     story = _alignment_in_db()
     story.at(6).see(DqmQuality(story.run, "SiPixelAli", DqmStatus.OTHER))  # bins not read
     assert judge(story, 6).workflow("SiPixelAli").state is not WorkflowState.IN_DB  # type: ignore[union-attr]
-    story.at(7).see(
-        DqmQuality(
-            story.run,
-            "SiPixelAli",
-            DqmStatus.OTHER,
-            alignment_read=True,
-            pede_message="something new",
-            pede_ok=None,
-        )
+    story.at(7).dqm(
+        "SiPixelAli",
+        DqmStatus.OTHER,
+        alignment_read=True,
+        pede_message="something new",
+        pede_ok=None,
     )
     assert judge(story, 7).workflow("SiPixelAli").state is not WorkflowState.IN_DB  # type: ignore[union-attr]
 
 
 def test_good_quality_evidence_read_after_the_harvest_proves_the_alignment() -> None:
     story = _alignment_in_db()
-    story.at(6).see(
-        DqmQuality(
-            story.run,
-            "SiPixelAli",
-            DqmStatus.OTHER,
-            db_updated=True,
-            alignment_read=True,
-            pede_message="Ended normally",
-            pede_ok=True,
-        )
+    story.at(6).dqm(
+        "SiPixelAli",
+        DqmStatus.OTHER,
+        db_updated=True,
+        alignment_read=True,
+        pede_message="Ended normally",
+        pede_ok=True,
     )
     assert judge(story, 6).workflow("SiPixelAli").state is WorkflowState.IN_DB  # type: ignore[union-attr]
     assert judge(story, 6).verdict is Verdict.READY
@@ -195,15 +189,12 @@ def test_good_quality_evidence_read_after_the_harvest_proves_the_alignment() -> 
 
 def test_quality_evidence_older_than_the_harvest_was_not_read_for_it() -> None:
     story = Story().ran(2).express("Express", ALI[1])
-    story.at(3).see(
-        DqmQuality(
-            story.run,
-            "SiPixelAli",
-            DqmStatus.OTHER,
-            alignment_read=True,
-            pede_message="Ended normally",
-            pede_ok=True,
-        )
+    story.at(3).dqm(
+        "SiPixelAli",
+        DqmStatus.OTHER,
+        alignment_read=True,
+        pede_message="Ended normally",
+        pede_ok=True,
     )
     story.at(4).harvested(ALI[2], (ALI_TAG,)).at(5).iov(ALI_TAG, payload="p")
     assert judge(story, 5).workflow("SiPixelAli").state is not WorkflowState.IN_DB  # type: ignore[union-attr]
@@ -211,15 +202,12 @@ def test_quality_evidence_older_than_the_harvest_was_not_read_for_it() -> None:
 
 def test_pede_failing_is_a_quality_failure() -> None:
     story = _alignment_in_db()
-    story.at(6).see(
-        DqmQuality(
-            story.run,
-            "SiPixelAli",
-            DqmStatus.OTHER,
-            alignment_read=True,
-            pede_message="Aborted: matrix singular",
-            pede_ok=False,
-        )
+    story.at(6).dqm(
+        "SiPixelAli",
+        DqmStatus.OTHER,
+        alignment_read=True,
+        pede_message="Aborted: matrix singular",
+        pede_ok=False,
     )
     found = judge(story, 6)
     assert found.workflow("SiPixelAli").state is WorkflowState.QUALITY_FAILED  # type: ignore[union-attr]

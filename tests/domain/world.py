@@ -137,7 +137,11 @@ class Story:
         *,
         alignment_read: bool = False,
         pede_ok: bool | None = None,
+        pede_message: str | None = None,
+        db_updated: bool | None = None,
     ) -> Story:
+        if pede_message is None and pede_ok is not None:
+            pede_message = "ok" if pede_ok else "failed"
         return self.see(
             DqmQuality(
                 self.run,
@@ -145,8 +149,9 @@ class Story:
                 status,
                 ("t1",) if status is DqmStatus.ERROR else (),
                 vetoed,
+                db_updated,
                 alignment_read=alignment_read or vetoed is not None,
-                pede_message=None if pede_ok is None else ("ok" if pede_ok else "failed"),
+                pede_message=pede_message,
                 pede_ok=pede_ok,
             )
         )
