@@ -12,7 +12,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spyagency.domain.facts import DqmQuality, HarvestJob, IovSeen, ItemProblem
+from spyagency.domain.facts import (
+    DqmQuality,
+    HarvestJob,
+    HarvestTaskCounts,
+    IovSeen,
+    ItemProblem,
+    NoHarvestFile,
+)
 from spyagency.domain.states import (
     DqmStatus,
     HarvestJobState,
@@ -59,6 +66,19 @@ def traces(draw: st.DrawFn) -> Story:
                 producer=draw(st.sampled_from([producer, "PromptCalibProdOther", ""])),
             )
         if draw(st.booleans()):
+            story.at(hour + 1).harvest_task(
+                "Express",
+                draw(st.sampled_from([producer, "PromptCalibProdOther"])),
+                succeeded=draw(st.integers(0, 2)),
+                failed=draw(st.integers(0, 1)),
+                active=draw(st.integers(0, 1)),
+                finished=draw(st.integers(0, 1)),
+                still_open=draw(st.integers(0, 1)),
+            )
+            if draw(st.booleans()):
+                after = draw(st.sampled_from([hour, hour + 1, hour + 1.2]))
+                story.at(hour + 1.5).nothing_harvested(input_tag, after)
+        if draw(st.booleans()):
             story.at(hour + 3).dqm(
                 name,
                 draw(st.sampled_from(list(DqmStatus))),
@@ -77,6 +97,10 @@ def _is_positive_evidence(story: Story, observation_fact: object) -> bool:
         return fact.payload_hash in harvested or fact.payload_hash == hash_of("old")
     if isinstance(fact, HarvestJob):
         return "/no/output" in fact.outputs
+    if isinstance(fact, HarvestTaskCounts):
+        return fact.finished_ok
+    if isinstance(fact, NoHarvestFile):
+        return True
     if isinstance(fact, DqmQuality):
         return bool(fact.vetoed)
     return False
@@ -120,6 +144,63 @@ def test_an_unreadable_item_hides_its_workflow_only(
     assert after.verdict is not Verdict.READY
     for other in set(WORKFLOWS) - {hidden}:
         assert after.workflow(other) == before.workflow(other)
+
+
+# -- a harvest over without a file: the task's own report, then a full listing after it ----
+
+
+def _gains_over_without_file() -> Story:
+    story = Story().ran(2).express("Express", GAINS[1]).at(1).iov(GAINS_TAG, since=1)
+    story.iov("SiStripApvGain_PCL_v0_hlt", since=1)
+    return story.at(4).harvest_task("Express", GAINS[1])
+
+
+def test_a_harvest_over_and_a_later_listing_without_its_file_prove_no_payload() -> None:
+    story = _gains_over_without_file().at(4.1).nothing_harvested(GAINS[2], after_hours=4)
+    found = judge(story, 4.2)
+    gains = found.workflow("SiStripGains")
+    assert gains is not None and gains.state is WorkflowState.NO_PAYLOAD, gains
+    assert "none failed" in gains.evidence[0].what
+    assert found.verdict is Verdict.READY
+
+
+def test_a_listing_older_than_the_latest_task_report_proves_nothing() -> None:
+    story = _gains_over_without_file().at(4.1).nothing_harvested(GAINS[2], after_hours=4)
+    # The task reported again (a second job): the listing predates that report.
+    story.at(5).harvest_task("Express", GAINS[1], succeeded=2)
+    gains = judge(story, 5.1).workflow("SiStripGains")
+    assert gains is not None and gains.state is WorkflowState.HARVESTING
+
+
+def test_a_listing_without_the_task_over_proves_nothing() -> None:
+    for unfinished in (
+        {"active": 1},
+        {"failed": 1},
+        {"still_open": 1},
+        {"finished": 0},
+        {"succeeded": 0},
+    ):
+        story = Story().ran(2).express("Express", GAINS[1]).at(1).iov(GAINS_TAG, since=1)
+        story.at(4).harvest_task("Express", GAINS[1], **unfinished)
+        story.at(4.1).nothing_harvested(GAINS[2], after_hours=4)
+        gains = judge(story, 4.2).workflow("SiStripGains")
+        assert gains is not None and gains.state is not WorkflowState.NO_PAYLOAD, unfinished
+
+
+def test_another_producers_task_proves_nothing_for_this_workflow() -> None:
+    story = Story().ran(2).express("Express", GAINS[1]).at(1).iov(GAINS_TAG, since=1)
+    story.at(4).harvest_task("Express", "PromptCalibProdSiStrip")
+    story.at(4.1).nothing_harvested(GAINS[2], after_hours=4)
+    gains = judge(story, 4.2).workflow("SiStripGains")
+    assert gains is not None and gains.state is not WorkflowState.NO_PAYLOAD
+
+
+def test_a_harvest_over_without_file_still_needs_every_destination_tag_covered() -> None:
+    story = Story().ran(2).express("Express", GAINS[1]).at(1).iov(GAINS_TAG, since=1)
+    story.at(4).harvest_task("Express", GAINS[1]).at(4.1).nothing_harvested(GAINS[2], 4)
+    gains = judge(story, 4.2).workflow("SiStripGains")
+    assert gains is not None and gains.state is not WorkflowState.NO_PAYLOAD
+    assert any("SiStripApvGain_PCL_v0_hlt" in e.what for e in gains.evidence)
 
 
 def test_a_problem_read_fine_again_no_longer_hides_anything() -> None:

@@ -13,7 +13,9 @@ from spyagency.domain.facts import (
     FirstConditionSafeRun,
     HarvestFile,
     HarvestJob,
+    HarvestTaskCounts,
     IovSeen,
+    NoHarvestFile,
     RecoReleased,
     RunInfo,
     StreamDone,
@@ -46,6 +48,8 @@ def source_of(fact: Fact) -> Source:
         IovSeen: Source.CONDDB,
         DqmQuality: Source.DQM,
         HarvestJob: Source.WMSTATS,
+        HarvestTaskCounts: Source.WMSTATS,
+        NoHarvestFile: Source.HARVEST,
     }.get(type(fact), Source.TIER0)
 
 
@@ -160,6 +164,29 @@ class Story:
         self, stream: str, state: HarvestJobState, *outputs: str, producer: str = ""
     ) -> Story:
         return self.see(HarvestJob(self.run, stream, state, outputs, producer=producer))
+
+    def harvest_task(
+        self,
+        stream: str,
+        producer: str,
+        *,
+        succeeded: int = 1,
+        failed: int = 0,
+        active: int = 0,
+        finished: int = 1,
+        still_open: int = 0,
+    ) -> Story:
+        """The agent's counts for the producer's AlcaHarvest task (default: over, worked)."""
+        task = HarvestTaskCounts(
+            self.run, stream, producer, succeeded, failed, active, finished, still_open
+        )
+        return self.see(task)
+
+    def nothing_harvested(self, input_tag: str, after_hours: float) -> Story:
+        """A full listing, now, found no file of ``input_tag`` after the task report made at
+        ``after_hours``."""
+        after = T0 + timedelta(hours=after_hours)
+        return self.see(NoHarvestFile(self.run, input_tag, after))
 
     def fcsr(self, value: int) -> Story:
         return self.see(FirstConditionSafeRun(value))

@@ -9,6 +9,12 @@ Producers of the shapes (dmwm/WMCore unless said otherwise):
   src/python/WMCore/Services/RequestDB/RequestDBWriter.py adds ``RequestStatus`` and the
   ``RequestTransition`` history, and src/python/WMCore/Services/WMStats/WMStatsReader.py
   (``_combineRequestAndJobData``) attaches ``AgentJobInfo``.
+* ``AgentJobInfo`` at task level: src/python/WMComponent/AnalyticsDataCollector/
+  DataCollectAPI.py (``convertToRequestCouchDoc``, ``_convertToStatusSiteFormat``; the Tier-0
+  agent runs it with ``summaryLevel = "task"``, etc/WMAgentConfig.py) counts every job of a
+  task by state from the agent's job database, and
+  src/python/WMCore/WMBS/MySQL/Subscriptions/CountFinishedSubscriptionsByTask.py adds
+  ``subscription_status`` {finished, open, total, updated}.
 * ``jobdetail/<name>``: src/python/WMCore/WMStats/Service/RequestInfo.py (``JobDetailInfo``)
   answers ``rows([getTaskJobSummaryByRequest(...)])``; the nesting request -> task -> state ->
   exit code -> site -> {errorCount, samples} is built in
@@ -31,7 +37,7 @@ import json
 
 import httpx2
 
-from spyagency.domain.facts import HarvestJob, ItemProblem
+from spyagency.domain.facts import HarvestJob, HarvestTaskCounts, ItemProblem
 from spyagency.domain.states import HarvestJobState
 from spyagency.spies.scope import PollScope, RunScope, SpyReport
 from spyagency.spies.wmstats import WmStatsSpy
@@ -74,10 +80,54 @@ def transitions(*steps: str) -> list[dict[str, object]]:
     return [{"Status": s, "UpdateTime": 1780250000 + 600 * i} for i, s in enumerate(steps)]
 
 
+def task_entry(status: dict[str, object], finished: int, still_open: int) -> dict[str, object]:
+    """A task of ``AgentJobInfo`` at task level (WMComponent/AnalyticsDataCollector/
+    DataCollectAPI.py ``convertToRequestCouchDoc``: job counts by state from the agent's job
+    database, every job counted, and WMBS/MySQL/Subscriptions/
+    CountFinishedSubscriptionsByTask.py for ``subscription_status``)."""
+    return {
+        "status": status,
+        "sites": {SITE: status},
+        "jobtype": "Harvesting",
+        "subscription_status": {
+            "finished": finished,
+            "open": still_open,
+            "total": finished + still_open,
+            "updated": 1780262400,
+        },
+    }
+
+
+# Per stream, its harvest tasks as the agent counts them: a first-try success is counted here
+# although it leaves no job summary.
+HARVEST_TASKS: dict[str, dict[str, object]] = {
+    "ALCALumiPixelsCountsExpress": {
+        harvest_task("ALCALumiPixelsCountsExpress", "PromptCalibProdLumiPCC"): task_entry(
+            {"success": 1}, 1, 0
+        )
+    },
+    "Express": {
+        harvest_task("Express", "PromptCalibProdSiPixelAli"): task_entry(
+            {"failure": {"exception": 1}}, 1, 0
+        )
+    },
+    "ExpressAlignment": {
+        harvest_task("ExpressAlignment", "PromptCalibProdBeamSpotHP"): task_entry(
+            {"submitted": {"running": 1}}, 0, 1
+        )
+    },
+}
+
+
 def request_doc(stream: str, status: str, *, run: int = RUN) -> dict[str, object]:
     name = f"Express_Run{run}_Stream{stream}"
     steps = ["new", "Closed", "Merge", "Harvesting", "Processing Done", "completed"]
     done = steps[: steps.index(status) + 1] if status in steps else ["new", status]
+    tasks: dict[str, object] = {
+        f"/{name}/Express": {"status": {"success": 10}, "jobtype": "Express"}
+    }
+    if run == RUN:
+        tasks.update(HARVEST_TASKS.get(stream, {}))
     return {
         "_id": name,
         "RequestName": name,
@@ -90,7 +140,7 @@ def request_doc(stream: str, status: str, *, run: int = RUN) -> dict[str, object
                 "type": "agent_request",
                 "workflow": name,
                 "status": {"success": 12, "inWMBS": 12},
-                "tasks": {f"/{name}/Express": {"status": {"success": 10}, "jobtype": "Express"}},
+                "tasks": tasks,
             }
         },
     }
@@ -384,6 +434,39 @@ async def test_a_clean_completed_request_yields_no_harvest_job() -> None:
         j.outputs != ("/no/output",)
         for j in facts_of(report, HarvestJob)
         if j.stream != "Calibration"
+    )
+
+
+async def test_agent_task_counts_report_first_try_successes_and_what_is_still_going() -> None:
+    """The agent's counts include the first-try success the job summaries never show: the
+    only positive statement that a clean harvest is over."""
+    report, _ = await poll()
+    tasks = {t.producer: t for t in facts_of(report, HarvestTaskCounts)}
+    assert tasks == {
+        "PromptCalibProdLumiPCC": HarvestTaskCounts(
+            RUN, "ALCALumiPixelsCountsExpress", "PromptCalibProdLumiPCC", 1, 0, 0, 1, 0
+        ),
+        "PromptCalibProdSiPixelAli": HarvestTaskCounts(
+            RUN, "Express", "PromptCalibProdSiPixelAli", 0, 1, 0, 1, 0
+        ),
+        "PromptCalibProdBeamSpotHP": HarvestTaskCounts(
+            RUN, "ExpressAlignment", "PromptCalibProdBeamSpotHP", 0, 0, 1, 0, 1
+        ),
+    }
+    assert [p for p, t in tasks.items() if t.finished_ok] == ["PromptCalibProdLumiPCC"]
+
+
+async def test_unusable_task_counts_make_the_request_an_item_problem() -> None:
+    cache = json.loads(json.dumps(REQUESTCACHE))
+    name = f"Express_Run{RUN}_StreamALCALumiPixelsCountsExpress"
+    agent = cache["result"][0][name]["AgentJobInfo"][AGENT]
+    task = harvest_task("ALCALumiPixelsCountsExpress", "PromptCalibProdLumiPCC")
+    agent["tasks"][task]["status"] = {"success": "many"}
+    report, _ = await poll({**ANSWERS, "requestcache": json.dumps(cache)})
+    problems = [p for p in facts_of(report, ItemProblem) if p.item == f"requestcache/{name}"]
+    assert problems and "integer" in problems[0].message
+    assert all(
+        t.stream != "ALCALumiPixelsCountsExpress" for t in facts_of(report, HarvestTaskCounts)
     )
 
 

@@ -222,6 +222,60 @@ class HarvestJob:
 
 
 @dataclass(frozen=True)
+class HarvestTaskCounts:
+    """The job counts of one producer's AlcaHarvest task, as its agent reports them.
+
+    Unlike job summaries, these counts include jobs that worked at their first try (WMCore's
+    AnalyticsDataCollector counts every job of the task by state), and the task's WMBS
+    subscriptions say whether more jobs can come. Sums over every agent reporting the task.
+    """
+
+    kind: ClassVar[str] = "harvest_task"
+    run: int
+    stream: str
+    producer: str
+    succeeded: int
+    failed: int
+    # Jobs in any other state (queued, submitted, cool-off, paused, or a state not known).
+    active: int
+    subscriptions_finished: int
+    subscriptions_open: int
+
+    def key(self) -> FactKey:
+        return (self.kind, self.run, self.stream, self.producer)
+
+    @property
+    def finished_ok(self) -> bool:
+        """The producer's own positive statement that its harvest is over and worked: jobs
+        succeeded, none failed or is still going, and every subscription is finished."""
+        return (
+            self.succeeded > 0
+            and self.failed == 0
+            and self.active == 0
+            and self.subscriptions_finished > 0
+            and self.subscriptions_open == 0
+        )
+
+
+@dataclass(frozen=True)
+class NoHarvestFile:
+    """The harvest area, listed in full after the producer's harvest task was reported
+    finished (at ``after``), holds no file of this run for ``input_tag``.
+
+    An AlcaHarvest job copies its files to the harvest area before it ends (WMCore
+    ``AlcaHarvest.py``), so a listing made after the job's success sees all it wrote.
+    """
+
+    kind: ClassVar[str] = "no_harvest_file"
+    run: int
+    input_tag: str
+    after: datetime
+
+    def key(self) -> FactKey:
+        return (self.kind, self.run, self.input_tag)
+
+
+@dataclass(frozen=True)
 class ItemProblem:
     """One item of a source (a file, a folder, one answer about one run) could not be read.
 
@@ -259,6 +313,8 @@ Fact = Union[  # noqa: UP007 - get_args() on this union drives (de)serialisation
     IovSeen,
     DqmQuality,
     HarvestJob,
+    HarvestTaskCounts,
+    NoHarvestFile,
     ItemProblem,
 ]
 FACT_TYPES: dict[str, type[Any]] = {cls.kind: cls for cls in get_args(Fact)}

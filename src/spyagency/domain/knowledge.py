@@ -21,8 +21,10 @@ from spyagency.domain.facts import (
     GlobalTagMap,
     HarvestFile,
     HarvestJob,
+    HarvestTaskCounts,
     IovSeen,
     ItemProblem,
+    NoHarvestFile,
     PromptRecoSwitch,
     RecoReleased,
     RunInfo,
@@ -154,6 +156,23 @@ class RunKnowledge:
             (f for f in self.table.facts_of(HarvestJob) if f.stream in wanted),
             key=lambda f: (f.stream, f.producer),
         )
+
+    def harvest_tasks(self, producer: str, streams: Iterable[str]) -> list[HarvestTaskCounts]:
+        wanted = set(streams)
+        return sorted(
+            (
+                f
+                for f in self.table.facts_of(HarvestTaskCounts)
+                if f.producer == producer and f.stream in wanted
+            ),
+            key=lambda f: f.stream,
+        )
+
+    def no_harvest_file(self, input_tag: str) -> NoHarvestFile | None:
+        for f in self.table.facts_of(NoHarvestFile):
+            if f.input_tag == input_tag:
+                return f
+        return None
 
     def observations(self) -> list[Observation]:
         return self.table.observations()

@@ -11,8 +11,10 @@ down:
    evidence read for this harvest and good; until then the workflow stays at its step.
 3. An upload refused because its since was below the FCSR: ``rejected_late``.
 4. Positive evidence of no payload by design (a ``/no/output`` job report of this producer's
-   harvest task, or the alignment's veto bin read from DQM), and an earlier IOV covering the
-   run: ``no_payload``. Absence (no job document, no file) is never such evidence.
+   harvest task; its task reported finished without failure and a full listing of the
+   harvest area made after that holding none of its files; or the alignment's veto bin read
+   from DQM), and an earlier IOV covering the run: ``no_payload``. Absence alone (no job
+   document, no file) is never such evidence.
 5. An upload the service reported as failed: ``upload_failed``; an upload log whose words fit
    nothing known: ``unknown``.
 6. Otherwise the furthest step reached (``upload_attempted``, ``harvested``, ``harvesting``,
@@ -159,9 +161,11 @@ def prove_no_payload(
     still covers the run in every destination tag (so PromptReco has valid conditions).
 
     The evidence is a statement by a producer, never an absence: a job report of this
-    producer's own AlcaHarvest task that names ``/no/output``, or the alignment's veto read
-    from its ``statusResults`` bins. A harvest that worked at its first try leaves no job
-    document at all (WMCore ChangeState), so "no document" says nothing either way.
+    producer's own AlcaHarvest task that names ``/no/output``; the task's agent reporting it
+    finished without failure, followed by a full listing of the harvest area that holds no
+    file of the workflow's input tags; or the alignment's veto read from its
+    ``statusResults`` bins. A harvest that worked at its first try leaves no job document at
+    all (WMCore ChangeState), so "no document" says nothing either way.
     """
     if knowledge.harvest_files(spec.input_tags):
         return None
@@ -178,6 +182,8 @@ def prove_no_payload(
                 knowledge.seen_at(job),
             )
             break
+    if reason is None:
+        reason = _finished_without_files(spec, knowledge, streams)
     dqm = knowledge.dqm(spec.name)
     if reason is None and spec.vetoable and dqm is not None and dqm.alignment_read and dqm.vetoed:
         reason = Evidence(Source.DQM, "DB update vetoed by the alignment", knowledge.seen_at(dqm))
@@ -198,6 +204,31 @@ def prove_no_payload(
             )
         )
     return Proof(reason.at or knowledge_time(knowledge), tuple(items))
+
+
+def _finished_without_files(
+    spec: WorkflowSpec, knowledge: RunKnowledge, streams: tuple[str, ...]
+) -> Evidence | None:
+    """The producer's harvest task reported finished without failure, and every input tag
+    of the workflow found absent by a full listing made after that report. An AlcaHarvest
+    job copies its files out before it ends, so that listing saw all the job wrote."""
+    for task in knowledge.harvest_tasks(spec.producer, streams):
+        reported = knowledge.seen_at(task)
+        if not task.finished_ok or reported is None:
+            continue
+        absent = [knowledge.no_harvest_file(tag) for tag in spec.input_tags]
+        if not all(a is not None and a.after >= reported for a in absent):
+            continue
+        listed = [knowledge.seen_at(a) for a in absent if a is not None]
+        tags = ", ".join(spec.input_tags)
+        return Evidence(
+            Source.HARVEST,
+            f"harvest task of {task.producer} ({task.stream}) finished: {task.succeeded} "
+            f"job(s) succeeded, none failed; the harvest area listed after it holds no file "
+            f"of {tags}",
+            max((t for t in listed if t is not None), default=reported),
+        )
+    return None
 
 
 def problems_of(
@@ -404,9 +435,22 @@ def _progress(
         if len(files) > 1:
             items.append(Evidence(Source.HARVEST, f"harvested {len(files)} times (duplicates)"))
         return WorkflowState.HARVESTED, items
+    tasks = knowledge.harvest_tasks(spec.producer, streams)
+    if tasks:
+        task = tasks[0]
+        return WorkflowState.HARVESTING, [
+            Evidence(
+                Source.WMSTATS,
+                f"harvest task of {task.producer} ({task.stream}): {task.succeeded} succeeded, "
+                f"{task.failed} failed, {task.active} other; subscriptions "
+                f"{task.subscriptions_finished} finished, {task.subscriptions_open} open",
+                knowledge.seen_at(task),
+            )
+        ]
     done = [s for s in streams if knowledge.stream_done(s)]
     if done and len(done) == len(streams):
+        # run_stream_done covers the whole Express workflow (harvest and uploads included).
         return WorkflowState.HARVESTING, [
-            Evidence(Source.TIER0, f"express done: {', '.join(done)}")
+            Evidence(Source.TIER0, f"Express workflow finished: {', '.join(done)}")
         ]
     return WorkflowState.WAITING_EXPRESS, []

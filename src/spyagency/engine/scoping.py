@@ -12,7 +12,13 @@ from spyagency.domain.policy import Policy
 from spyagency.domain.requirements import expected_workflows
 from spyagency.domain.states import UploadOutcome
 from spyagency.spies.harvest_files import FILE_NAME as HARVEST_FILE_NAME
-from spyagency.spies.scope import PollScope, RunScope, UploadScope, WorkflowScope
+from spyagency.spies.scope import (
+    FinishedHarvest,
+    PollScope,
+    RunScope,
+    UploadScope,
+    WorkflowScope,
+)
 
 
 def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> RunScope:
@@ -21,6 +27,7 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
     expectation = expected_workflows(knowledge, catalogue, policy)
     workflows = []
     uploads: list[UploadScope] = []
+    finished: dict[str, FinishedHarvest] = {}
     for name, spec in expectation.expected.items():
         tags = set(spec.destination_tags)
         files = knowledge.harvest_files(spec.input_tags)
@@ -30,6 +37,8 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
         for marker in markers:
             tags.update(marker.destination_tags)
         streams = expectation.streams.get(name, ())
+        for harvest_over in _finished_harvests(knowledge, spec.producer, spec.input_tags, streams):
+            finished.setdefault(harvest_over.input_tag, harvest_over)
         workflows.append(
             WorkflowScope(
                 name=name,
@@ -39,7 +48,7 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
                 destination_tags=tuple(sorted(tags)),
                 dqm_folder=spec.dqm_folder,
                 streams=streams,
-                harvest_mark=_harvest_mark(knowledge, files, streams),
+                harvest_mark=_harvest_mark(knowledge, spec.producer, files, streams),
             )
         )
         settled = {
@@ -76,7 +85,24 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
                 (p.source.value, p.item) for p in knowledge.table.facts_of(ItemProblem) if p.open
             )
         ),
+        finished_harvests=tuple(finished[tag] for tag in sorted(finished)),
     )
+
+
+def _finished_harvests(
+    knowledge: RunKnowledge, producer: str, input_tags: tuple[str, ...], streams: Iterable[str]
+) -> Iterable[FinishedHarvest]:
+    """The input tags whose producer's harvest task is reported finished without failure,
+    with no file known and no absence checked by a listing since that report."""
+    for task in knowledge.harvest_tasks(producer, streams):
+        reported = knowledge.seen_at(task)
+        if not task.finished_ok or reported is None:
+            continue
+        for tag in input_tags:
+            absent = knowledge.no_harvest_file(tag)
+            if knowledge.harvest_files([tag]) or (absent is not None and absent.after >= reported):
+                continue
+            yield FinishedHarvest(tag, reported)
 
 
 def harvest_output_names(lfns: Iterable[str]) -> tuple[str, ...]:
@@ -101,14 +127,20 @@ def harvest_output_names(lfns: Iterable[str]) -> tuple[str, ...]:
 
 
 def _harvest_mark(
-    knowledge: RunKnowledge, files: Iterable[HarvestFile], streams: Iterable[str]
+    knowledge: RunKnowledge, producer: str, files: Iterable[HarvestFile], streams: Iterable[str]
 ) -> tuple[str, ...]:
     # The harvested files when there are any (a new one is a new harvest); else the harvest
-    # jobs, whose success without output is the evidence of a harvest that wrote nothing.
+    # jobs and the producer's task, whose end without output is a harvest that wrote nothing.
     harvested = tuple(sorted(f"file {f.input_tag} {f.uuid}" for f in files))
     if harvested:
         return harvested
-    return tuple(sorted(f"job {j.stream} {j.state.value}" for j in knowledge.harvest_jobs(streams)))
+    streams = tuple(streams)
+    jobs = (f"job {j.stream} {j.state.value}" for j in knowledge.harvest_jobs(streams))
+    tasks = (
+        f"task {t.stream} {'over' if t.finished_ok else 'going'}"
+        for t in knowledge.harvest_tasks(producer, streams)
+    )
+    return tuple(sorted((*jobs, *tasks)))
 
 
 def poll_scope(

@@ -42,6 +42,13 @@ files by name:
   within that many cycles: 10 for a young folder, 70 for the ~70,000 names of a year's end
   (a filesystem that does not move a folder's mtime can hide an upload marker as long).
 
+When the scope lists finished harvests (``RunScope.finished_harvests``: a producer's task
+reported over without failure, no file of an input tag known), the cycle lists every year
+folder in full and reports each such input tag that no listed name carries as a
+``NoHarvestFile``: the AlcaHarvest job copies its files out before it ends, so a listing made
+after its end sees everything it wrote. An input tag with files in that listing waits for the
+usual reading and forces no further listing.
+
 A new output is reported when the scope names one of its files, or once it is older than
 ``unnamed_grace_ns`` (by its mtime against the poll's time) if nobody names it. A listing
 can meet an output before WMStats names it; reporting it then would make what the spy reports
@@ -67,7 +74,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from spyagency.domain.facts import HarvestFile, UploadMarker
+from spyagency.domain.facts import HarvestFile, NoHarvestFile, UploadMarker
 from spyagency.domain.states import Source
 from spyagency.spies.failures import SchemaViolation, SourceFailure
 from spyagency.spies.harvest_files import (
@@ -232,6 +239,9 @@ class HarvestAreaSpy:
         self._markers: dict[HarvestStem, Stamp] = {}
         self._listings: dict[Path, _FolderListing] = {}
         self._list_all_next = False  # the last cycle could not list a folder
+        # Finished harvests (run, input tag) a full listing found files for: no more forced
+        # listings for them (their files are reported by the usual reading).
+        self._with_files: set[tuple[int, str]] = set()
         self._probe_next = False  # the last cycle found half an output
         self.reads = 0  # files opened, for tests and metrics
         self.listings = 0  # year folders listed, for tests and metrics
@@ -251,12 +261,16 @@ class HarvestAreaSpy:
         folders = self._year_folders(scope, findings)
         named = _named_by_year(scope) if folders else {}
         vouched_before = scope.now.timestamp() * 1e9 - self.unnamed_grace_ns
+        awaited = self._awaited_absences(scope)
+        listed: list[_FolderListing] = []
         for folder in folders:
             names = named.get(folder.name, [])
-            visit = self._listing(folder, names, findings)
+            visit = self._listing(folder, names, findings, force=bool(awaited))
             if visit is None:
                 continue
             listing, probing = visit
+            if listing.cycles_since_listing == 0:
+                listed.append(listing)
             prefix = os.path.join(folder, "")
             here: dict[HarvestStem, _Output] = {}  # the outputs first met in this folder
             for name, (stem, kind) in listing.files_of_runs(scope):
@@ -279,6 +293,8 @@ class HarvestAreaSpy:
         runs = {run.run: run for run in scope.runs}
         for stem in sorted(outputs):
             self._read_output(stem, outputs[stem], findings, runs.get(stem.run))
+        if awaited and folders and len(listed) == len(folders):
+            self._report_absences(awaited, listed, findings)
         # A folder that could not be listed is listed in full next time; an unreadable file
         # needs no listing, it is stat'ed and retried every cycle while its run is in scope.
         self._list_all_next = any(error.run is None for error in findings.errors)
@@ -303,18 +319,50 @@ class HarvestAreaSpy:
             return True
         return min(mtime for mtime, _ in output.stamps.values()) <= before_ns
 
+    def _awaited_absences(self, scope: PollScope) -> dict[tuple[int, str], datetime]:
+        """(run, input tag) -> when its harvest was reported over, for the finished harvests
+        of the scope not already found to have files by an earlier full listing."""
+        awaited = {
+            (run.run, harvest.input_tag): harvest.reported_at
+            for run in scope.runs
+            for harvest in run.finished_harvests
+        }
+        self._with_files &= awaited.keys()
+        return {key: at for key, at in awaited.items() if key not in self._with_files}
+
+    def _report_absences(
+        self,
+        awaited: dict[tuple[int, str], datetime],
+        listings: list[_FolderListing],
+        findings: Findings,
+    ) -> None:
+        """Say, from this cycle's full listings of every year folder, which finished harvests
+        left no file of their input tag. One that did is left to the usual reading (its file
+        is reported once read) and needs no forced listing again."""
+        present = {
+            (stem.run, stem.input_tag)
+            for listing in listings
+            for run, _ in awaited
+            for stem, _kind in listing.by_run.get(run, {}).values()
+        }
+        for (run, input_tag), reported in sorted(awaited.items()):
+            if (run, input_tag) in present:
+                self._with_files.add((run, input_tag))
+                continue
+            findings.observe(NoHarvestFile(run=run, input_tag=input_tag, after=reported))
+
     def _listing(
-        self, folder: Path, named: list[str], findings: Findings
+        self, folder: Path, named: list[str], findings: Findings, *, force: bool = False
     ) -> tuple[_FolderListing, bool] | None:
         """The folder's harvest files, and whether the folder is being probed: listed, or the
         last listing plus the named files a probe found, or the last listing alone if the
-        folder cannot have changed."""
+        folder cannot have changed. ``force`` asks for a full listing whatever is due."""
         started_ns = time.time_ns()
         known = self._listings.get(folder)
         try:
             info = os.stat(folder)
             identity = (info.st_ino, info.st_mtime_ns)
-            if known is not None and not self._listing_due(known):
+            if known is not None and not force and not self._listing_due(known):
                 # The identity stays the last listing's: a probe is no listing, so the next
                 # cycle probes again rather than trusting this one as complete.
                 known.cycles_since_listing += 1

@@ -30,6 +30,16 @@ class WorkflowScope:
 
 
 @dataclass(frozen=True)
+class FinishedHarvest:
+    """An input tag whose producer's harvest task was reported finished without failure (at
+    ``reported_at``) while no file of it is known: the harvest spy says, from a full listing
+    made after that, whether the area holds none (``NoHarvestFile``)."""
+
+    input_tag: str
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
 class UploadScope:
     """A harvested file whose upload outcome is still to be learnt from the upload logs."""
 
@@ -60,6 +70,8 @@ class RunScope:
     # The run's items still recorded as unreadable, as (source, item): a spy that reads one
     # of them fine again says so (``Findings.item_ok``), which closes the problem.
     open_problems: tuple[tuple[str, str], ...] = ()
+    # Input tags whose harvest is over with no file known and no absence checked since.
+    finished_harvests: tuple[FinishedHarvest, ...] = ()
 
 
 @dataclass(frozen=True)

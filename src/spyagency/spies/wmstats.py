@@ -9,6 +9,11 @@ summary only for a job that failed or succeeded after a retry, so a request with
 nothing (a first-try success leaves none): no fact is made of it. Only a summary naming the
 ``/no/output`` placeholder says that a harvest wrote nothing.
 
+One ``HarvestTaskCounts`` per producer whose AlcaHarvest task the request's ``AgentJobInfo``
+reports: the counts there include first-try successes, and a task whose jobs all succeeded
+and whose subscriptions are finished is the producer's statement that its harvest is over
+(the harvest spy then checks the area for its files).
+
 A request is settled once its jobdetail was read twice with the same outcome while the
 requestcache already called it completed (or later): a completed request runs no more jobs, so
 its jobdetail cannot change and is not asked again. Twice, because one garbled answer must not
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from spyagency.domain.facts import HarvestJob
+from spyagency.domain.facts import HarvestJob, HarvestTaskCounts
 from spyagency.domain.states import Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
 from spyagency.spies.confirmation import SecondReadings
@@ -92,6 +97,19 @@ class WmStatsSpy(HttpSpy):
                 continue
             if request is not None:
                 findings.item_ok(stopped[run], item)
+                for task in request.tasks:
+                    findings.observe(
+                        HarvestTaskCounts(
+                            run=run,
+                            stream=stream,
+                            producer=task.producer,
+                            succeeded=task.succeeded,
+                            failed=task.failed,
+                            active=task.active,
+                            subscriptions_finished=task.subscriptions_finished,
+                            subscriptions_open=task.subscriptions_open,
+                        )
+                    )
                 wanted.append((request, stopped[run]))
         wanted.sort(key=lambda pair: (pair[0].run, pair[0].stream))
         await gather_into(findings, (self._jobs(r, s, findings.child()) for r, s in wanted))
@@ -121,7 +139,8 @@ class WmStatsSpy(HttpSpy):
         findings.item_ok(run, item)
         if request.completed:
             # Read after the requestcache called it completed: final once read twice alike.
-            outcome = tuple((p, s.outcome()) for p, s in summaries.items())
+            # The task counts come with the request: equal readings must agree on them too.
+            outcome = (request.tasks, *((p, s.outcome()) for p, s in summaries.items()))
             if self._read_once.agree((request.run, request.name), outcome):
                 self._settled[request.name] = request.run
         for producer, summary in summaries.items():

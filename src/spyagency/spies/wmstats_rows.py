@@ -10,6 +10,9 @@ The shapes, as docs/protocols.d/wmstats.md traces them to dmwm/WMCore:
   {<site>: {"errorCount": n, "samples": [<job summary>]}}}}}}]}``, and ``{"result": [{}]}``
   when the request has no job summary at all. A job summary exists only for a job that failed
   or succeeded after a retry, so its absence says nothing.
+* A request document's ``AgentJobInfo`` holds, per agent and per task, the count of jobs
+  in each state (first-try successes included) and the task's subscription status
+  (``finished``/``open``), written by WMCore's AnalyticsDataCollector at task level.
 * Each PromptCalibProd producer has its own AlcaHarvest task, whose last path part is
   ``<alca skim task>AlcaHarvestALCARECOStream<producer>``; its ``...AlcaHarvestLogCollect``
   and ``...ConditionSqlite`` children are not harvests.
@@ -25,7 +28,14 @@ from typing import Any
 from spyagency.domain.states import HarvestJobState
 from spyagency.spies.documents import loads_strict
 from spyagency.spies.failures import SchemaViolation
-from spyagency.spies.parsing import as_list, as_mapping, compact, optional_str, run_number
+from spyagency.spies.parsing import (
+    as_list,
+    as_mapping,
+    compact,
+    optional_str,
+    run_number,
+    to_int,
+)
 
 REQUEST_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 EXPRESS_NAME = re.compile(r"^Express_Run(?P<run>[1-9][0-9]{1,6})_Stream(?P<stream>[A-Za-z0-9_]+)$")
@@ -46,11 +56,35 @@ COMPLETED_STATUSES = frozenset({"completed", "closed-out", "announced", "normal-
 
 
 @dataclass(frozen=True)
+class TaskCounts:
+    """The job counts of one producer's AlcaHarvest task, summed over the agents."""
+
+    producer: str
+    succeeded: int = 0
+    failed: int = 0
+    active: int = 0
+    subscriptions_finished: int = 0
+    subscriptions_open: int = 0
+
+    def plus(self, other: TaskCounts) -> TaskCounts:
+        return TaskCounts(
+            self.producer,
+            self.succeeded + other.succeeded,
+            self.failed + other.failed,
+            self.active + other.active,
+            self.subscriptions_finished + other.subscriptions_finished,
+            self.subscriptions_open + other.subscriptions_open,
+        )
+
+
+@dataclass(frozen=True)
 class ExpressRequest:
     name: str
     run: int
     stream: str
     status: str | None = None
+    # Per producer, what the agents report about its AlcaHarvest task (``AgentJobInfo``).
+    tasks: tuple[TaskCounts, ...] = ()
 
     @property
     def completed(self) -> bool:
@@ -96,9 +130,55 @@ def parse_request(name: str, info: Any) -> ExpressRequest | None:
         if "Run" in item and run_number(item["Run"]) != run:
             raise SchemaViolation(f"'Run' {item['Run']!r:.20} differs from the name")
         status = optional_str(item, "RequestStatus")
+        tasks = harvest_task_counts(item.get("AgentJobInfo"))
     except SchemaViolation as bad:
         raise SchemaViolation(f"request {name}: {bad.message}", compact(item)) from None
-    return ExpressRequest(name, run, stream, status)
+    return ExpressRequest(name, run, stream, status, tasks)
+
+
+def harvest_task_counts(agents: Any) -> tuple[TaskCounts, ...]:
+    """Per producer, the job counts and subscription state of its AlcaHarvest task, summed
+    over the agents of ``AgentJobInfo`` (WMCore AnalyticsDataCollector, task level):
+    ``{<agent>: {"tasks": {<task path>: {"status": {<job state>: n | {<sub-state>: n}},
+    "subscription_status": {"finished": n, "open": n, "total": n}}}}}``."""
+    found: dict[str, TaskCounts] = {}
+    for agent, info in as_mapping(agents or {}, "AgentJobInfo").items():
+        tasks = as_mapping(as_mapping(info, f"agent {agent}").get("tasks") or {}, "tasks")
+        for path, entry in tasks.items():
+            producer = harvest_producer(path)
+            if not producer:
+                continue
+            counts = _task_counts(producer, as_mapping(entry, f"task {path}"))
+            known = found.get(producer)
+            found[producer] = counts if known is None else known.plus(counts)
+    return tuple(found[p] for p in sorted(found))
+
+
+def _task_counts(producer: str, entry: Mapping[str, Any]) -> TaskCounts:
+    succeeded = failed = active = 0
+    for state, value in as_mapping(entry.get("status") or {}, "task status").items():
+        jobs = _jobs(value, f"task status {state!r}")
+        if state == "success":
+            succeeded += jobs
+        elif state == "failure":
+            failed += jobs
+        else:
+            # Queued, submitted, cool-off, paused, or a state we do not know: not finished.
+            active += jobs
+    subscriptions = as_mapping(entry.get("subscription_status") or {}, "subscription_status")
+    finished = to_int(subscriptions.get("finished", 0), "subscriptions finished")
+    still_open = to_int(subscriptions.get("open", 0), "subscriptions open")
+    return TaskCounts(producer, succeeded, failed, active, finished, still_open)
+
+
+def _jobs(value: Any, what: str) -> int:
+    """A job count, or the sum of a state's sub-states (``{"first": 1, "retry": 2}``)."""
+    if isinstance(value, Mapping):
+        return sum(_jobs(v, what) for v in value.values())
+    count = to_int(value, what)
+    if count < 0:
+        raise SchemaViolation(f"{what} must not be negative, got {count}")
+    return count
 
 
 def _result_dicts(body: Any, what: str) -> list[Mapping[str, Any]]:
