@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -13,7 +14,10 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from spyagency.bootstrap import build_spies
 from spyagency.config import ConfigError, Settings, load_settings, parse_settings
+from spyagency.domain.clock import ManualClock
+from spyagency.spies.upload_log import UploadLogSpy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -359,3 +363,19 @@ def test_retention_settings() -> None:
     assert keep.retention.max_age_days == 0
     with pytest.raises(ConfigError, match=r"retention\.compact_every_hours"):
         parse_settings({"retention": {"compact_every_hours": 0}})
+
+
+def test_the_too_late_wording_is_a_setting_that_reaches_the_upload_log_spy() -> None:
+    settings = parse_settings(
+        {
+            "sources": {
+                "upload_log": {"url": "http://127.0.0.1:9/logs/dropBox/"},
+                "upload_late_wording": ["Refused: Since Below FCSR"],
+            }
+        }
+    )
+    schedules = build_spies(settings, ManualClock(datetime(2026, 6, 1, tzinfo=UTC)))
+    (spy,) = [s.spy for s in schedules if isinstance(s.spy, UploadLogSpy)]
+    assert spy.late_wording == ("refused: since below fcsr",)
+    with pytest.raises(ConfigError, match="upload_late_wording"):
+        parse_settings({"sources": {"upload_late_wording": []}})

@@ -56,6 +56,7 @@ from spyagency.spies.oms import OmsRunsSpy
 from spyagency.spies.retry import RetryPolicy
 from spyagency.spies.tier0 import T0DataServiceSpy
 from spyagency.spies.upload_log import UploadLogSpy
+from spyagency.spies.upload_log_rows import LATE_WORDING
 from spyagency.spies.wmstats import WmStatsSpy
 from spyagency.store.controls import SIGNALS_ENABLED
 from spyagency.store.database import build_engine
@@ -171,7 +172,15 @@ def build_spies(
             else None,
         )
     )
-    built.append((logs, UploadLogSpy(logs.url, clock=now, **_http(logs)) if logs.url else None))
+    wording = tuple(sources.upload_late_wording or LATE_WORDING)
+    built.append(
+        (
+            logs,
+            UploadLogSpy(logs.url, clock=now, late_wording=wording, **_http(logs))
+            if logs.url
+            else None,
+        )
+    )
     built.append((dqm, DqmSpy(dqm.url, clock=now, **_http(dqm)) if dqm.url else None))
     schedules = []
     for source, spy in built:

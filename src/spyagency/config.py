@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -86,6 +86,12 @@ class SourcesSettings(Section):
     wmstats: SourceSettings = SourceSettings()
     conddb_schema: str | None = None
     prompt_global_tags: list[str] = []
+    # The phrases (any case) that mark a pcl upload refused as too late in an upload log.
+    # Unset: the built-in list (the last public backend's wording and the clients' "too
+    # late"); today's service does not publish its own, so operators set it when they learn it.
+    upload_late_wording: list[Annotated[str, Field(min_length=3, max_length=200)]] | None = Field(
+        default=None, min_length=1
+    )
 
     def by_source(self) -> dict[Source, SourceSettings]:
         return {source: getattr(self, source.value) for source in Source}

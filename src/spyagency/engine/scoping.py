@@ -51,10 +51,12 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
                 harvest_mark=_harvest_mark(knowledge, spec.producer, files, streams),
             )
         )
+        # A log whose words fit nothing known is asked again: it may still grow, and a
+        # wording learnt later (a setting, then a restart) classifies it.
         settled = {
             (r.input_tag, r.uuid)
             for r in knowledge.upload_results(spec.input_tags)
-            if r.outcome is not UploadOutcome.PENDING
+            if r.outcome not in (UploadOutcome.PENDING, UploadOutcome.NOT_KNOWN)
         }
         marker_tags = {(m.input_tag, m.uuid): m.destination_tags for m in markers}
         uploads.extend(
