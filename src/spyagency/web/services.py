@@ -30,29 +30,28 @@ class ChangeFeed:
     """
 
     def __init__(self) -> None:
-        self._condition: asyncio.Condition | None = None
+        # One event per generation, replaced at each notification. No lock: a waiter that is
+        # cancelled (a live page closed) holds nothing, so it can never leave the feed wedged,
+        # and ``notify`` never waits for anyone.
+        self._event: asyncio.Event | None = None
         self.generation = 0
 
-    def _get(self) -> asyncio.Condition:
-        if self._condition is None:
-            self._condition = asyncio.Condition()
-        return self._condition
-
     async def notify(self) -> None:
-        condition = self._get()
-        async with condition:
-            self.generation += 1
-            condition.notify_all()
+        self.generation += 1
+        event, self._event = self._event, None
+        if event is not None:
+            event.set()
 
     async def wait(self, timeout: float) -> bool:
         """Wait for the next notification; False on timeout."""
-        condition = self._get()
-        async with condition:
-            try:
-                await asyncio.wait_for(condition.wait(), timeout)
-            except TimeoutError:
-                return False
-            return True
+        if self._event is None:
+            self._event = asyncio.Event()
+        event = self._event
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 @dataclass
