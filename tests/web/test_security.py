@@ -69,6 +69,14 @@ async def test_revoked_unknown_and_malformed_tokens_are_401(world: World) -> Non
     assert actions[:2] == ["token.revoke", "token.issue"]
 
 
+async def test_a_token_revoked_from_a_clock_ahead_is_refused_at_once(world: World) -> None:
+    plaintext = issue_token(world.store, "laptop", Role.EXPERT, NOW)
+    assert revoke_tokens(world.store, "laptop", NOW + timedelta(hours=1)) == 1
+    async with client_for(world.services) as client:
+        answer = await client.get("/api/v1/runs", headers={"Authorization": f"Bearer {plaintext}"})
+    assert answer.status_code == 401
+
+
 async def test_a_bad_token_is_refused_even_where_reading_is_open(world: World) -> None:
     world.services.settings = world.services.settings.model_copy(update={"open_read": True})
     async with client_for(world.services) as client:

@@ -24,8 +24,12 @@ class ApiToken:
     created_at: datetime
     revoked_at: datetime | None
 
-    def active(self, now: datetime) -> bool:
-        return self.revoked_at is None or self.revoked_at > now
+    @property
+    def active(self) -> bool:
+        # Revoked means revoked: the revoking host's clock (an operator's laptop, the CLI
+        # beside a demo's scaled clock) may run ahead of this server's, so the time a token
+        # was revoked is never compared with "now".
+        return self.revoked_at is None
 
 
 class ApiTokenRepository:
