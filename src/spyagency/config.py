@@ -222,6 +222,9 @@ class WebSettings(Section):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
+    # The largest request body accepted (forms and API calls are a few hundred bytes); a
+    # larger one is refused with 413 before anything reads it.
+    max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
 
 
 class EngineSettings(Section):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spyagency.engine.leadership import ENGINE_LEASE
@@ -79,6 +81,64 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimit:
+    """Refuses a request body larger than ``limit`` bytes with 413, before any route reads
+    it: by its declared length at once, else as soon as the streamed body passes the limit.
+    The body is never echoed back."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # An HTTPException: FastAPI passes it on from body parsing, and the app's
+                    # exception middleware answers it as any other 413.
+                    raise _BodyTooLarge(413, _too_large_detail(self.limit))
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large(send, self.limit)
+
+
+class _BodyTooLarge(HTTPException):
+    pass
+
+
+def _too_large_detail(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = json.dumps({"detail": _too_large_detail(limit)}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def _pages_router_factory() -> Callable[[WebServices], APIRouter] | None:
     """The HTML pages' ``router(services)``, when the pages package is installed."""
     if importlib.util.find_spec(PAGES_MODULE) is None:
@@ -100,6 +160,9 @@ def create_app(services: WebServices) -> FastAPI:
     )
     app.state.services = services
     app.state.cookie_secret = secret_for(services.settings)
+    # An oversized body is refused before any route sees it; SecurityHeaders, added after,
+    # is the outer one, so the 413 carries the security headers too.
+    app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(Exception)
