@@ -260,6 +260,15 @@ def field_annotation(key: str) -> Any:
     return model.model_fields[last].annotation
 
 
+def field_metadata(key: str) -> list[Any]:
+    """The constraints (``Ge``, ``Le``...) declared on ``key``'s field."""
+    model: Any = Settings
+    *parents, last = key.split(".")
+    for part in parents:
+        model = model.model_fields[part].annotation
+    return list(model.model_fields[last].metadata)
+
+
 def valid_values(key: str) -> st.SearchStrategy[Any]:
     """Values every setting of ``key``'s type accepts (table-valued settings aside)."""
     annotation = field_annotation(key)
@@ -275,7 +284,8 @@ def valid_values(key: str) -> st.SearchStrategy[Any]:
     if float in options:
         return st.floats(min_value=0.5, max_value=1e6)
     if int in options:
-        return st.integers(min_value=1, max_value=10)
+        low = max([1, *(getattr(m, "ge", 1) for m in field_metadata(key))])
+        return st.integers(min_value=low, max_value=low + 9)
     if str in options:
         return TEXT
     return st.nothing()
