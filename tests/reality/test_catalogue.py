@@ -198,3 +198,11 @@ def test_pixel_alignments_carry_alignment_quality_in_their_folders() -> None:
         assert spec is not None and spec.dqm_folder == folder and spec.quality == "alignment"
     others = [s for s in catalogue.workflows if s.name not in ALIGNMENTS]
     assert all(s.quality == "none" for s in others)
+
+
+def test_only_the_low_granularity_alignment_can_be_vetoed() -> None:
+    """Only SiPixelAli books the "DB update vetoed" bin (MillePedeDQMModule.cc); the HG
+    variants book a grid of fraction checks, so no veto can ever be read from them."""
+    catalogue = load_catalogue()
+    vetoable = sorted(spec.name for spec in catalogue.workflows if spec.vetoable)
+    assert vetoable == ["SiPixelAli"]

@@ -94,7 +94,9 @@ def test_harvest_files_are_real(quiet: Scenario, tmp_path: Path) -> None:
         }
         assert prod["inputTag"] == input_tag
         assert prod["destinationDatabase"] == "oracle://cms_orcon_prod/CMS_CONDITIONS"
-        assert list(prod["destinationTags"].values()) == [{}]
+        # Every destination of the output, as its _prod.json lists them.
+        assert set(prod["destinationTags"]) == set(record.out.spec.destination_tags)
+        assert all(value == {} for value in prod["destinationTags"].values())
         assert db.stat().st_mtime == record.created_at
         # The upload service files its log under the sha1 of the upload tarball, not of the
         # .db (dmwm/T0 ConditionUpload/upload.py): the two differ.
@@ -124,28 +126,38 @@ def test_conddb_schema_global_tag_and_iovs(quiet: Scenario, tmp_path: Path) -> N
                 "SELECT TAG_NAME FROM GLOBAL_TAG_MAP WHERE GLOBAL_TAG_NAME=?", (gt,)
             )
         }
-        assert mapped == set(world.catalogue.destination_tags())
+        # The Prompt GT maps one tag per record and label; every destination tag exists.
+        outputs = set(world.catalogue.destination_tags().values())
+        assert mapped == {out.prompt_gt_tag for out in outputs}
+        assert "SiStripApvGain_PCL_v0_prompt" in mapped
+        assert "SiStripApvGain_PCL_v0_hlt" not in mapped
         tags = dict(conn.execute("SELECT NAME, SYNCHRONIZATION FROM TAG"))
-        assert tags["SiStripApvGain_PCL_v0_prompt"] == "pcl"
+        assert set(tags) == set(world.catalogue.destination_tags())
+        assert tags["SiStripApvGain_PCL_v0_prompt"] == tags["SiStripApvGain_PCL_v0_hlt"] == "pcl"
         rows = conn.execute(
             "SELECT TAG_NAME, SINCE, INSERTION_TIME, PAYLOAD_HASH FROM IOV"
         ).fetchall()
         runs_in_db = {r[0] for r in conn.execute("SELECT RUN_NUMBER FROM RUN_INFO")}
     assert rows and runs_in_db == set(world.started)
     ok = [f for f in world.files.values() if f.verdict == "ok"]
-    assert len({(f.out.spec.destination_tag, f.inserted_at) for f in ok}) <= len(rows)
+    assert any(len(f.out.spec.destination_tags) > 1 for f in ok), "a two-tag upload was made"
     for record in ok:
-        # The payload in the CondDB is the one in the harvested file, inserted at upload time.
+        # The payload in the CondDB is the one in the harvested file, inserted at upload time
+        # into every destination tag of the output.
         with read_only(tmp_path / "harvest" / "2026" / f"{record.out.file_stem}.db") as conn:
             harvested = {h for (h,) in conn.execute("SELECT PAYLOAD_HASH FROM IOV")}
         assert record.inserted_at is not None
+        assert record.written_tags == record.out.spec.destination_tags
         stamp = sqlite_timestamp(record.inserted_at)
-        in_condb = {r[3] for r in rows if r[0] == record.out.spec.destination_tag and r[2] == stamp}
-        assert in_condb == harvested
+        for tag in record.out.spec.destination_tags:
+            in_condb = {r[3] for r in rows if r[0] == tag and r[2] == stamp}
+            assert in_condb == harvested, tag
     baseline = quiet.start - BASELINE_AGE_S
     baselines = [r for r in rows if parse_iso(r[2]) == baseline]
-    # Every destination tag has history from before the simulated day (one baseline IOV).
-    assert {r[0] for r in baselines} == mapped
+    # Every destination tag, mapped in the Prompt GT or not, has history from before the
+    # simulated day (one baseline IOV).
+    assert {r[0] for r in baselines} == set(tags)
+    assert len(baselines) == len(tags)
     assert all(r[1] in (1, (1 << 32) | 1) for r in baselines)
     for _, _, inserted, _ in rows:
         assert len(inserted) == len("2026-06-01 12:00:00.000000")

@@ -168,7 +168,12 @@ def test_wmstats_requestcache_and_jobdetail(live_day: LiveSim) -> None:
     jobs = world.harvest_jobs[name]
     (agent,) = entry["AgentJobInfo"].values()
     assert agent["workflow"] == name and agent["type"] == "agent_request"
-    assert agent["status"]["success"] == sum(not j.failed for j in jobs)
+    # Counted per producer's job, first-try successes included (the agent's job database).
+    express = stream_plan(world.runs, name)
+    assert express is not None
+    ended = producer_jobs(express, jobs)
+    assert agent["status"]["success"] == sum(not j.failed for j in ended)
+    assert set(agent["tasks"]) == {harvest_task(name, "Express", j.producer) for j in ended}
 
     # jobdetail: task -> state -> exit code -> site -> {errorCount, samples}; a job leaves a
     # summary only when it failed or succeeded after a retry.

@@ -12,7 +12,7 @@ import pytest
 from spyagency.simulator.records import FileRecord
 from spyagency.simulator.scenario import HOUR, Scenario, load_scenario
 from spyagency.simulator.timefmt import sqlite_timestamp
-from spyagency.simulator.truth import world_truth
+from spyagency.simulator.truth import output_provable_at, world_truth
 from spyagency.simulator.uploads import TOO_LATE_WORDING
 from spyagency.simulator.world import World
 
@@ -51,7 +51,13 @@ def test_late_pcl_uploads_are_rejected_and_synced_ones_moved(
     for record in world.files.values():
         assert record.fcsr_at_upload is not None
         log = world.upload_logs[record.file_hash].to_json()
-        status = log["itemStatus"][record.out.spec.destination_tag]
+        tags = record.out.spec.destination_tags
+        # One item status per destination tag, all with the same verdict.
+        assert set(log["itemStatus"]) == set(tags)
+        status, *others = log["itemStatus"].values()
+        assert all(other == status for other in others)
+        for tag in tags:
+            assert f"dest tag {tag}" in log["log"]
         if record.verdict == "rejected_late":
             assert record.out.spec.synchronization == "pcl"
             assert record.out.run < record.fcsr_at_upload
@@ -61,8 +67,9 @@ def test_late_pcl_uploads_are_rejected_and_synced_ones_moved(
             assert record.out.spec.synchronization == "hlt"
             assert record.inserted_at is not None
             stamp = sqlite_timestamp(record.inserted_at)
-            moved = [r for r in rows if r[0] == record.out.spec.destination_tag and r[2] == stamp]
-            assert [r[1] for r in moved] == [record.fcsr_at_upload]
+            for tag in tags:
+                moved = [r for r in rows if r[0] == tag and r[2] == stamp]
+                assert [r[1] for r in moved] == [record.fcsr_at_upload]
         elif record.verdict == "ok":
             assert status["status"] == "ok"
             assert record.out.run >= record.fcsr_at_upload
@@ -143,15 +150,41 @@ def test_iov_in_wrong_tag_or_with_wrong_hash(bad_world: World) -> None:
     wrong_tag = with_fault(bad_world, "iov_wrong_tag")[0]
     hashes = {i.payload_hash for i in wrong_tag.out.iovs}
     tags = {r[0] for r in rows if r[3] in hashes}
-    assert tags and wrong_tag.out.spec.destination_tag not in tags
+    assert tags and not tags & set(wrong_tag.out.spec.destination_tags)
     wrong_hash = with_fault(bad_world, "iov_wrong_hash")[0]
     assert wrong_hash.inserted_at is not None
     stamp = sqlite_timestamp(wrong_hash.inserted_at)
-    written = [r for r in rows if r[0] == wrong_hash.out.spec.destination_tag and r[2] == stamp]
-    assert written and not {r[3] for r in written} & {i.payload_hash for i in wrong_hash.out.iovs}
+    planned = {i.payload_hash for i in wrong_hash.out.iovs}
+    for tag in wrong_hash.out.spec.destination_tags:
+        written = [r for r in rows if r[0] == tag and r[2] == stamp]
+        assert written and not {r[3] for r in written} & planned
     truth = world_truth(bad_world, bad_world.releaser.records, bad_world.faults.injected)
     by_run = {r["run"]: r for r in truth["runs"]}
     for record in (wrong_tag, wrong_hash):
         required = by_run[record.out.run]["required"]
         row = next(r for r in required if r["input_tag"] == record.out.spec.input_tag)
         assert row["provable_at"] is None, "a wrong IOV never proves the calibration"
+
+
+def test_a_run_is_covered_only_once_every_destination_tag_holds_it(tmp_path: Path) -> None:
+    scenario = load_scenario("quiet_day")
+    world = World(scenario, tmp_path)
+    gains = next(
+        out
+        for run in world.plan
+        for out in run.all_outputs()
+        if out.workflow == "SiStripGains" and not out.upload_error
+    )
+    hlt, prompt = gains.spec.destination_tags
+    world.provable_at = {(gains.run, prompt): 10.0}
+    assert output_provable_at(world, gains.run, gains.spec) is None
+    world.provable_at[(gains.run, hlt)] = 20.0
+    assert output_provable_at(world, gains.run, gains.spec) == 20.0
+    # In the running world, both tags get the upload at the same moment.
+    world.provable_at = {}
+    world.advance_to(gains.upload_at + gains.processing_s + 1)
+    record = world.files[gains.key]
+    assert record.verdict == "ok", "quiet_day uploads its first gains in time"
+    assert record.written_tags == (hlt, prompt)
+    assert world.provable_at[(gains.run, hlt)] == world.provable_at[(gains.run, prompt)]
+    assert output_provable_at(world, gains.run, gains.spec) == record.inserted_at

@@ -8,7 +8,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spyagency.simulator.catalogue import load_catalogue
+from spyagency.simulator.catalogue import HarvestWorkflow, load_catalogue
 from spyagency.simulator.planner import plan_world
 from spyagency.simulator.scenario import Scenario, load_scenario, packaged_scenarios
 
@@ -31,7 +31,11 @@ def test_catalogue_maps_the_domain_names() -> None:
     catalogue = load_catalogue()
     gains = catalogue.workflows_by_producer["PromptCalibProdSiStripGains"][0]
     assert gains.outputs[0].input_tag == "SiStripApvGain_pcl"
-    assert gains.outputs[0].destination_tag == "SiStripApvGain_PCL_v0_prompt"
+    assert gains.outputs[0].destination_tags == (
+        "SiStripApvGain_PCL_v0_hlt",
+        "SiStripApvGain_PCL_v0_prompt",
+    )
+    assert gains.outputs[0].prompt_gt_tag == "SiStripApvGain_PCL_v0_prompt"
     assert gains.outputs[0].synchronization == "pcl"
     express = catalogue.streams["Express"]
     assert "TkAlMinBias" in express.alca_skim.split(",")
@@ -82,3 +86,47 @@ def test_item_faults_do_not_change_the_rest_of_the_world(bad: Scenario) -> None:
     ]
     kinds = {k for r in with_faults for o in r.all_outputs() for k in o.faults}
     assert kinds >= set(bad.faults.ensure_items)
+
+
+def test_only_an_alignment_with_a_veto_bin_is_planned_vetoed(quiet: Scenario) -> None:
+    catalogue = load_catalogue()
+    names = {wf.name for workflows in catalogue.workflows_by_producer.values() for wf in workflows}
+    assert {n for n in names if by_name(n).veto_bin} == {"SiPixelAli"}
+    assert by_name("SiPixelAliHG").is_alignment and not by_name("SiPixelAliHG").veto_bin
+    # Every alignment declines its update: SiPixelAli shows a veto, the high-granularity one
+    # (a 6 x 10 grid of fraction checks, no veto bin) a harvest that wrote nothing.
+    outcomes = dataclasses.replace(
+        quiet.outcomes, alignment_veto_rate=1.0, harvest_failure_rate=0.0
+    )
+    declining = quiet.replace(outcomes=outcomes, duration_s=2 * 86400.0)
+    seen: dict[str, set[str]] = {}
+    for run in plan_world(declining):
+        for stream in run.streams:
+            if stream.harvest is None:
+                continue
+            for wf in stream.harvest.workflows:
+                seen.setdefault(wf.workflow.name, set()).add(wf.outcome)
+                if wf.workflow.name.startswith("SiPixelAliHG"):
+                    assert wf.outcome == "no_payload" and wf.outputs == ()
+    assert seen["SiPixelAli"] == {"vetoed"}
+    assert seen["SiPixelAliHG"] == {"no_payload"}
+    # With the scenario's own rates, over many runs: vetoes for SiPixelAli, never for HG.
+    year = [
+        wf
+        for run in plan_world(quiet.replace(duration_s=30 * 86400.0))
+        for stream in run.streams
+        if stream.harvest is not None
+        for wf in stream.harvest.workflows
+    ]
+    assert any(wf.outcome == "vetoed" for wf in year if wf.workflow.name == "SiPixelAli")
+    assert not any(wf.outcome == "vetoed" for wf in year if not wf.workflow.veto_bin)
+
+
+def by_name(name: str) -> HarvestWorkflow:
+    catalogue = load_catalogue()
+    return next(
+        wf
+        for workflows in catalogue.workflows_by_producer.values()
+        for wf in workflows
+        if wf.name == name
+    )

@@ -78,7 +78,11 @@ def plan_output(
 def _outcome(scenario: Scenario, wf: HarvestWorkflow, rng: random.Random) -> WorkflowOutcome:
     outcomes = scenario.outcomes
     if wf.is_alignment and rng.random() < outcomes.alignment_veto_rate:
-        return "vetoed"
+        # Only an alignment whose DQM books a "DB update vetoed" bin can show a veto; the
+        # high-granularity ones decline an update by writing nothing, which is an ordinary
+        # no-payload harvest. The draw is made for every alignment alike, so the random
+        # stream (and every other outcome of the world) does not depend on the flag.
+        return "vetoed" if wf.veto_bin else "no_payload"
     if rng.random() < outcomes.no_payload_rate:
         return "no_payload"
     return "payload"

@@ -17,15 +17,31 @@ TimeType = Literal["run", "lumi"]
 
 @dataclass(frozen=True)
 class PclOutput:
-    """One sqlite output of a harvest workflow and where it must land in the CondDB."""
+    """One sqlite output of a harvest workflow and where it must land in the CondDB.
+
+    One upload of the output writes its IOVs into every destination tag; all of them share
+    the output's time type and synchronization (one ``_prod.json`` per input tag says both).
+    """
 
     input_tag: str
     time_type: TimeType
-    destination_tag: str
+    destination_tags: tuple[str, ...]
     synchronization: str
     record: str
     label: str
     object_type: str
+
+    @property
+    def prompt_gt_tag(self) -> str:
+        """The tag the Prompt global tag maps for this record and label. A global tag maps
+        one tag per record and label; of several destinations the Prompt GT takes the one
+        PromptReco reads (``_prompt``, else ``_express``); the others serve the HLT and
+        Express global tags, which the simulator does not model."""
+        for mark in ("prompt", "express"):
+            for tag in self.destination_tags:
+                if mark in tag.lower():
+                    return tag
+        return self.destination_tags[0]
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,9 @@ class HarvestWorkflow:
     dqm_folder: str
     is_alignment: bool
     outputs: tuple[PclOutput, ...]
+    # Whether its DQM statusResults has a "DB update vetoed" bin (SiPixelAli); only then can
+    # a declined update be told apart as a veto. Last, with a default: built positionally.
+    veto_bin: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +87,8 @@ class Catalogue:
         for workflows in self.workflows_by_producer.values():
             for wf in workflows:
                 for out in wf.outputs:
-                    tags.setdefault(out.destination_tag, out)
+                    for tag in out.destination_tags:
+                        tags.setdefault(tag, out)
         return tags
 
 
@@ -76,10 +96,15 @@ def _output(raw: dict[str, Any]) -> PclOutput:
     time_type = raw["time_type"]
     if time_type not in ("run", "lumi"):
         raise ValueError(f"unknown IOV time type {time_type!r}")
+    tags = raw["destination_tags"]
+    if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f"{raw['input_tag']}: destination_tags must list at least one tag")
+    if len(set(tags)) != len(tags):
+        raise ValueError(f"{raw['input_tag']}: destination_tags lists a tag twice")
     return PclOutput(
         input_tag=raw["input_tag"],
         time_type=time_type,
-        destination_tag=raw["destination_tag"],
+        destination_tags=tuple(tags),
         synchronization=raw["synchronization"],
         record=raw["record"],
         label=raw.get("label", ""),
@@ -101,6 +126,7 @@ def load_catalogue() -> Catalogue:
                 dqm_folder=workflows[name]["dqm_folder"],
                 is_alignment=workflows[name].get("kind") == "alignment",
                 outputs=tuple(_output(o) for o in workflows[name]["outputs"]),
+                veto_bin=bool(workflows[name].get("veto_bin", False)),
             )
             for name in names
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,8 @@ class CondDb:
     def initialise(
         self, global_tag: str, release: str, tags: dict[str, PclOutput], at: float
     ) -> None:
+        """Create the schema, the Prompt global tag and every destination tag (``tags``: each
+        tag with the output it belongs to), each tag seeded with one baseline IOV."""
         stamp = sqlite_timestamp(at)
         conn = self._connect()
         try:
@@ -103,10 +106,14 @@ class CondDb:
                         0,
                     ),
                 )
-                conn.execute(
-                    "INSERT OR REPLACE INTO GLOBAL_TAG_MAP VALUES (?,?,?,?)",
-                    (global_tag, out.record, out.label, name),
-                )
+                if name == out.prompt_gt_tag:
+                    # One tag per record and label in a global tag: an output's other
+                    # destinations belong to the HLT and Express global tags.
+                    conn.execute(
+                        "INSERT OR REPLACE INTO GLOBAL_TAG_MAP VALUES (?,?,?,?)",
+                        (global_tag, out.record, out.label, name),
+                    )
+                # Every destination tag, not only the mapped one, has its earlier history.
                 self._baseline(conn, name, out, at)
             conn.commit()
         finally:
@@ -142,10 +149,13 @@ class CondDb:
         conn.commit()
         self._pending_runs.clear()
 
-    def insert_iovs(self, tag: str, iovs: list[IovWrite], at: float, user_text: str) -> None:
-        """Write an upload. During a fault window the upload service still writes: through the
-        connection that holds the lock (committed when the window ends), or into the real file
-        hidden behind the garbage one. Only readers suffer the fault."""
+    def insert_iovs(
+        self, tags: Sequence[str], iovs: list[IovWrite], at: float, user_text: str
+    ) -> None:
+        """Write an upload: the same IOVs into each of ``tags``, in one transaction. During a
+        fault window the upload service still writes: through the connection that holds the
+        lock (committed when the window ends), or into the real file hidden behind the garbage
+        one. Only readers suffer the fault."""
         stamp = sqlite_timestamp(at)
         holder = self._lock_holder
         conn = holder if holder is not None else self._write_connection()
@@ -155,14 +165,25 @@ class CondDb:
                     "INSERT OR IGNORE INTO PAYLOAD VALUES (?,?,?,?,?,?)",
                     (iov.payload_hash, iov.object_type, iov.payload_data, b"", "3.2", stamp),
                 )
+            for tag in tags:
+                for iov in iovs:
+                    conn.execute(
+                        "INSERT INTO IOV VALUES (?,?,?,?)",
+                        (tag, iov.since, stamp, iov.payload_hash),
+                    )
+                conn.execute("UPDATE TAG SET MODIFICATION_TIME=? WHERE NAME=?", (stamp, tag))
                 conn.execute(
-                    "INSERT INTO IOV VALUES (?,?,?,?)", (tag, iov.since, stamp, iov.payload_hash)
+                    "INSERT OR IGNORE INTO TAG_LOG VALUES (?,?,?,?,?,?,?)",
+                    (
+                        tag,
+                        stamp,
+                        "New iov",
+                        UPLOAD_USER,
+                        UPLOAD_HOST,
+                        "uploadConditions",
+                        user_text,
+                    ),
                 )
-            conn.execute("UPDATE TAG SET MODIFICATION_TIME=? WHERE NAME=?", (stamp, tag))
-            conn.execute(
-                "INSERT OR IGNORE INTO TAG_LOG VALUES (?,?,?,?,?,?,?)",
-                (tag, stamp, "New iov", UPLOAD_USER, UPLOAD_HOST, "uploadConditions", user_text),
-            )
             if holder is None:
                 conn.commit()
         except BaseException:

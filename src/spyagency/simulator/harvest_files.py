@@ -42,11 +42,12 @@ def lfn(out: OutputPlan, run_start: float, suffix: str) -> str:
 
 
 def metadata(out: OutputPlan, database: str) -> dict[str, Any]:
-    """uploadConditions metadata; ``since`` is given for by-run tags, left to the file for lumi."""
+    """uploadConditions metadata; ``since`` is given for by-run tags, left to the file for lumi.
+    ``destinationTags`` names every destination of the output (its ``_prod.json`` list)."""
     since = out.iovs[0].since if out.spec.time_type == "run" else None
     return {
         "destinationDatabase": database,
-        "destinationTags": {out.spec.destination_tag: {}},
+        "destinationTags": {tag: {} for tag in out.spec.destination_tags},
         "inputTag": out.spec.input_tag,
         "since": since,
         "userText": f"T0 PCL Upload for Run {out.run} ({out.workflow}, stream {out.stream})",

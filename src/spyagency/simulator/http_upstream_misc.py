@@ -142,6 +142,7 @@ def build_wmstats_router() -> APIRouter:
                     stream.request_name,
                     n,
                     world.transitions[stream.request_name],
+                    stream,
                     world.harvest_jobs.get(stream.request_name, []),
                 )
                 for n in world.started[archived.skip(world) :]

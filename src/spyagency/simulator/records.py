@@ -18,7 +18,7 @@ class FileRecord:
     verdict: str | None = None  # ok | moved_to_fcsr | rejected_late | error (None: pending/lost)
     fcsr_at_upload: int | None = None
     inserted_at: float | None = None
-    written_tag: str | None = None
+    written_tags: tuple[str, ...] = ()  # the tags the upload wrote into (none: not written)
 
 
 @dataclass

@@ -53,7 +53,9 @@ class Timing:
 @dataclass(frozen=True)
 class Outcomes:
     no_payload_rate: float  # low statistics: the harvest writes nothing
-    alignment_veto_rate: float  # alignment vetoes its own update: no payload by design
+    # An alignment declines its own update: no payload by design. A veto where its DQM
+    # has the bin (``veto_bin``), else a plain no-payload harvest.
+    alignment_veto_rate: float
     harvest_failure_rate: float  # per (run, stream) harvest job
     upload_error_rate: float
     dqm_warning_rate: float

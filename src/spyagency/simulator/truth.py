@@ -2,8 +2,9 @@
 
 Per run: stop, lock-in and release times, early or by timer, and for every calibration PromptReco
 needed (a workflow that produced or should have produced a payload) the moment it became
-provable in the CondDB (IOV insertion in the right tag with the harvested payload) and whether
-that was before lock-in. ``missed`` lists required calibrations absent at lock-in.
+provable in the CondDB (IOV insertion with the harvested payload in every destination tag of
+the output, the last tag deciding) and whether that was before lock-in. ``missed`` lists
+required calibrations absent at lock-in.
 
 ``provable_at`` is the oracle of a run: the moment everything PromptReco needs became provable.
 For a run with required calibrations, the last of their ``provable_at``; for a run whose
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from spyagency.simulator.catalogue import PclOutput
 from spyagency.simulator.plan import RunPlan, StreamPlan, WorkflowPlan
 from spyagency.simulator.records import FileRecord, InjectedFault
 from spyagency.simulator.tier0_release import ReleaseRecord
@@ -31,6 +33,15 @@ class TruthSource(Protocol):
     def fcsr(self) -> int: ...
 
 
+def output_provable_at(world: TruthSource, run: int, spec: PclOutput) -> float | None:
+    """When the output's calibration of ``run`` became provable: the run is covered only once
+    every destination tag holds the harvested payload, so the last tag to get it decides
+    (None while any tag still lacks it)."""
+    times = [world.provable_at.get((run, tag)) for tag in spec.destination_tags]
+    known = [t for t in times if t is not None]
+    return max(known) if len(known) == len(times) else None
+
+
 def _required(run: RunPlan, world: TruthSource, lock_time: float | None) -> list[dict[str, Any]]:
     rows = []
     for stream in run.streams:
@@ -40,13 +51,13 @@ def _required(run: RunPlan, world: TruthSource, lock_time: float | None) -> list
             if not wf.required:
                 continue
             for spec in wf.workflow.outputs:
-                provable = world.provable_at.get((run.number, spec.destination_tag))
+                provable = output_provable_at(world, run.number, spec)
                 rows.append(
                     {
                         "stream": stream.stream,
                         "workflow": wf.workflow.name,
                         "input_tag": spec.input_tag,
-                        "destination_tag": spec.destination_tag,
+                        "destination_tags": list(spec.destination_tags),
                         "outcome": wf.outcome,
                         "dqm_status": dqm_status_shown(stream, wf),
                         "provable_at": provable,
@@ -91,14 +102,14 @@ def _files(run: RunPlan, world: TruthSource) -> list[dict[str, Any]]:
         rows.append(
             {
                 "file": out.file_stem,
-                "destination_tag": out.spec.destination_tag,
+                "destination_tags": list(out.spec.destination_tags),
                 "created_at": rec.created_at if rec else None,
                 "upload_planned_at": out.upload_at,
                 "uploaded_at": rec.uploaded_at if rec else None,
                 "verdict": rec.verdict if rec else None,
                 "fcsr_at_upload": rec.fcsr_at_upload if rec else None,
                 "inserted_at": rec.inserted_at if rec else None,
-                "written_tag": rec.written_tag if rec else None,
+                "written_tags": list(rec.written_tags) if rec else [],
                 "faults": sorted(out.faults),
             }
         )

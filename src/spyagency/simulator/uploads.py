@@ -108,11 +108,12 @@ def open_log(out: OutputPlan, file_hash: str, at: float) -> UploadLog:
     log = UploadLog(file_hash, out.file_stem, at, at)
     log.say(at, "INFO", f"starting to process {file_hash} ({out.file_stem}, user cmst0)")
     log.set_status(at, DOWNLOADING_OK_CODE)
+    tags = ", ".join(f"'{tag}'" for tag in out.spec.destination_tags)
     log.say(
         at,
         "INFO",
         f"metadata: inputTag={out.spec.input_tag} "
-        f"destinationTags=['{out.spec.destination_tag}'] since={out.iovs[0].since}",
+        f"destinationTags=[{tags}] since={out.iovs[0].since}",
     )
     return log
 
@@ -120,36 +121,43 @@ def open_log(out: OutputPlan, file_hash: str, at: float) -> UploadLog:
 def close_log(
     log: UploadLog, out: OutputPlan, decision: UploadDecision, fcsr: int, at: float
 ) -> None:
-    tag, sync = out.spec.destination_tag, out.spec.synchronization
+    """Finish the log: one export per destination tag, in the metadata's order. The tags of
+    one output share its synchronization, so one decision holds for all of them; each tag
+    still gets its own lines and its own ``item_status`` entry, as the service reports per
+    tag."""
+    tags, sync = out.spec.destination_tags, out.spec.synchronization
     log.set_status(at, PROCESSING_CODE)
     first_since = out.iovs[0].since
     log.say(at, "INFO", f'Synchronizing since value:{first_since} to "{sync}" with run={fcsr}')
     if decision.verdict in ("ok", "moved_to_fcsr"):
         if decision.verdict == "moved_to_fcsr":
             log.say(at, "WARNING", decision.info)
-        log.say(
-            at,
-            "INFO",
-            f"going to export input tag {out.spec.input_tag} to dest tag {tag} "
-            f"with destSince {decision.sinces[0]}",
-        )
-        log.say(at, "INFO", f"exportation to {sync} done.")
-        log.item_status = {tag: {"status": "ok", "info": decision.info}}
+        for tag in tags:
+            log.say(
+                at,
+                "INFO",
+                f"going to export input tag {out.spec.input_tag} to dest tag {tag} "
+                f"with destSince {decision.sinces[0]}",
+            )
+            log.say(at, "INFO", f"exportation to {sync} done.")
+        log.item_status = {tag: {"status": "ok", "info": decision.info} for tag in tags}
         log.set_status(at, PROCESSING_OK_CODE)
     elif decision.verdict == "rejected_late":
         # As the 2012 backend did: the pcl export is skipped and the file still ends "ok";
         # only the words say it was refused.
         log.say(at, "INFO", "Cannot synchronize to PCL since firstSince < syncValue")
-        log.say(at, "WARNING", f"dest tag {tag}: {decision.info}")
-        log.item_status = {tag: {"status": "fail", "info": decision.info}}
+        for tag in tags:
+            log.say(at, "WARNING", f"dest tag {tag}: {decision.info}")
+        log.item_status = {tag: {"status": "fail", "info": decision.info} for tag in tags}
         log.set_status(at, PROCESSING_OK_CODE)
     else:
-        log.say(
-            at,
-            "ERROR",
-            f"exportation failed for input tag {out.spec.input_tag} to dest tag {tag}: "
-            f"{decision.info}",
-        )
-        log.item_status = {tag: {"status": "fail", "info": decision.info}}
+        for tag in tags:
+            log.say(
+                at,
+                "ERROR",
+                f"exportation failed for input tag {out.spec.input_tag} to dest tag {tag}: "
+                f"{decision.info}",
+            )
+        log.item_status = {tag: {"status": "fail", "info": decision.info} for tag in tags}
         log.set_status(at, EXPORTING_FAILURE_CODE)
     log.say(at, "INFO", f"done handling {log.file_hash}")

@@ -1,8 +1,24 @@
 """WMStats (t0_reqmon) answers in the shapes dmwm/WMCore gives them: requestcache, jobdetail.
 
 * A requestcache document carries ``RequestName``, ``Run``, ``RequestStatus``,
-  ``RequestTransition`` and, once an agent reported jobs, ``AgentJobInfo``; never a request
-  type or a stream (the Tier-0 writes only name and run, WMCore adds the status history).
+  ``RequestTransition`` and, once an agent reported on the request, ``AgentJobInfo``; never a
+  request type or a stream (the Tier-0 writes only name and run, WMCore adds the status
+  history).
+* ``AgentJobInfo`` is keyed by agent URL and summarised per task, as the Tier-0 agent writes it
+  (WMCore AnalyticsDataCollector ``DataCollectAPI.convertToRequestCouchDoc`` with
+  ``summaryLevel = "task"``; subscriptions from WMBS ``CountFinishedSubscriptionsByTask``). Each
+  producer's AlcaHarvest task has ``jobtype`` "Harvesting" and a ``subscription_status``
+  (finished / open / total, ``updated``); once its job ended, ``status`` counts the job states
+  from the agent's job database, every job counted (first-try successes included, unlike the
+  job summaries below; a duplicate job counts too), and ``sites`` the same under the site. The
+  request-level ``status`` and ``sites`` are the sums over tasks. The simulator's notion of
+  "the agent reports the request" is the run's stop (the ``Closed`` transition): from then on
+  every planned producer has a task entry, with only ``jobtype`` and an open subscription
+  until its job ended. The subscription finishes when the producer's last planned job (its
+  duplicates included, ``harvest.extra_outputs``) ended, except after a failed job: the
+  Tier-0 pauses it, so the subscription stays open (and ``run_stream_done`` never turns
+  true, see ``world_events.stream_done_at``). A stream without Express data has no planned
+  harvest and no ``AgentJobInfo``; LogCollect tasks are left out.
 * jobdetail nests task path -> job state -> exit code -> site -> {errorCount, samples}. Each
   PromptCalibProd producer has its own AlcaHarvest task below the stream's alca skim task
   (WMCore Express.py), with a LogCollect child.
@@ -32,8 +48,15 @@ COMPLETED_STATUS = "completed"
 ARCHIVED_STATUS = "normal-archived"
 ARCHIVE_AFTER_COMPLETED_S = 7 * 24 * 3600.0
 NO_OUTPUT_LFN = "/no/output"  # the AlcaHarvest step's placeholder when it wrote no sqlite
+# The request status the Tier-0 sets when the run stopped (its input is closed).
+CLOSED_STATUS = "Closed"
 SITE = "T0_CH_CERN"
+# The reporting agent: an invented Tier-0 agent (the real names come from its configuration).
 AGENT_URL = "vocms0313.cern.ch:9999"
+AGENT_NAME = "WMAgent"
+AGENT_TEAM = "tier0production"
+AGENT_VERSION = "2.3.9"
+HARVEST_JOBTYPE = "Harvesting"
 # Share of successful jobs that needed a retry (and so leave a job summary).
 RETRIED_SHARE = 0.375
 # Attempts a failed harvest job made before it was given up.
@@ -49,7 +72,11 @@ def in_request_cache(transitions: list[tuple[str, float]]) -> bool:
 
 
 def request_entry(
-    name: str, run: int, transitions: list[tuple[str, float]], jobs: list[HarvestJobRecord]
+    name: str,
+    run: int,
+    transitions: list[tuple[str, float]],
+    stream: StreamPlan | None,
+    jobs: list[HarvestJobRecord],
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "RequestName": name,
@@ -57,20 +84,92 @@ def request_entry(
         "RequestStatus": transitions[-1][0],
         "RequestTransition": [{"Status": s, "UpdateTime": int(t)} for s, t in transitions],
     }
-    if jobs:
-        failed = sum(job.failed for job in jobs)
-        status: dict[str, Any] = {"success": len(jobs) - failed}
-        if failed:
-            status["failure"] = {"exception": failed}
-        entry["AgentJobInfo"] = {
-            AGENT_URL: {
-                "agent_url": AGENT_URL,
-                "type": "agent_request",
-                "workflow": name,
-                "status": status,
-            }
-        }
+    report = agent_report(name, transitions, stream, jobs)
+    if report is not None:
+        entry["AgentJobInfo"] = {AGENT_URL: report}
     return entry
+
+
+def agent_report(
+    name: str,
+    transitions: list[tuple[str, float]],
+    stream: StreamPlan | None,
+    jobs: list[HarvestJobRecord],
+) -> dict[str, Any] | None:
+    """The agent's ``agent_request`` document for the request, None while it reported nothing
+    (the run still going, or no harvest planned for the stream)."""
+    closed = next((t for status, t in transitions if status == CLOSED_STATUS), None)
+    if stream is None or stream.harvest is None or closed is None:
+        return None
+    tasks: dict[str, Any] = {}
+    status: dict[str, Any] = {}
+    at_site: dict[str, Any] = {}
+    ended = producer_jobs(stream, jobs)
+    for producer, planned in planned_jobs(stream).items():
+        done = [job for job in ended if job.producer == producer]
+        task = _task_entry(done, planned, closed)
+        tasks[harvest_task(name, stream.stream, producer)] = task
+        _add_states(status, task.get("status", {}))
+        _add_states(at_site, task.get("sites", {}).get(SITE, {}))
+    updated = max(task["subscription_status"]["updated"] for task in tasks.values())
+    return {
+        "agent_url": AGENT_URL,
+        "agent": AGENT_NAME,
+        "agent_team": AGENT_TEAM,
+        "agent_version": AGENT_VERSION,
+        "type": "agent_request",
+        "workflow": name,
+        "timestamp": updated,
+        "skipped": False,
+        "status": status,
+        "sites": {SITE: at_site} if at_site else {},
+        "tasks": tasks,
+    }
+
+
+def planned_jobs(stream: StreamPlan) -> dict[str, int]:
+    """How many harvest jobs each producer of the stream runs, in catalogue order: one for
+    the planned harvest, one more per duplicate of one of its outputs."""
+    harvest = stream.harvest
+    if harvest is None:
+        return {}
+    counts = dict.fromkeys((wf.workflow.producer for wf in harvest.workflows), 1)
+    producer_of = {wf.workflow.name: wf.workflow.producer for wf in harvest.workflows}
+    for out in harvest.extra_outputs:
+        counts[producer_of[out.workflow]] += 1
+    return counts
+
+
+def _task_entry(done: list[ProducerJob], planned: int, closed: float) -> dict[str, Any]:
+    task: dict[str, Any] = {"jobtype": HARVEST_JOBTYPE}
+    if done:
+        failed = sum(job.failed for job in done)
+        states: dict[str, Any] = {}
+        if len(done) > failed:
+            states["success"] = len(done) - failed
+        if failed:
+            states["failure"] = {"exception": failed}
+        task["status"] = states
+        task["sites"] = {SITE: dict(states)}
+    # A failed job is paused by the Tier-0 and holds its subscription open.
+    finished = len(done) >= planned and not any(job.failed for job in done)
+    updated = max((job.ended_at for job in done), default=closed)
+    task["subscription_status"] = {
+        "finished": int(finished),
+        "open": int(not finished),
+        "total": 1,
+        "updated": int(updated),
+    }
+    return task
+
+
+def _add_states(total: dict[str, Any], states: Mapping[str, Any]) -> None:
+    """Sum job-state counts, nested ones (``failure``: {"exception": n}) key by key."""
+    for key, value in states.items():
+        if isinstance(value, Mapping):
+            _add_states(total.setdefault(key, {}), value)
+        else:
+            total[key] = total.get(key, 0) + value
 
 
 def stream_plan(runs: Mapping[int, RunPlan], name: str) -> StreamPlan | None:
@@ -90,6 +189,7 @@ class ProducerJob:
     uuid: str
     failed: bool
     lfns: tuple[str, ...]
+    ended_at: float
 
 
 def producer_jobs(stream: StreamPlan, jobs: list[HarvestJobRecord]) -> list[ProducerJob]:
@@ -105,7 +205,8 @@ def producer_jobs(stream: StreamPlan, jobs: list[HarvestJobRecord]) -> list[Prod
         duplicate = duplicates.get(job.uuid)
         if duplicate is not None:
             producer = producer_of.get(duplicate.workflow, "")
-            found.append(ProducerJob(producer, job.uuid, job.failed, tuple(job.output_lfns)))
+            lfns = tuple(job.output_lfns)
+            found.append(ProducerJob(producer, job.uuid, job.failed, lfns, job.at))
             continue
         stems: dict[str, list[str]] = {}
         for wf in harvest.workflows:
@@ -114,7 +215,8 @@ def producer_jobs(stream: StreamPlan, jobs: list[HarvestJobRecord]) -> list[Prod
         for producer, marks in stems.items():
             lfns = tuple(lfn for lfn in job.output_lfns if any(m in lfn for m in marks))
             # The AlcaHarvest step names a placeholder when it wrote no sqlite file.
-            found.append(ProducerJob(producer, job.uuid, job.failed, lfns or (NO_OUTPUT_LFN,)))
+            lfns = lfns or (NO_OUTPUT_LFN,)
+            found.append(ProducerJob(producer, job.uuid, job.failed, lfns, job.at))
     return found
 
 
@@ -202,7 +304,7 @@ def job_detail(
             _add(tasks, task, "success", 0, _summary(name, task, job, "success", 0), sample_size)
         log_task = log_collect_task(name, stream.stream, job.producer)
         if retried(job.uuid, log_task):
-            log_job = ProducerJob(job.producer, job.uuid, False, ())
+            log_job = ProducerJob(job.producer, job.uuid, False, (), job.ended_at)
             doc = _summary(name, log_task, log_job, "success", 0)
             _add(tasks, log_task, "success", 0, doc, sample_size)
     return {name: tasks} if tasks else {}

@@ -22,6 +22,7 @@ from spyagency.simulator.uploads import UploadDecision, close_log, decide, open_
 from spyagency.simulator.wmstats_content import (
     ARCHIVE_AFTER_COMPLETED_S,
     ARCHIVED_STATUS,
+    CLOSED_STATUS,
     COMPLETED_STATUS,
 )
 
@@ -87,7 +88,7 @@ class EventHandlers:
         self.releaser.set_stop(number, run.stop)
         self.condb.record_run(number, run.start, run.stop)
         for stream in run.streams:
-            self._transition(stream.request_name, "Closed")
+            self._transition(stream.request_name, CLOSED_STATUS)
 
     def _on_express_done(self, stream: StreamPlan) -> None:
         has_data = stream.harvest is not None
@@ -190,19 +191,21 @@ class EventHandlers:
         close_log(self.upload_logs[record.file_hash], out, decision, fcsr, self.now)
 
     def _insert(self, out: OutputPlan, record: FileRecord, decision: UploadDecision) -> None:
-        tag = out.spec.destination_tag
+        # The upload service exports to every destination tag of the output (one itemStatus
+        # each); a wrong-tag fault sends the whole upload to one other tag instead.
+        tags = out.spec.destination_tags
         writes = [
             IovWrite(since, iov.payload_hash, iov.payload_data, out.spec.object_type)
             for since, iov in zip(decision.sinces, out.iovs, strict=False)
         ]
         if "iov_wrong_tag" in out.faults:
-            tag = self._another_tag(out)
+            tags = (self._another_tag(out),)
             self.faults.note(
                 InjectedFault(
                     "iov_wrong_tag",
                     self.now,
                     run=out.run,
-                    detail=f"{out.file_stem} written to {tag}",
+                    detail=f"{out.file_stem} written to {tags[0]}",
                 )
             )
         if "iov_wrong_hash" in out.faults:
@@ -217,20 +220,21 @@ class EventHandlers:
                     detail=f"{out.file_stem} IOV points to {wrong}",
                 )
             )
-        self.condb.insert_iovs(tag, writes, self.now, f"T0 PCL Upload for Run {out.run}")
-        record.inserted_at, record.written_tag = self.now, tag
+        self.condb.insert_iovs(tags, writes, self.now, f"T0 PCL Upload for Run {out.run}")
+        record.inserted_at, record.written_tags = self.now, tags
         planned = {iov.payload_hash for iov in out.iovs}
-        for w in writes:
-            self.iovs.append(IovRecord(tag, w.since, self.now, w.payload_hash, out.key))
         moved = decision.verdict == "moved_to_fcsr"
-        if tag == out.spec.destination_tag and not moved and writes[0].payload_hash in planned:
-            self.provable_at.setdefault((out.run, tag), self.now)
+        for tag in tags:
+            for w in writes:
+                self.iovs.append(IovRecord(tag, w.since, self.now, w.payload_hash, out.key))
+            if tag in out.spec.destination_tags and not moved and writes[0].payload_hash in planned:
+                self.provable_at.setdefault((out.run, tag), self.now)
 
     def _another_tag(self, out: OutputPlan) -> str:
         same_type = sorted(
             name
             for name, spec in self.catalogue.destination_tags().items()
-            if spec.time_type == out.spec.time_type and name != out.spec.destination_tag
+            if spec.time_type == out.spec.time_type and name not in out.spec.destination_tags
         )
         return same_type[out.run % len(same_type)]
 
