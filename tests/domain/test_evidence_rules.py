@@ -9,6 +9,8 @@ quality gate and runs first seen after their lock-in have their own cases below.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +31,7 @@ from spyagency.domain.states import (
     WorkflowState,
 )
 from spyagency.domain.verdict import NO_EVIDENCE_EITHER_WAY
-from tests.domain.world import Story, hash_of, judge
+from tests.domain.world import T0, Story, hash_of, judge
 
 GAINS = ("SiStripGains", "PromptCalibProdSiStripGains", "SiStripApvGain_pcl")
 GAINS_TAG = "SiStripApvGain_PCL_v0_prompt"
@@ -178,13 +180,37 @@ def test_a_listing_without_the_task_over_proves_nothing() -> None:
         {"failed": 1},
         {"still_open": 1},
         {"finished": 0},
-        {"succeeded": 0},
+        {"succeeded": 0, "finished": 0, "still_open": 1},
     ):
         story = Story().ran(2).express("Express", GAINS[1]).at(1).iov(GAINS_TAG, since=1)
         story.at(4).harvest_task("Express", GAINS[1], **unfinished)
         story.at(4.1).nothing_harvested(GAINS[2], after_hours=4)
         gains = judge(story, 4.2).workflow("SiStripGains")
         assert gains is not None and gains.state is not WorkflowState.NO_PAYLOAD, unfinished
+
+
+def test_a_harvest_that_ran_no_job_and_left_no_file_has_no_payload() -> None:
+    """A stream without express data: the harvest subscription finishes with no job."""
+    story = Story().ran(2).express("Express", GAINS[1]).at(1).iov(GAINS_TAG, since=1)
+    story.iov("SiStripApvGain_PCL_v0_hlt", since=1)
+    story.at(4).harvest_task("Express", GAINS[1], succeeded=0)
+    story.at(4.1).nothing_harvested(GAINS[2], after_hours=4)
+    gains = judge(story, 4.2).workflow("SiStripGains")
+    assert gains is not None and gains.state is WorkflowState.NO_PAYLOAD
+    assert "no job ran" in gains.evidence[0].what
+
+
+def test_the_evidence_dates_from_the_harvest_end_not_from_the_listing() -> None:
+    """A run read after an outage: the task ended at 4 h (its subscriptions' last update),
+    the agency read it and listed the area at 60 h. Nothing was there from 4 h on."""
+    story = Story().ran(2).express("Express", GAINS[1]).at(1).iov(GAINS_TAG, since=1)
+    story.iov("SiStripApvGain_PCL_v0_hlt", since=1)
+    ended = T0 + timedelta(hours=4)
+    story.at(60).see(HarvestTaskCounts(story.run, "Express", GAINS[1], 1, 0, 0, 1, 0), ended)
+    story.at(60.1).nothing_harvested(GAINS[2], after_hours=60)
+    gains = judge(story, 60.2).workflow("SiStripGains")
+    assert gains is not None and gains.state is WorkflowState.NO_PAYLOAD
+    assert gains.proven_at == ended
 
 
 def test_another_producers_task_proves_nothing_for_this_workflow() -> None:

@@ -22,7 +22,6 @@ from spyagency.domain.states import Verdict
 from spyagency.domain.verdict import NO_EVIDENCE_EITHER_WAY
 from spyagency.harness.replay import ReplayResult, replay
 from spyagency.simulator import load_scenario
-from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 STEP = timedelta(minutes=15)
 AWAY = (6.0, 60.0)
@@ -46,10 +45,6 @@ def away(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
     return quiet_day(tmp_path_factory.mktemp("away"), AWAY)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_FIRST_TRY_PROOF,
-)
 @pytest.mark.timeout(600)
 def test_runs_released_while_the_agency_was_away_are_judged_from_their_history(
     watched: ReplayResult, away: ReplayResult

@@ -23,7 +23,6 @@ import pytest
 
 from spyagency.harness.replay import Mode, ReplayResult, replay
 from spyagency.simulator import load_scenario
-from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 STEP = timedelta(minutes=15)
 HOURS = 30.0  # past the last run's calibrations; the 48 h lock-ins are not needed here
@@ -58,10 +57,6 @@ def literal(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
     return quiet_day(tmp_path_factory.mktemp("literal"), "fixed", batch=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_FIRST_TRY_PROOF,
-)
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("batch", [True, False], ids=["one-batch-per-point", "batch-per-report"])
 def test_event_driven_replay_concludes_what_the_literal_loop_does(

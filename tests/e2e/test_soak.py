@@ -13,15 +13,10 @@ import pytest
 
 from spyagency.harness.soak import soak
 from spyagency.simulator.faultkinds import HTTP_FAULTS, ITEM_FAULTS, WORLD_WINDOWS
-from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 EVERY_FAULT = set(HTTP_FAULTS) | set(ITEM_FAULTS) | set(WORLD_WINDOWS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_FIRST_TRY_PROOF,
-)
 @pytest.mark.timeout(300)
 def test_a_day_at_ten_times_the_fault_rates(tmp_path: Path) -> None:
     outcome = asyncio.run(soak(1, 10.0, tmp_path))

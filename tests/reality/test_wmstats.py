@@ -34,6 +34,7 @@ Producers of the shapes (dmwm/WMCore unless said otherwise):
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx2
 
@@ -422,6 +423,21 @@ async def test_real_answers_yield_one_fact_per_harvest_task_with_job_summaries()
     }
     # Only the stopped run's six Express requests are asked (not run 380001, not PromptReco).
     assert sorted(asked) == sorted(ANSWERS)
+
+
+async def test_a_success_dates_from_its_summary_and_a_task_over_from_its_subscriptions() -> None:
+    """Read late (after an outage), a harvest is still known to have ended when it did."""
+    report, _ = await poll()
+    times = {
+        type(o.fact).__name__ + ":" + (getattr(o.fact, "producer", "") or ""): o.fact_time
+        for o in report.observations
+    }
+    assert times["HarvestJob:PromptCalibProdBeamSpotHP"] == datetime.fromtimestamp(1780262000, UTC)
+    assert times["HarvestTaskCounts:PromptCalibProdLumiPCC"] == datetime.fromtimestamp(
+        1780262400, UTC
+    )
+    # Not over: no date of its own, the time it was read counts.
+    assert times["HarvestTaskCounts:PromptCalibProdBeamSpotHP"] is None
 
 
 async def test_a_clean_completed_request_yields_no_harvest_job() -> None:

@@ -24,7 +24,6 @@ from spyagency.harness.crash_trial import (
     kill_plan,
     run_trial,
 )
-from tests.e2e.liveness import NO_FIRST_TRY_PROOF
 
 SCENARIO = "quiet_day"
 SHORT_HOURS = 8.0  # the first runs of the day get their calibrations and early releases
@@ -52,10 +51,6 @@ def assert_same_end(reference: TrialRun, crashed: TrialRun) -> None:
     assert compare(reference, crashed) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_FIRST_TRY_PROOF,
-)
 @pytest.mark.timeout(240)
 def test_killed_engine_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> None:
     reference, crashed = both_runs(tmp_path, kills=3, seed=8, kill_after_deliveries=1)
@@ -68,10 +63,6 @@ def test_killed_engine_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> N
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason=NO_FIRST_TRY_PROOF,
-)
 @pytest.mark.timeout(240)
 def test_killed_engine_on_postgresql_ends_as_one_on_sqlite(
     tmp_path: Path, postgres_database: str

@@ -239,5 +239,10 @@ def test_wmstats_requestcache_and_jobdetail(live_day: LiveSim) -> None:
     if no_data is not None:
         nd = entries[f"Express_Run{no_data.number}_StreamExpress"]
         assert nd["RequestStatus"] == "completed"
-        assert "AgentJobInfo" not in nd
+        # No data: every harvest task's subscription finished empty, no job counted.
+        (agent,) = nd["AgentJobInfo"].values()
+        assert agent["tasks"] and all(
+            "status" not in task and task["subscription_status"]["finished"] == 1
+            for task in agent["tasks"].values()
+        )
     json.dumps(cache)

@@ -20,9 +20,12 @@ REPORTED = NOW - timedelta(minutes=5)
 CREATED = datetime(2026, 5, 31, 22, 15, tzinfo=UTC)
 
 
-def scope(*finished: str) -> PollScope:
+def scope(*finished: str, year: int | None = NOW.year) -> PollScope:
     run = RunScope(
-        RUN, True, finished_harvests=tuple(FinishedHarvest(tag, REPORTED) for tag in finished)
+        RUN,
+        True,
+        finished_harvests=tuple(FinishedHarvest(tag, REPORTED) for tag in finished),
+        start_year=year,
     )
     return PollScope(now=NOW, runs=(run,), highest_known_run=RUN + 10)
 
@@ -80,3 +83,17 @@ async def test_a_finished_harvest_with_files_forces_no_more_listings(tmp_path: P
         assert facts_of(report, NoHarvestFile) == []
 
     assert spy.listings == listed
+
+
+async def test_no_claim_when_the_runs_year_folder_is_missing(tmp_path: Path) -> None:
+    """Last year's folder listed in full says nothing about a run of this year whose folder
+    is not there (not created yet, or not mounted)."""
+    harvest(tmp_path, GAINS, run=RUN - 100)
+    (tmp_path / str(NOW.year)).rename(tmp_path / str(NOW.year - 1))
+    spy = HarvestAreaSpy(tmp_path, clock=fixed_clock)
+
+    assert facts_of(await spy.poll(scope(PCC)), NoHarvestFile) == []
+    assert facts_of(await spy.poll(scope(PCC, year=None)), NoHarvestFile) == []
+    assert facts_of(await spy.poll(scope(PCC, year=NOW.year - 1)), NoHarvestFile) == [
+        NoHarvestFile(RUN, PCC, after=REPORTED)
+    ]

@@ -246,11 +246,11 @@ class HarvestTaskCounts:
 
     @property
     def finished_ok(self) -> bool:
-        """The producer's own positive statement that its harvest is over and worked: jobs
-        succeeded, none failed or is still going, and every subscription is finished."""
+        """The producer's own positive statement that its harvest is over without failure:
+        every subscription finished, no job failed or still going. Zero jobs is a harvest
+        that ran none (a stream without express data: no file ever reached it)."""
         return (
-            self.succeeded > 0
-            and self.failed == 0
+            self.failed == 0
             and self.active == 0
             and self.subscriptions_finished > 0
             and self.subscriptions_open == 0
@@ -260,7 +260,8 @@ class HarvestTaskCounts:
 @dataclass(frozen=True)
 class NoHarvestFile:
     """The harvest area, listed in full after the producer's harvest task was reported
-    finished (at ``after``), holds no file of this run for ``input_tag``.
+    finished, holds no file of this run for ``input_tag``. ``after`` is when the agency
+    received that report: a later report (another job) makes the listing stale.
 
     An AlcaHarvest job copies its files to the harvest area before it ends (WMCore
     ``AlcaHarvest.py``), so a listing made after the job's success sees all it wrote.

@@ -177,6 +177,11 @@ class RunKnowledge:
     def observations(self) -> list[Observation]:
         return self.table.observations()
 
+    def received_at(self, fact: Fact) -> datetime | None:
+        """When the agency received ``fact`` (its latest value), whatever the upstream says."""
+        observation = self.table.latest.get(fact.key())
+        return observation.observed_at if observation is not None else None
+
     def seen_at(self, fact: Fact) -> datetime | None:
         """When the upstream says ``fact`` happened, else when we first had it."""
         observation = self.table.latest.get(fact.key())

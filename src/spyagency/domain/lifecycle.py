@@ -30,7 +30,7 @@ them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from spyagency.domain.catalogue import WorkflowSpec
 from spyagency.domain.evidence import Evidence
@@ -169,26 +169,33 @@ def prove_no_payload(
     """
     if knowledge.harvest_files(spec.input_tags):
         return None
-    reason: Evidence | None = None
+    reasons: list[Evidence] = []
     for job in knowledge.harvest_jobs(streams):
         if (
             job.state is HarvestJobState.SUCCESS
             and job.producer == spec.producer
             and NO_OUTPUT_LFN in job.outputs
         ):
-            reason = Evidence(
-                Source.WMSTATS,
-                f"harvest job of {job.producer} ({job.stream}) reported no output",
-                knowledge.seen_at(job),
+            reasons.append(
+                Evidence(
+                    Source.WMSTATS,
+                    f"harvest job of {job.producer} ({job.stream}) reported no output",
+                    knowledge.seen_at(job),
+                )
             )
             break
-    if reason is None:
-        reason = _finished_without_files(spec, knowledge, streams)
+    over = _finished_without_files(spec, knowledge, streams)
+    if over is not None:
+        reasons.append(over)
     dqm = knowledge.dqm(spec.name)
-    if reason is None and spec.vetoable and dqm is not None and dqm.alignment_read and dqm.vetoed:
-        reason = Evidence(Source.DQM, "DB update vetoed by the alignment", knowledge.seen_at(dqm))
-    if reason is None:
+    if spec.vetoable and dqm is not None and dqm.alignment_read and dqm.vetoed:
+        reasons.append(
+            Evidence(Source.DQM, "DB update vetoed by the alignment", knowledge.seen_at(dqm))
+        )
+    if not reasons:
         return None
+    # Each statement proves the same thing; the one dating furthest back says since when.
+    reason = min(reasons, key=lambda e: (e.at is None, e.at or datetime.min.replace(tzinfo=UTC)))
     if not spec.destination_tags:
         return Evidence(None, "no destination tag configured to check earlier coverage")
     items = [reason]
@@ -209,24 +216,23 @@ def prove_no_payload(
 def _finished_without_files(
     spec: WorkflowSpec, knowledge: RunKnowledge, streams: tuple[str, ...]
 ) -> Evidence | None:
-    """The producer's harvest task reported finished without failure, and every input tag
-    of the workflow found absent by a full listing made after that report. An AlcaHarvest
-    job copies its files out before it ends, so that listing saw all the job wrote."""
+    """The producer's harvest task reported over without failure, and every input tag of
+    the workflow found absent by a full listing made after the agency received that report.
+    An AlcaHarvest job copies its files out before it ends, so that listing saw all the job
+    wrote; nothing was there from the task's end on, which is when the evidence dates from."""
     for task in knowledge.harvest_tasks(spec.producer, streams):
-        reported = knowledge.seen_at(task)
-        if not task.finished_ok or reported is None:
+        received = knowledge.received_at(task)
+        if not task.finished_ok or received is None:
             continue
         absent = [knowledge.no_harvest_file(tag) for tag in spec.input_tags]
-        if not all(a is not None and a.after >= reported for a in absent):
+        if not all(a is not None and a.after >= received for a in absent):
             continue
-        listed = [knowledge.seen_at(a) for a in absent if a is not None]
-        tags = ", ".join(spec.input_tags)
+        jobs = f"{task.succeeded} job(s) succeeded, none failed" if task.succeeded else "no job ran"
         return Evidence(
             Source.HARVEST,
-            f"harvest task of {task.producer} ({task.stream}) finished: {task.succeeded} "
-            f"job(s) succeeded, none failed; the harvest area listed after it holds no file "
-            f"of {tags}",
-            max((t for t in listed if t is not None), default=reported),
+            f"harvest task of {task.producer} ({task.stream}) finished: {jobs}; the harvest "
+            f"area listed after it holds no file of {', '.join(spec.input_tags)}",
+            knowledge.seen_at(task),
         )
     return None
 

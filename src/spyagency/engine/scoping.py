@@ -28,6 +28,7 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
     workflows = []
     uploads: list[UploadScope] = []
     finished: dict[str, FinishedHarvest] = {}
+    harvested: set[str] = set()
     for name, spec in expectation.expected.items():
         tags = set(spec.destination_tags)
         files = knowledge.harvest_files(spec.input_tags)
@@ -39,6 +40,8 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
         streams = expectation.streams.get(name, ())
         for harvest_over in _finished_harvests(knowledge, spec.producer, spec.input_tags, streams):
             finished.setdefault(harvest_over.input_tag, harvest_over)
+        if any(t.succeeded for t in knowledge.harvest_tasks(spec.producer, streams)):
+            harvested.update(_expected_files(knowledge, spec.input_tags))
         workflows.append(
             WorkflowScope(
                 name=name,
@@ -88,7 +91,18 @@ def run_scope(knowledge: RunKnowledge, catalogue: Catalogue, policy: Policy) -> 
             )
         ),
         finished_harvests=tuple(finished[tag] for tag in sorted(finished)),
+        harvested_tags=tuple(sorted(harvested)),
+        start_year=info.start.year if info is not None and info.start is not None else None,
     )
+
+
+def _expected_files(knowledge: RunKnowledge, input_tags: tuple[str, ...]) -> Iterable[str]:
+    """The input tags of a harvest with a succeeded job whose files are still to be found:
+    no file known, and no listing found none since the task's latest report."""
+    for tag in input_tags:
+        if knowledge.harvest_files([tag]) or knowledge.no_harvest_file(tag) is not None:
+            continue
+        yield tag
 
 
 def _finished_harvests(
@@ -97,7 +111,7 @@ def _finished_harvests(
     """The input tags whose producer's harvest task is reported finished without failure,
     with no file known and no absence checked by a listing since that report."""
     for task in knowledge.harvest_tasks(producer, streams):
-        reported = knowledge.seen_at(task)
+        reported = knowledge.received_at(task)
         if not task.finished_ok or reported is None:
             continue
         for tag in input_tags:

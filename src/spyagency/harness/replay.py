@@ -187,7 +187,10 @@ def _full_scope(scope: PollScope) -> Hashable:
 _SCOPE_READS: dict[Source, Callable[[PollScope], Hashable]] = {
     Source.OMS: lambda scope: (tuple(scope.open_runs), scope.highest_known_run),
     Source.HARVEST: lambda scope: (
-        tuple((r.run, r.harvest_outputs) for r in scope.runs),
+        tuple(
+            (r.run, r.harvest_outputs, r.finished_harvests, r.harvested_tags, r.start_year)
+            for r in scope.runs
+        ),
         scope.highest_known_run,
         scope.now.year,
     ),

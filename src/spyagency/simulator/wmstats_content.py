@@ -18,7 +18,8 @@
   duplicates included, ``harvest.extra_outputs``) ended, except after a failed job: the
   Tier-0 pauses it, so the subscription stays open (and ``run_stream_done`` never turns
   true, see ``world_events.stream_done_at``). A stream without Express data has no planned
-  harvest and no ``AgentJobInfo``; LogCollect tasks are left out.
+  harvest: its producers' tasks never get a job, and their subscriptions finish, empty, when
+  the request completes. LogCollect tasks are left out.
 * jobdetail nests task path -> job state -> exit code -> site -> {errorCount, samples}. Each
   PromptCalibProd producer has its own AlcaHarvest task below the stream's alca skim task
   (WMCore Express.py), with a LogCollect child.
@@ -36,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from spyagency.simulator.catalogue import load_catalogue
 from spyagency.simulator.plan import RunPlan, StreamPlan
 from spyagency.simulator.records import HarvestJobRecord
 
@@ -99,11 +101,19 @@ def agent_report(
     """The agent's ``agent_request`` document for the request, None while it reported nothing
     (the run still going, or no harvest planned for the stream)."""
     closed = next((t for status, t in transitions if status == CLOSED_STATUS), None)
-    if stream is None or stream.harvest is None or closed is None:
+    if stream is None or closed is None:
         return None
     tasks: dict[str, Any] = {}
     status: dict[str, Any] = {}
     at_site: dict[str, Any] = {}
+    if stream.harvest is None:
+        # No express data: no file ever reaches the harvest, so no harvest job is made; each
+        # harvest subscription finishes, empty, when the request completes.
+        completed = next((t for s, t in transitions if s == COMPLETED_STATUS), None)
+        for producer in load_catalogue().streams[stream.stream].pcl_producers:
+            tasks[harvest_task(name, stream.stream, producer)] = _empty_task(closed, completed)
+        if not tasks:
+            return None
     ended = producer_jobs(stream, jobs)
     for producer, planned in planned_jobs(stream).items():
         done = [job for job in ended if job.producer == producer]
@@ -161,6 +171,21 @@ def _task_entry(done: list[ProducerJob], planned: int, closed: float) -> dict[st
         "updated": int(updated),
     }
     return task
+
+
+def _empty_task(closed: float, completed: float | None) -> dict[str, Any]:
+    """A harvest task that never gets a job: its subscription open until the request
+    completes, then finished."""
+    finished = completed is not None
+    return {
+        "jobtype": HARVEST_JOBTYPE,
+        "subscription_status": {
+            "finished": int(finished),
+            "open": int(not finished),
+            "total": 1,
+            "updated": int(completed if completed is not None else closed),
+        },
+    }
 
 
 def _add_states(total: dict[str, Any], states: Mapping[str, Any]) -> None:
@@ -254,6 +279,7 @@ def _summary(name: str, task: str, job: ProducerJob, state: str, exit_code: int)
         "site": SITE,
         "exitcode": exit_code,
         "retrycount": FAILED_RETRIES if state != "success" else 1,
+        "timestamp": int(job.ended_at),
         "errors": {},
         "output": [],
     }

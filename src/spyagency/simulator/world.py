@@ -20,6 +20,7 @@ from spyagency.simulator.catalogue import load_catalogue
 from spyagency.simulator.condb import CondDb
 from spyagency.simulator.fault_state import FaultState
 from spyagency.simulator.faultkinds import SERVICES
+from spyagency.simulator.harvest_files import year_dir
 from spyagency.simulator.plan import OutputPlan, RunPlan
 from spyagency.simulator.planner import plan_world
 from spyagency.simulator.records import (
@@ -67,6 +68,9 @@ class World(EventHandlers):
         # A world starts from nothing: files of an earlier world in the same root would lie.
         shutil.rmtree(self.harvest_dir, ignore_errors=True)
         self.harvest_dir.mkdir(parents=True, exist_ok=True)
+        # The year's folder exists from the start: production's already holds the harvests
+        # of the year's earlier runs (a new year's folder appears with its first harvest).
+        year_dir(self.harvest_dir, scenario.start).mkdir(exist_ok=True)
         self.condb = CondDb(self.root / "conddb.sqlite")
         for stale in (self.condb.path, self.condb.path.with_name("conddb.sqlite.hidden")):
             stale.unlink(missing_ok=True)

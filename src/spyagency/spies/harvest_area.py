@@ -49,7 +49,9 @@ folder in full and reports each such input tag that no listed name carries as a
 after its end sees everything it wrote. An input tag with files in that listing waits for the
 usual reading and forces no further listing.
 
-A new output is reported when the scope names one of its files, or once it is older than
+A new output is reported when the scope names one of its files, or its input tag's harvest
+task counts a succeeded job (``RunScope.harvested_tags``: a first-try success names no file,
+so such a tag also forces a full listing until its files are found), or once it is older than
 ``unnamed_grace_ns`` (by its mtime against the poll's time) if nobody names it. A listing
 can meet an output before WMStats names it; reporting it then would make what the spy reports
 depend on the moments of its own listings, which a restart moves (a restarted spy lists at
@@ -120,6 +122,7 @@ class _FolderListing:
 
     identity: FolderIdentity
     settled: bool  # the folder's mtime was older than the racy margin when it was listed
+    year: int  # the folder's name
     names: set[str] = field(default_factory=set)  # every name, harvest file or not
     parsed: dict[str, Parsed] = field(default_factory=dict)  # the harvest-file names
     by_run: dict[int, dict[str, Parsed]] = field(default_factory=dict)
@@ -261,7 +264,12 @@ class HarvestAreaSpy:
         folders = self._year_folders(scope, findings)
         named = _named_by_year(scope) if folders else {}
         vouched_before = scope.now.timestamp() * 1e9 - self.unnamed_grace_ns
-        awaited = self._awaited_absences(scope)
+        awaited = self._awaited(scope)
+        # A file of an input tag whose harvest task counts a success is a harvest's output:
+        # vouched for as if WMStats named it (a first-try success names nothing).
+        harvested_tags = {run.run: frozenset(run.harvested_tags) for run in scope.runs}
+        # Only for a finished harvest without files in its run's year folder can the full
+        # listing below say anything: its absence needs every folder listed.
         listed: list[_FolderListing] = []
         for folder in folders:
             names = named.get(folder.name, [])
@@ -288,13 +296,15 @@ class HarvestAreaSpy:
                 self._probe_missing(listing, prefix, list(here.values()))
             named_here = set(names)
             for stem, output in here.items():
-                if not self._vouched(stem, output, named_here, vouched_before):
+                harvested = stem.input_tag in harvested_tags.get(stem.run, ())
+                if not harvested and not self._vouched(stem, output, named_here, vouched_before):
                     del outputs[stem]
         runs = {run.run: run for run in scope.runs}
         for stem in sorted(outputs):
             self._read_output(stem, outputs[stem], findings, runs.get(stem.run))
         if awaited and folders and len(listed) == len(folders):
-            self._report_absences(awaited, listed, findings)
+            years = {run.run: run.start_year for run in scope.runs}
+            self._settle(awaited, years, listed, findings)
         # A folder that could not be listed is listed in full next time; an unreadable file
         # needs no listing, it is stat'ed and retried every cycle while its run is in scope.
         self._list_all_next = any(error.run is None for error in findings.errors)
@@ -319,37 +329,47 @@ class HarvestAreaSpy:
             return True
         return min(mtime for mtime, _ in output.stamps.values()) <= before_ns
 
-    def _awaited_absences(self, scope: PollScope) -> dict[tuple[int, str], datetime]:
-        """(run, input tag) -> when its harvest was reported over, for the finished harvests
-        of the scope not already found to have files by an earlier full listing."""
-        awaited = {
-            (run.run, harvest.input_tag): harvest.reported_at
-            for run in scope.runs
-            for harvest in run.finished_harvests
+    def _awaited(self, scope: PollScope) -> dict[tuple[int, str], datetime | None]:
+        """The (run, input tag) pairs a full listing must settle this cycle, mapped to when
+        their harvest was reported over (None: a job succeeded, its files are expected):
+        finished harvests without a known file, and tags whose harvest task counts a success
+        with no file known yet (a first-try success names no file, so only a listing finds
+        it). Pairs an earlier full listing found files for wait for the usual reading."""
+        awaited: dict[tuple[int, str], datetime | None] = {
+            (run.run, tag): None for run in scope.runs for tag in run.harvested_tags
         }
+        for run in scope.runs:
+            if run.start_year is None:
+                continue  # only its year's folder could show it has no file
+            for harvest in run.finished_harvests:
+                awaited[(run.run, harvest.input_tag)] = harvest.reported_at
         self._with_files &= awaited.keys()
         return {key: at for key, at in awaited.items() if key not in self._with_files}
 
-    def _report_absences(
+    def _settle(
         self,
-        awaited: dict[tuple[int, str], datetime],
+        awaited: dict[tuple[int, str], datetime | None],
+        years: dict[int, int | None],
         listings: list[_FolderListing],
         findings: Findings,
     ) -> None:
-        """Say, from this cycle's full listings of every year folder, which finished harvests
-        left no file of their input tag. One that did is left to the usual reading (its file
-        is reported once read) and needs no forced listing again."""
+        """From this cycle's full listings of every year folder: a pair with files needs no
+        forced listing again (its files are read as usual); a finished harvest without any
+        is reported as ``NoHarvestFile``. No claim about a run whose year folder is not
+        there: a folder missing (not created yet, not mounted) shows nothing, which says
+        nothing."""
         present = {
             (stem.run, stem.input_tag)
             for listing in listings
-            for run, _ in awaited
+            for run in {run for run, _ in awaited}
             for stem, _kind in listing.by_run.get(run, {}).values()
         }
+        listed_years = {listing.year for listing in listings}
         for (run, input_tag), reported in sorted(awaited.items()):
             if (run, input_tag) in present:
                 self._with_files.add((run, input_tag))
-                continue
-            findings.observe(NoHarvestFile(run=run, input_tag=input_tag, after=reported))
+            elif reported is not None and years.get(run) in listed_years:
+                findings.observe(NoHarvestFile(run=run, input_tag=input_tag, after=reported))
 
     def _listing(
         self, folder: Path, named: list[str], findings: Findings, *, force: bool = False
@@ -378,7 +398,9 @@ class HarvestAreaSpy:
             return None
         self.listings += 1
         settled = not _is_racy(identity[1], started_ns, self.racy_margin_ns)
-        listing = known if known is not None else _FolderListing(identity, settled)
+        listing = (
+            known if known is not None else _FolderListing(identity, settled, int(folder.name))
+        )
         self._listings[folder] = listing
         listing.identity, listing.settled = identity, settled
         listing.update(names)

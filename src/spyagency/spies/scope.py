@@ -72,6 +72,13 @@ class RunScope:
     open_problems: tuple[tuple[str, str], ...] = ()
     # Input tags whose harvest is over with no file known and no absence checked since.
     finished_harvests: tuple[FinishedHarvest, ...] = ()
+    # Input tags whose producer's harvest task counts a succeeded job (WMStats) and no file
+    # of which is known yet: a file of theirs comes from a harvest job, as one
+    # ``harvest_outputs`` names, and the harvest spy lists its folders until it finds it.
+    harvested_tags: tuple[str, ...] = ()
+    # The year the run started: its harvest files go to that year's folder (the Tier-0 takes
+    # the year when it configures the run), so only that folder's listing can show none.
+    start_year: int | None = None
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,11 @@ only when the requestcache itself cannot be read.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Unpack
 
 from spyagency.domain.facts import HarvestJob, HarvestTaskCounts
-from spyagency.domain.states import Source
+from spyagency.domain.states import HarvestJobState, Source
 from spyagency.spies.base import HttpSpy, HttpSpyOptions
 from spyagency.spies.confirmation import SecondReadings
 from spyagency.spies.failures import SchemaViolation, SourceFailure
@@ -98,18 +99,24 @@ class WmStatsSpy(HttpSpy):
             if request is not None:
                 findings.item_ok(stopped[run], item)
                 for task in request.tasks:
-                    findings.observe(
-                        HarvestTaskCounts(
-                            run=run,
-                            stream=stream,
-                            producer=task.producer,
-                            succeeded=task.succeeded,
-                            failed=task.failed,
-                            active=task.active,
-                            subscriptions_finished=task.subscriptions_finished,
-                            subscriptions_open=task.subscriptions_open,
-                        )
+                    counts = HarvestTaskCounts(
+                        run=run,
+                        stream=stream,
+                        producer=task.producer,
+                        succeeded=task.succeeded,
+                        failed=task.failed,
+                        active=task.active,
+                        subscriptions_finished=task.subscriptions_finished,
+                        subscriptions_open=task.subscriptions_open,
                     )
+                    # A task over dates from its subscriptions' last update: when the harvest
+                    # ended, not when the agency happened to read it.
+                    ended = (
+                        datetime.fromtimestamp(task.updated, UTC)
+                        if counts.finished_ok and task.updated is not None
+                        else None
+                    )
+                    findings.observe(counts, fact_time=ended)
                 wanted.append((request, stopped[run]))
         wanted.sort(key=lambda pair: (pair[0].run, pair[0].stream))
         await gather_into(findings, (self._jobs(r, s, findings.child()) for r, s in wanted))
@@ -154,7 +161,14 @@ class WmStatsSpy(HttpSpy):
                 detail=summary.details[0] if summary.details else "",
                 producer=producer,
             )
-            findings.observe(fact, raw=document.text)
+            # A success dates from its summary's timestamp (ChangeState writes it with the
+            # summary): a harvest read late is still known to have ended then.
+            ended = (
+                datetime.fromtimestamp(summary.succeeded_at, UTC)
+                if state is HarvestJobState.SUCCESS and summary.succeeded_at is not None
+                else None
+            )
+            findings.observe(fact, raw=document.text, fact_time=ended)
         return findings
 
     def _all_settled(self, scope: PollScope) -> bool:

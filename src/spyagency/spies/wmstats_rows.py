@@ -65,8 +65,11 @@ class TaskCounts:
     active: int = 0
     subscriptions_finished: int = 0
     subscriptions_open: int = 0
+    # Unix time of the subscriptions' last update (when the last one finished), if given.
+    updated: int | None = None
 
     def plus(self, other: TaskCounts) -> TaskCounts:
+        stamps = [t for t in (self.updated, other.updated) if t is not None]
         return TaskCounts(
             self.producer,
             self.succeeded + other.succeeded,
@@ -74,6 +77,7 @@ class TaskCounts:
             self.active + other.active,
             self.subscriptions_finished + other.subscriptions_finished,
             self.subscriptions_open + other.subscriptions_open,
+            max(stamps) if stamps else None,
         )
 
 
@@ -168,7 +172,11 @@ def _task_counts(producer: str, entry: Mapping[str, Any]) -> TaskCounts:
     subscriptions = as_mapping(entry.get("subscription_status") or {}, "subscription_status")
     finished = to_int(subscriptions.get("finished", 0), "subscriptions finished")
     still_open = to_int(subscriptions.get("open", 0), "subscriptions open")
-    return TaskCounts(producer, succeeded, failed, active, finished, still_open)
+    updated = subscriptions.get("updated")
+    stamp = None if updated is None else to_int(updated, "subscriptions updated")
+    if stamp is not None and not 0 < stamp < 2**33:
+        raise SchemaViolation(f"subscriptions updated {stamp} is no unix time")
+    return TaskCounts(producer, succeeded, failed, active, finished, still_open, stamp)
 
 
 def _jobs(value: Any, what: str) -> int:
@@ -218,6 +226,8 @@ class HarvestSummary:
     states: set[HarvestJobState] = field(default_factory=set)
     outputs: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    # The latest ``timestamp`` of a success sample (when its summary was written, unix).
+    succeeded_at: int | None = None
 
     @property
     def state(self) -> HarvestJobState | None:
@@ -277,6 +287,9 @@ def _read_state(summary: HarvestSummary, state: str, codes: Any, path: str) -> N
                 job = as_mapping(sample, "sample")
                 if mapped is HarvestJobState.SUCCESS:
                     summary.outputs.extend(_outputs(job))
+                    stamp = job.get("timestamp")
+                    if isinstance(stamp, int) and not isinstance(stamp, bool) and stamp > 0:
+                        summary.succeeded_at = max(summary.succeeded_at or 0, stamp)
                 else:
                     summary.details.extend(_error_details(job))
             if mapped is not HarvestJobState.SUCCESS and not summary.details:
