@@ -66,7 +66,7 @@ def test_defaults_are_the_production_tier0_numbers() -> None:
             {"sources": {"tier0": {"poll_interval_seconds": "often"}}},
             "sources.tier0.poll_interval_seconds",
         ),
-        ({"sources": {"tier0": {"poll_interval_seconds": -1}}}, "greater than 0"),
+        ({"sources": {"tier0": {"poll_interval_seconds": -1}}}, "greater than or equal to 0.1"),
         ({"policy": {"stale_after_minutes": {"tier9": 5}}}, "unknown source 'tier9'"),
         ({"policy": {"stuck_after_hours": {"cooking": 5}}}, "unknown workflow state 'cooking'"),
         ({"clock": {"mode": "sundial"}}, "clock.mode"),
@@ -282,7 +282,10 @@ def valid_values(key: str) -> st.SearchStrategy[Any]:
     if bool in options:
         return st.booleans()
     if float in options:
-        return st.floats(min_value=0.5, max_value=1e6)
+        bounds = field_metadata(key)
+        low = max([0.5, *(getattr(m, "ge", 0.5) for m in bounds)])
+        high = min([1e6, *(getattr(m, "le", 1e6) for m in bounds)])
+        return st.floats(min_value=low, max_value=high)
     if int in options:
         low = max([1, *(getattr(m, "ge", 1) for m in field_metadata(key))])
         return st.integers(min_value=low, max_value=low + 9)

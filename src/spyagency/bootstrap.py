@@ -11,9 +11,10 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import httpx2
 from spyagency import __version__
 from spyagency.config import AuthSettings, Settings, SourceSettings
 from spyagency.domain.catalogue import Catalogue, load_catalogue
-from spyagency.domain.clock import Clock, ScaledClock, SystemClock
+from spyagency.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source, Verdict
 from spyagency.engine.agency import Agency
@@ -227,6 +228,49 @@ def build_alert_channels(settings: Settings, public_url: str | None) -> dict[str
             password=email.password,
         )
     return channels
+
+
+def check_settings(settings: Settings) -> list[str]:
+    """Every problem ``serve`` would meet building its parts from ``settings``, without
+    starting anything (no database connection, no network): the clock, the catalogue, the
+    policy against it, every spy with its credentials, the signal and alert channels.
+    Messages never carry a secret. Empty: ``serve`` will build everything."""
+    problems: list[str] = []
+
+    def attempt(what: str, build: Callable[[], object]) -> object | None:
+        try:
+            return build()
+        except (OSError, ValueError, KeyError, TypeError, tomllib.TOMLDecodeError) as bad:
+            problems.append(f"{what}: {bad}")
+            return None
+
+    attempt("clock", lambda: build_clock(settings))
+    catalogue = attempt("policy.catalogue_path", lambda: build_catalogue(settings))
+    if isinstance(catalogue, Catalogue):
+        known = {spec.name for spec in catalogue.workflows}
+        policy = settings.policy
+        named = [
+            ("policy.optional_workflows", policy.optional_workflows),
+            ("policy.disabled_workflows", policy.disabled_workflows),
+            *((f"policy.groups.{g.name}", g.workflows) for g in policy.groups),
+        ]
+        for key, names in named:
+            unknown = sorted(set(names) - known)
+            if unknown:
+                problems.append(f"{key}: not in the catalogue: {', '.join(unknown)}")
+    schedules = attempt("sources", lambda: build_spies(settings, ManualClock(datetime.now(UTC))))
+    if isinstance(schedules, list):
+        asyncio.run(_close_spies(schedules))
+    attempt("signals", lambda: build_signal_channels(settings))
+    attempt("alerts", lambda: build_alert_channels(settings, settings.web.public_url))
+    if settings.alerts.email.enabled and not settings.alerts.email.recipients:
+        problems.append("alerts.email: enabled without recipients")
+    return problems
+
+
+async def _close_spies(schedules: list[Schedule]) -> None:
+    for schedule in schedules:
+        await schedule.spy.aclose()
 
 
 def enabled_sources(settings: Settings) -> list[Source]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import reprlib
 import tomllib
 from collections.abc import Mapping
@@ -19,7 +20,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from spyagency.domain.policy import DEFAULT_STALE_AFTER, DEFAULT_STUCK_AFTER, Group, Policy
 from spyagency.domain.states import Source, WorkflowState
@@ -40,6 +50,13 @@ def default_database_url() -> str:
     return f"sqlite:///{default_data_dir() / 'spyagency.db'}"
 
 
+# Bounds that keep every duration meaningful: a poll interval of 1e-300 s would spin, a
+# timeout of 1e300 h overflows timedelta. A year is the longest anything here may sensibly be.
+MAX_HOURS = 24 * 366.0
+DAY_S = 86400.0
+HOUR_S = 3600.0
+
+
 class Section(BaseModel):
     # Finite numbers only: TOML and JSON can spell nan and inf, and neither is ever meant.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -48,6 +65,18 @@ class Section(BaseModel):
 class DatabaseSettings(Section):
     url: str = Field(default_factory=default_database_url)
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            # Never the URL itself in the message: it may hold a password.
+            raise ValueError(
+                "not a database URL (e.g. sqlite:///path or postgresql://...)"
+            ) from None
+        return value
 
 
 class AuthSettings(Section):
@@ -70,8 +99,8 @@ class SourceSettings(Section):
     enabled: bool = True
     url: str | None = None
     path: str | None = None
-    poll_interval_seconds: float = Field(default=60.0, gt=0)
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    poll_interval_seconds: float = Field(default=60.0, ge=0.1, le=DAY_S)
+    timeout_seconds: float = Field(default=10.0, ge=0.1, le=HOUR_S)
     retries: int = Field(default=2, ge=0, le=10)
     auth: AuthSettings = AuthSettings()
 
@@ -102,13 +131,22 @@ class GroupSettings(Section):
     workflows: list[str]
     k: int = Field(ge=1)
 
+    @model_validator(mode="after")
+    def _k_of_n(self) -> GroupSettings:
+        if self.k > len(self.workflows):
+            raise ValueError(
+                f"group {self.name!r}: k = {self.k} of {len(self.workflows)} workflow(s) can "
+                "never be met"
+            )
+        return self
+
 
 class PolicySettings(Section):
-    reco_delay_hours: float = Field(default=48.0, gt=0)
-    lock_in_offset_minutes: float = Field(default=30.0, ge=0)
-    harvest_timeout_hours: float = Field(default=12.0, gt=0)
-    upload_timeout_hours: float = Field(default=18.0, gt=0)
-    deadline_lead_hours: float = Field(default=6.0, ge=0)
+    reco_delay_hours: float = Field(default=48.0, gt=0, le=MAX_HOURS)
+    lock_in_offset_minutes: float = Field(default=30.0, ge=0, le=MAX_HOURS * 60)
+    harvest_timeout_hours: float = Field(default=12.0, gt=0, le=MAX_HOURS)
+    upload_timeout_hours: float = Field(default=18.0, gt=0, le=MAX_HOURS)
+    deadline_lead_hours: float = Field(default=6.0, ge=0, le=MAX_HOURS)
     stuck_after_hours: dict[str, float] = Field(
         default_factory=lambda: {
             s.value: d / timedelta(hours=1) for s, d in DEFAULT_STUCK_AFTER.items()
@@ -124,7 +162,7 @@ class PolicySettings(Section):
     disabled_workflows: list[str] = []
     quality_gate: list[str] = ["*"]
     exempt_run_classes: list[str] = []
-    magnet_on_above: float = 3.0
+    magnet_on_above: float = Field(default=3.0, ge=0, le=10)
     groups: list[GroupSettings] = []
     catalogue_path: str | None = None
 
@@ -135,12 +173,26 @@ class PolicySettings(Section):
         for key in value:
             if key not in names:
                 raise ValueError(f"unknown workflow state {key!r}; expected one of {sorted(names)}")
+        _check_durations(value, MAX_HOURS, "hours")
         return value
 
     @field_validator("stale_after_minutes")
     @classmethod
     def _known_sources(cls, value: dict[str, float]) -> dict[str, float]:
         _check_sources(list(value))
+        _check_durations(value, MAX_HOURS * 60, "minutes")
+        return value
+
+    @field_validator("exempt_run_classes")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        # Applied with re.fullmatch to every run class: a pattern that does not compile would
+        # fail every run's judgement, so it is refused here.
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as bad:
+                raise ValueError(f"{pattern!r} is not a regular expression: {bad}") from None
         return value
 
     @field_validator("critical_sources")
@@ -172,6 +224,12 @@ class PolicySettings(Section):
         )
 
 
+def _check_durations(values: Mapping[str, float], limit: float, unit: str) -> None:
+    for key, value in values.items():
+        if not 0 < value <= limit:
+            raise ValueError(f"{key}: {value!r} {unit} is not within (0, {limit:g}]")
+
+
 def _check_sources(names: list[str]) -> None:
     known = {s.value for s in Source}
     for name in names:
@@ -183,7 +241,7 @@ class ClockSettings(Section):
     mode: Literal["system", "scaled"] = "system"
     origin_wall: float | None = None
     origin_sim: float | None = None
-    speed: float = Field(default=1.0, gt=0)
+    speed: float = Field(default=1.0, gt=0, le=1e6)
 
 
 class SignalSettings(Section):
@@ -193,7 +251,7 @@ class SignalSettings(Section):
     webhook_secret: str | None = None
     max_per_minute: int = Field(default=60, ge=1)
     max_attempts: int = Field(default=10, ge=1)
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, ge=0.1, le=HOUR_S)
 
 
 class EmailSettings(Section):
@@ -228,9 +286,9 @@ class WebSettings(Section):
 
 
 class EngineSettings(Section):
-    evaluate_interval_seconds: float = Field(default=5.0, gt=0)
+    evaluate_interval_seconds: float = Field(default=5.0, ge=0.1, le=HOUR_S)
     # Leader election among engines on one database: each campaigns once per heartbeat.
-    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    heartbeat_seconds: float = Field(default=5.0, ge=0.1, le=HOUR_S)
     # The engine's own Prometheus endpoint (poll, evaluation, delivery, leadership); 0 = off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
@@ -239,9 +297,9 @@ class EngineSettings(Section):
 class RetentionSettings(Section):
     # Observations of finished runs last seen longer ago than this are compacted into per-run
     # summaries, and older change-feed events deleted; 0 keeps everything forever.
-    max_age_days: float = Field(default=90.0, ge=0)
+    max_age_days: float = Field(default=90.0, ge=0, le=36500)
     # How often a running engine compacts (each pass is many short transactions).
-    compact_every_hours: float = Field(default=6.0, gt=0)
+    compact_every_hours: float = Field(default=6.0, ge=0.01, le=MAX_HOURS)
 
 
 class LoggingSettings(Section):
@@ -303,6 +361,12 @@ _shown.maxstring = _shown.maxother = 200
 _shown.maxlevel = 3
 
 
+def _may_hold_secret(key: str) -> bool:
+    """A bad value of such a setting is never echoed: a URL may carry a password."""
+    last = key.rsplit(".", 1)[-1]
+    return last.endswith("url") or any(w in last for w in ("secret", "password", "token"))
+
+
 def describe_errors(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
@@ -313,7 +377,7 @@ def describe_errors(error: ValidationError) -> str:
         given = item.get("input")
         shown = (
             ""
-            if item["type"] == "missing" or isinstance(given, dict)
+            if item["type"] == "missing" or isinstance(given, dict) or _may_hold_secret(key)
             else f" (got {_shown.repr(given)})"
         )
         lines.append(f"{key}: {message}{shown}")
