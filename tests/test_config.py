@@ -14,7 +14,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from spyagency.bootstrap import build_spies
+from spyagency.bootstrap import build_spies, check_settings
 from spyagency.config import ConfigError, Settings, load_settings, parse_settings
 from spyagency.domain.clock import ManualClock
 from spyagency.spies.upload_log import UploadLogSpy
@@ -114,6 +114,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 def test_the_example_configuration_is_valid() -> None:
     settings = load_settings(ROOT / "docs" / "example-config.toml", environ={})
     assert settings.sources.tier0.url
+    assert check_settings(settings) == []
 
 
 @given(
