@@ -381,7 +381,11 @@ def token_issue(
 
     settings = _settings(config)
     store = build_store(settings)
-    token = issue_token(store, name, role, build_clock(settings).now())
+    try:
+        token = issue_token(store, name, role, build_clock(settings).now())
+    except ValueError as refused:
+        errors.print(f"token not issued: {refused}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     console.print(token)
 
 
@@ -397,6 +401,26 @@ def token_revoke(
     settings = _settings(config)
     count = revoke_tokens(build_store(settings), name, build_clock(settings).now())
     console.print(f"revoked {count} token(s) named {name}")
+
+
+session_app = typer.Typer(help="Browser sessions.", no_args_is_help=True)
+app.add_typer(session_app, name="session")
+
+
+@session_app.command("end")
+def session_end(
+    name: Annotated[str, typer.Argument(help="The user whose browser sessions end.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")] = "ended by CLI",
+    config: ConfigOption = None,
+) -> None:
+    """End every browser session of a user at once (a lost laptop, a role taken away): their
+    next request is anonymous until they log in again."""
+    from spyagency.bootstrap import build_clock, build_store
+    from spyagency.web.security import end_sessions
+
+    settings = _settings(config)
+    end_sessions(build_store(settings), name, "cli", build_clock(settings).now(), reason)
+    console.print(f"ended every browser session of {name}")
 
 
 def _configure_logging(settings: Settings) -> None:

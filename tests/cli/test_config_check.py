@@ -80,3 +80,32 @@ def test_an_accepted_file_builds_a_runtime(tmp_path: Path, text: str) -> None:
     assert result.exit_code == 0, result.output
     runtime = build_runtime(load_settings(path, environ={}))
     runtime.store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["token", "issue", ""], "token name"),
+        (["token", "issue", "tier0", "--role", "admin"], "role"),
+        (["token", "issue", "evil\nname"], "token name"),
+        (["token", "issue", "\x1b[31mred"], "token name"),
+    ],
+)
+def test_token_issue_refuses_cleanly(tmp_path: Path, args: list[str], said: str) -> None:
+    config = tmp_path / "agency.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "agency.db"}"\n')
+    result = runner.invoke(app, [*args, "-c", str(config)])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and "Traceback" not in result.output
+
+
+def test_token_names_are_unique_among_active_tokens(tmp_path: Path) -> None:
+    config = tmp_path / "agency.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "agency.db"}"\n')
+    first = runner.invoke(app, ["token", "issue", "tier0-poller", "-c", str(config)])
+    again = runner.invoke(app, ["token", "issue", "tier0-poller", "-c", str(config)])
+    assert first.exit_code == 0 and again.exit_code == 2
+    assert "already called" in again.output
+    runner.invoke(app, ["token", "revoke", "tier0-poller", "-c", str(config)])
+    renewed = runner.invoke(app, ["token", "issue", "tier0-poller", "-c", str(config)])
+    assert renewed.exit_code == 0, renewed.output

@@ -13,6 +13,7 @@ from spyagency.web.authorization import Role
 from spyagency.web.security import (
     SESSION_COOKIE,
     SignedCookie,
+    end_sessions,
     hash_token,
     issue_token,
     revoke_tokens,
@@ -156,6 +157,31 @@ async def test_logout_needs_the_csrf_token_and_clears_the_cookie(world: World) -
     assert done.status_code == 303 and done.headers["location"] == "/"
     cleared = done.headers["set-cookie"]
     assert cleared.startswith(f"{SESSION_COOKIE}=") and "Max-Age=0" in cleared
+
+
+async def test_a_cookie_replayed_after_logout_is_anonymous(world: World) -> None:
+    cookie = session_cookie(world, "alice", "expert", csrf="tok")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with client_for(world.services) as client:
+        client.cookies.update(cookie)
+        assert (await client.get("/auth/me")).json()["name"] == "alice"
+        done = await client.post("/auth/logout", content=b"csrf_token=tok", headers=form)
+        assert done.status_code == 303
+    async with client_for(world.services) as replay:
+        replay.cookies.update(cookie)
+        assert (await replay.get("/auth/me")).json()["name"] is None
+        hold = await replay.post("/api/v1/overrides", json=HOLD, headers={"X-CSRF-Token": "tok"})
+        assert hold.status_code == 401
+
+
+async def test_ending_a_users_sessions_ends_them_all_at_once(world: World) -> None:
+    cookie = session_cookie(world, "bob", "expert")
+    end_sessions(world.store, "bob", "cli", NOW, "laptop lost")
+    async with client_for(world.services) as client:
+        client.cookies.update(cookie)
+        assert (await client.get("/auth/me")).json()["name"] is None
+    with world.store.read() as tx:
+        assert tx.audit.list()[0].action == "session.end"
 
 
 async def test_login_without_oidc_configured_is_404(world: World) -> None:

@@ -45,6 +45,12 @@ class ApiTokenRepository:
         )
         return int(self._connection.execute(statement).scalar_one())
 
+    def active_named(self, name: str) -> bool:
+        query = select(api_token.c.id).where(
+            api_token.c.name == name, api_token.c.revoked_at.is_(None)
+        )
+        return self._connection.execute(query.limit(1)).first() is not None
+
     def by_hash(self, token_hash: str) -> ApiToken | None:
         """The token with this hash, revoked or not (the caller decides what revoked means)."""
         query = select(api_token).where(api_token.c.token_hash == token_hash)

@@ -41,6 +41,9 @@ from spyagency.web.security import (
     csrf_token,
     current_principal,
     end_session,
+    end_sessions,
+    services_of,
+    session_epoch,
     set_private_cookie,
     start_session,
 )
@@ -230,7 +233,8 @@ def router(services: WebServices) -> APIRouter:
         await run_in_threadpool(audit_login, services, name, role)
         response = RedirectResponse(safe_next(pending.get("next")), 303)
         response.delete_cookie(LOGIN_COOKIE, path="/auth")
-        start_session(request, response, name, role)
+        epoch = await run_in_threadpool(session_epoch, services.store, name)
+        start_session(request, response, name, role, epoch)
         return response
 
     @api.post("/logout", status_code=303, response_class=RedirectResponse)
@@ -238,6 +242,13 @@ def router(services: WebServices) -> APIRouter:
         """End the browser session (needs its CSRF token, like every session action)."""
         principal = await run_in_threadpool(current_principal, request)
         await check_csrf(request, principal)
+        if principal is not None and principal.via == "session":
+            # Server-side: the cookie, replayed later, no longer logs anyone in.
+            services = services_of(request)
+            now = services.clock.now()
+            await run_in_threadpool(
+                end_sessions, services.store, principal.name, principal.name, now, "logout"
+            )
         response = RedirectResponse("/", 303)
         end_session(response)
         return response

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,9 @@ from spyagency.web.authorization import Action, Decision, Role, decide
 from spyagency.web.services import WebServices
 
 SESSION_COOKIE = "spyagency_session"
+TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+# Control key prefix holding a name's session epoch (see ``session_epoch``).
+SESSION_EPOCH = "session_epoch:"
 SESSION_SECONDS = 12 * 3600
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -68,11 +72,18 @@ def issue_token(store: Store, name: str, role: Role | str, now: datetime) -> str
     >>> token = issue_token(store, "tier0-poller", "viewer", clock.now())  # doctest: +SKIP
     """
     granted = role if isinstance(role, Role) else Role.parse(role)
-    if not name.strip():
-        raise ValueError("a token needs a name")
+    if not TOKEN_NAME.fullmatch(name):
+        # Names are shown in the audit log, pages and terminals: no control characters, no
+        # look-alike spacing, nothing a terminal would interpret.
+        raise ValueError(
+            "a token name is 1-64 characters: letters, digits and . _ @ - "
+            f"(starting with a letter or digit), not {name!r:.80}"
+        )
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.transaction() as tx:
-        tx.tokens.add(name.strip(), granted.label, hash_token(plaintext), now)
+        if tx.tokens.active_named(name):
+            raise ValueError(f"an active token is already called {name!r}: revoke it first")
+        tx.tokens.add(name, granted.label, hash_token(plaintext), now)
         tx.audit.append(now, "cli", "token.issue", f"token:{name}", {"role": granted.label})
     return plaintext
 
@@ -180,9 +191,36 @@ def set_private_cookie(
     )
 
 
-def start_session(request: Request, response: Response, name: str, role: Role) -> None:
-    """Log ``name`` in: a fresh session (and CSRF token) in a signed, HttpOnly cookie."""
-    payload = {"name": name, "role": role.label, "csrf": secrets.token_urlsafe(24)}
+def session_epoch(store: Store, name: str) -> int:
+    """The generation of ``name``'s browser sessions: a session cookie is good only while it
+    carries the current one, so logging out (or ``spyagency session end``) ends every session
+    of that name at once, cookies replayed later included."""
+    with store.read() as tx:
+        found = tx.controls.get(SESSION_EPOCH + name)
+    return found.value if found is not None and isinstance(found.value, int) else 0
+
+
+def end_sessions(store: Store, name: str, who: str, now: datetime, reason: str) -> int:
+    """Invalidate every session of ``name``; returns the new epoch."""
+    with store.transaction() as tx:
+        found = tx.controls.get(SESSION_EPOCH + name)
+        current = found.value if found is not None and isinstance(found.value, int) else 0
+        tx.controls.set(SESSION_EPOCH + name, current + 1, who, now, reason)
+        tx.audit.append(now, who, "session.end", f"user:{name}", {"reason": reason})
+    return current + 1
+
+
+def start_session(
+    request: Request, response: Response, name: str, role: Role, epoch: int = 0
+) -> None:
+    """Log ``name`` in: a fresh session (and CSRF token) in a signed, HttpOnly cookie, at the
+    name's current session epoch."""
+    payload = {
+        "name": name,
+        "role": role.label,
+        "csrf": secrets.token_urlsafe(24),
+        "epoch": epoch,
+    }
     value = SignedCookie(cookie_secret(request), "session").dump(payload, SESSION_SECONDS)
     set_private_cookie(request, response, SESSION_COOKIE, value, SESSION_SECONDS)
 
@@ -203,6 +241,9 @@ def _session_principal(request: Request) -> Principal | None:
     try:
         role = Role.parse(str(data.get("role", "")))
     except ValueError:
+        return None
+    # A session from before its name's sessions were ended is over, however well signed.
+    if data.get("epoch", 0) != session_epoch(services_of(request).store, data["name"]):
         return None
     return Principal(data["name"], role, "session")
 
