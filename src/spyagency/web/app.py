@@ -168,7 +168,9 @@ def create_app(services: WebServices) -> FastAPI:
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, _error: Exception) -> JSONResponse:
         # Never a stack trace or driver message to the caller; the server log has them.
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        # Starlette answers this outside every middleware, so the headers are set here.
+        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        return JSONResponse({"detail": "internal error"}, status_code=500, headers=headers)
 
     @app.get("/healthz", response_model=schemas.Liveness, tags=["health"])
     def healthz() -> schemas.Liveness:

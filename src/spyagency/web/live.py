@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from spyagency.store.events import Event
 from spyagency.web.api import PREFIX, conversions
-from spyagency.web.api.audit import MAX_ID
 from spyagency.web.authorization import Action
+from spyagency.web.params import MAX_ID
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 

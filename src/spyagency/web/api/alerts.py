@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from spyagency.store.alerts import Alert
 from spyagency.web import actions, schemas
-from spyagency.web.api.audit import MAX_ID
 from spyagency.web.authorization import Action
 from spyagency.web.paging import keyset_page
+from spyagency.web.params import MAX_ID, RecordId
 from spyagency.web.security import Principal, require, require_actor
 from spyagency.web.services import WebServices
 
@@ -62,7 +62,7 @@ def router(services: WebServices) -> APIRouter:
 
     @api.post("/alerts/{alert_id}/ack", response_model=schemas.Alert, responses=ERRORS)
     async def acknowledge(
-        alert_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+        alert_id: RecordId,
         principal: Annotated[Principal, Depends(require_actor(Action.ACK_ALERT))],
     ) -> schemas.Alert:
         """Silence an open alert while the state it describes lasts."""

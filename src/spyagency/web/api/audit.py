@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from spyagency.web import schemas
 from spyagency.web.authorization import Action
 from spyagency.web.paging import keyset_page
+from spyagency.web.params import MAX_ID
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
-
-MAX_ID = 2**62
 
 
 def router(services: WebServices) -> APIRouter:

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Query
 
 from spyagency.domain.states import Verdict
 from spyagency.web import schemas
-from spyagency.web.api.runs import MAX_RUN
 from spyagency.web.authorization import Action
+from spyagency.web.params import MAX_RUN
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 

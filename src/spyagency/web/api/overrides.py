@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from spyagency.store.overrides import OverrideRecord
 from spyagency.web import actions, schemas
 from spyagency.web.api import conversions
-from spyagency.web.api.audit import MAX_ID
-from spyagency.web.api.runs import MAX_RUN
 from spyagency.web.authorization import Action
+from spyagency.web.params import MAX_RUN, RecordId
 from spyagency.web.security import Principal, require, require_actor
 from spyagency.web.services import WebServices
 
@@ -59,7 +58,7 @@ def router(services: WebServices) -> APIRouter:
 
     @api.post("/overrides/{override_id}/revoke", response_model=schemas.Override, responses=ERRORS)
     async def revoke(
-        override_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+        override_id: RecordId,
         principal: Annotated[Principal, Depends(require_actor(Action.REVOKE_HOLD))],
     ) -> schemas.Override:
         """Withdraw an override from now on; it stays in the history."""

@@ -15,8 +15,8 @@ from spyagency.domain.states import Verdict
 from spyagency.store.controls import SIGNALS_ENABLED
 from spyagency.store.uow import Transaction
 from spyagency.web import schemas
-from spyagency.web.api.runs import MAX_RUN
 from spyagency.web.authorization import Action
+from spyagency.web.params import MAX_RUN
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from spyagency.domain.facts import fact_to_dict
@@ -17,13 +17,13 @@ from spyagency.web.api.caching import combined_etag, not_modified
 from spyagency.web.authorization import Action
 from spyagency.web.encoded import JSON, EncodedBody, accepts_gzip
 from spyagency.web.paging import keyset_page
+from spyagency.web.params import MAX_RUN, RunNumber
 from spyagency.web.render_cache import RenderCache, StoreGlance
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
 # Bounds keep every value inside a BIGINT on both backends: an out-of-range number must be a
 # 422, never a database overflow.
-MAX_RUN = 2**62
 RAW_LIMIT = 4000
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.Problem, "description": "no such run"}
@@ -59,9 +59,6 @@ def encode_page(query: str, records: list[RunSummary], limit: int) -> CachedPage
     )
     tags = [query, str(page.next_before)] + [record.etag for record in page.items]
     return CachedPage(EncodedBody.of(body.model_dump_json().encode(), JSON), combined_etag(tags))
-
-
-RunNumber = Annotated[int, Path(ge=1, le=MAX_RUN, description="the CMS run number")]
 
 
 def router(services: WebServices) -> APIRouter:

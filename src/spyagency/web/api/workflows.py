@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from spyagency.domain.states import Source, WorkflowState
 from spyagency.store.run_records import WorkflowRecord
 from spyagency.web import schemas
-from spyagency.web.api.runs import MAX_RUN
 from spyagency.web.authorization import Action
 from spyagency.web.paging import keyset_page
+from spyagency.web.params import MAX_RUN
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 

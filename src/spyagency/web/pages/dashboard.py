@@ -33,6 +33,7 @@ from spyagency.web.pages.kit import NO_STORE, PageKit
 from spyagency.web.pages.notices import Notice, clear_notice, pending_notice
 from spyagency.web.pages.run_labels import labels_of
 from spyagency.web.pages.viewer import Viewer
+from spyagency.web.params import RunNumber
 from spyagency.web.render_cache import GLANCE_SECONDS, RenderCache, store_fingerprint
 
 DEFAULT_LIMIT = 100
@@ -149,7 +150,9 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         return encoded.response(accept_encoding, NO_STORE)
 
     @api.get("/fragments/runs/{run}/row", response_class=HTMLResponse, include_in_schema=False)
-    def run_row(request: Request, run: int, columns: str = "", wall: bool = False) -> Response:
+    def run_row(
+        request: Request, run: RunNumber, columns: str = "", wall: bool = False
+    ) -> Response:
         viewer = kit.reader(request)
         if not isinstance(viewer, Viewer):
             return Response(status_code=401)

@@ -23,10 +23,9 @@ A refusal at steps 3 or 4 (role too low, unknown alert, bad field) is the notice
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -38,9 +37,9 @@ from spyagency.web.pages.formatting import when
 from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.notices import Notice, leave_notice
 from spyagency.web.pages.viewer import viewer_of
+from spyagency.web.params import RecordId, RunNumber
 from spyagency.web.security import Principal, check_csrf, current_principal
 
-MAX_ID = 2**62
 DEFAULT_HOURS = "12"
 Act = Callable[[Principal], Awaitable[str]]
 
@@ -96,9 +95,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         return answer
 
     @api.post("/runs/{run}/overrides", include_in_schema=False)
-    async def place_override(
-        request: Request, run: Annotated[int, Path(ge=1, le=MAX_ID)]
-    ) -> Response:
+    async def place_override(request: Request, run: RunNumber) -> Response:
         async def place(principal: Principal) -> str:
             fields = await form_fields(request)
             wanted = schemas.NewOverride.model_validate(
@@ -119,9 +116,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         return await act(request, f"/runs/{run}", place)
 
     @api.post("/overrides/{override_id}/revoke", include_in_schema=False)
-    async def revoke_override(
-        request: Request, override_id: Annotated[int, Path(ge=1, le=MAX_ID)]
-    ) -> Response:
+    async def revoke_override(request: Request, override_id: RecordId) -> Response:
         async def revoke(principal: Principal) -> str:
             item = (await actions.withdraw_override(services, principal, override_id)).override
             return f"Override {item.kind.value} (#{item.id}) on run {item.run} revoked."
@@ -129,9 +124,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         return await act(request, "/", revoke)
 
     @api.post("/alerts/{alert_id}/ack", include_in_schema=False)
-    async def acknowledge_alert(
-        request: Request, alert_id: Annotated[int, Path(ge=1, le=MAX_ID)]
-    ) -> Response:
+    async def acknowledge_alert(request: Request, alert_id: RecordId) -> Response:
         async def acknowledge(principal: Principal) -> str:
             alert = await actions.acknowledge_alert(services, principal, alert_id)
             return f"Alert #{alert.id} ({alert.kind}) acknowledged."

@@ -22,6 +22,7 @@ from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.links import EvidenceContext, evidence_link
 from spyagency.web.pages.run_model import RunPage, deadlines, read_run_page
 from spyagency.web.pages.viewer import Viewer
+from spyagency.web.params import RunNumber
 
 NOT_EXPECTED = WorkflowState.NOT_EXPECTED
 EvidenceLinker = Callable[[Evidence, str], str | None]
@@ -48,7 +49,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         }
 
     @api.get("/runs/{run}", response_class=HTMLResponse, include_in_schema=False)
-    def run_page(request: Request, run: int) -> Response:
+    def run_page(request: Request, run: RunNumber) -> Response:
         viewer = kit.reader(request)
         if not isinstance(viewer, Viewer):
             return viewer
@@ -64,7 +65,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         return kit.page(request, "run.html", viewer, banner, **context)
 
     @api.get("/fragments/runs/{run}/detail", response_class=HTMLResponse, include_in_schema=False)
-    def run_detail(request: Request, run: int) -> Response:
+    def run_detail(request: Request, run: RunNumber) -> Response:
         viewer = kit.reader(request)
         if not isinstance(viewer, Viewer):
             return Response(status_code=401)

@@ -1,0 +1,54 @@
+"""Small hardening regressions: path numbers, error headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from spyagency.web.app import create_app
+from tests.web.api_world import BASE_URL, World, client_for, make_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    world = make_world(f"sqlite:///{tmp_path / 'agency.db'}")
+    yield world
+    world.store.dispose()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/{n}",
+        "/fragments/runs/{n}/detail",
+        "/fragments/runs/{n}/row",
+        "/api/v1/runs/{n}",
+        "/api/v1/runs/{n}/timeline",
+    ],
+)
+@pytest.mark.parametrize("number", ["99999999999999999999999", "3_8_0_0_0_1", "0", "-5", "+7"])
+async def test_bad_run_numbers_are_422_on_pages_and_api_alike(
+    world: World, path: str, number: str
+) -> None:
+    async with client_for(world.services) as client:
+        answer = await client.get(path.format(n=number))
+    assert answer.status_code == 422, (path, number, answer.status_code)
+
+
+async def test_an_internal_error_carries_the_security_headers(world: World) -> None:
+    app = create_app(world.services)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("driver said: password=hunter2")
+
+    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        answer = await client.get("/boom")
+    assert answer.status_code == 500
+    assert answer.json() == {"detail": "internal error"}
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
