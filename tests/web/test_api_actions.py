@@ -145,6 +145,32 @@ async def test_acknowledging_an_alert(world: World) -> None:
     assert late.status_code == 409
 
 
+async def test_a_second_acknowledgement_keeps_the_first(world: World) -> None:
+    async with client_for(world.services) as client:
+        alert = (await client.get("/api/v1/alerts")).json()["open"][0]
+        first = await client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=world.auth(OPERATOR))
+        again = await client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=world.auth(EXPERT))
+        shown = (await client.get("/api/v1/alerts")).json()["open"]
+    assert first.status_code == 200 and again.status_code == 409
+    assert "token:operator-bot" in again.json()["detail"]
+    assert next(a for a in shown if a["id"] == alert["id"])["acknowledged_by"] == (
+        "token:operator-bot"
+    )
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "\u200b", "\u200b\u200d\ufeff", "\t\n"])
+async def test_the_kill_switch_needs_a_visible_reason(world: World, reason: str) -> None:
+    async with client_for(world.services) as client:
+        answer = await client.post(
+            "/api/v1/control/signals",
+            json={"enabled": False, "reason": reason},
+            headers=world.auth(EXPERT),
+        )
+        shown = (await client.get("/api/v1/control/signals")).json()
+    assert answer.status_code == 422
+    assert shown["switch"] is True
+
+
 async def test_the_kill_switch(world: World) -> None:
     async with client_for(world.services) as client:
         off = await client.post(

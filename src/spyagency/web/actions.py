@@ -152,6 +152,12 @@ async def acknowledge_alert(services: WebServices, principal: Principal, alert_i
             current = tx.alerts.get(alert_id)
             if current is None:
                 raise HTTPException(404, f"alert {alert_id} does not exist")
+            if current.acknowledged and current.acknowledged_state == current.state:
+                # The first acknowledgement stands: who took it on is what others need.
+                raise HTTPException(
+                    409,
+                    f"alert {alert_id} is already acknowledged by {current.acknowledged_by}",
+                )
             if not tx.alerts.acknowledge(alert_id, principal.name, now):
                 raise HTTPException(409, f"alert {alert_id} is resolved; nothing to acknowledge")
             log(tx, now, principal, Action.ACK_ALERT, f"alert:{alert_id}", {"kind": current.kind})

@@ -3,6 +3,7 @@ adding a field is compatible, renaming or removing one needs ``/api/v2``."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,8 +18,23 @@ def storable(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
-# Free text a person types (why, reason): kept verbatim but for NUL.
-FreeText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(storable)]
+def says_something(text: str) -> str:
+    """A reason must hold at least one visible character: blanks, zero-width and other
+    format characters alone (which pass a length check) say nothing."""
+    if not any(not ch.isspace() and unicodedata.category(ch) not in INVISIBLE for ch in text):
+        raise ValueError("must say something: only blank or invisible characters given")
+    return text
+
+
+INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+# Free text a person types (why, reason): kept verbatim but for NUL, and never blank.
+FreeText = Annotated[
+    str,
+    Field(min_length=1, max_length=2000),
+    AfterValidator(says_something),
+    AfterValidator(storable),
+]
 
 
 # Workflow names are catalogue identifiers; anything else is refused before any query.
