@@ -189,3 +189,13 @@ async def test_login_without_oidc_configured_is_404(world: World) -> None:
         answer = await client.get("/auth/login")
     assert answer.status_code == 404 and "not configured" in answer.json()["detail"]
     assert BASE_URL.startswith("http://")
+
+
+async def test_metrics_follow_the_reading_rule(world: World) -> None:
+    """With reading closed, /metrics needs a token too (Prometheus sends it as a bearer)."""
+    plaintext = issue_token(world.store, "prometheus", Role.VIEWER, NOW)
+    async with client_for(world.services) as client:
+        anonymous = await client.get("/metrics")
+        scraped = await client.get("/metrics", headers={"Authorization": f"Bearer {plaintext}"})
+    assert anonymous.status_code == 401
+    assert scraped.status_code == 200 and "spyagency_" in scraped.text

@@ -6,6 +6,7 @@ composition root each get their own app.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -200,8 +201,11 @@ def create_app(services: WebServices) -> FastAPI:
         if lease is None or age is None or age > services.leader_timeout:
             lost = schemas.ReadinessProbe(status="no_leader", database=True)
             return JSONResponse(lost.model_dump(), status_code=503)
+        # An opaque id: a probe is anonymous, and the leader's host and pid are nobody's
+        # business there (the audit log and the engine's own metrics name it for operators).
+        leader = hashlib.sha256(lease.holder.encode()).hexdigest()[:12]
         return schemas.ReadinessProbe(
-            status="ok", database=True, leader=lease.holder, leader_epoch=lease.epoch
+            status="ok", database=True, leader=leader, leader_epoch=lease.epoch
         )
 
     app.include_router(api_router(services))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from spyagency.web.authorization import Action
+from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -74,7 +76,9 @@ def router(services: WebServices) -> APIRouter:
         registry.register(services.engine_metrics)
     routes = APIRouter()
 
-    @routes.get("/metrics", include_in_schema=False)
+    # Readable as the pages are: by anyone with open reading, else with a token (Prometheus
+    # sends one as a bearer) or a session.
+    @routes.get("/metrics", include_in_schema=False, dependencies=[Depends(require(Action.READ))])
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE)
 

@@ -291,7 +291,9 @@ class Liveness(Schema):
 class ReadinessProbe(Schema):
     status: Literal["ok", "no_leader", "unavailable"]
     database: bool
-    leader: str | None = Field(default=None, description="the leading engine: host:pid:random")
+    leader: str | None = Field(
+        default=None, description="the leading engine, as an opaque id (changes with it)"
+    )
     leader_epoch: int | None = Field(default=None, description="grows at every change of leader")
 
 

@@ -307,9 +307,10 @@ def _refuse(decision: Decision, request: Request, action: Action) -> HTTPExcepti
 async def authorize(request: Request, action: Action | str) -> Principal | None:
     """Raise 401/403 unless the caller may do ``action``; returns the caller."""
     wanted = Action(action)
-    if _bearer(request) is None:
-        # Only a token needs the store; a session is a signed cookie checked in memory, and a
-        # trip through the thread pool would cost every open read more than the check.
+    if _bearer(request) is None and SESSION_COOKIE not in request.cookies:
+        # An anonymous caller needs no store: a trip through the thread pool would cost every
+        # open read more than the check. A token or a session (its epoch) is read from the
+        # store, never on the event loop.
         principal = current_principal(request)
     else:
         principal = await run_in_threadpool(current_principal, request)
