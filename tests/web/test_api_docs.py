@@ -47,3 +47,15 @@ async def test_docs_page_carries_the_session_csrf_token_for_try_it_out(world: Wo
         logged_in = await client.get("/docs")
     assert '<meta name="csrf-token" content="">' in anonymous.text
     assert '<meta name="csrf-token" content="tok-1">' in logged_in.text
+
+
+async def test_the_openapi_document_declares_the_bearer_scheme_and_auth_errors(
+    world: World,
+) -> None:
+    async with client_for(world.services) as client:
+        document = (await client.get("/openapi.json")).json()
+    scheme = document["components"]["securitySchemes"]["token"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    readiness = document["paths"]["/api/v1/readiness"]["get"]
+    assert {"token": []} in readiness["security"]
+    assert {"401", "403"} <= set(readiness["responses"])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPBearer
+
+from spyagency.web import schemas
 from spyagency.web.api import (
     alerts,
     audit,
@@ -20,8 +24,21 @@ from spyagency.web.services import WebServices
 PREFIX = "/api/v1"
 
 
+# Declared for the OpenAPI document (an Authorize button in /docs); the check itself is
+# ``security.authorize``, which also accepts a browser session.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token: `spyagency token issue NAME --role viewer|operator|expert`.",
+)
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": schemas.Problem, "description": "no valid token or session (or a bad one)"},
+    403: {"model": schemas.Problem, "description": "your role may not do this"},
+}
+
+
 def api_router(services: WebServices) -> APIRouter:
-    api = APIRouter(prefix=PREFIX)
+    api = APIRouter(prefix=PREFIX, dependencies=[Depends(BEARER)], responses=AUTH_ERRORS)
     for resource in (runs, readiness, workflows, sources, alerts, overrides, control, audit, kpi):
         api.include_router(resource.router(services))
     return api
