@@ -157,3 +157,29 @@ def test_role_mapping_and_redirect_targets() -> None:
     assert safe_next("/runs?x=1") == "/runs?x=1"
     for target in ("//evil.example", "https://evil.example", "/\\evil", None, ""):
         assert safe_next(target) == "/"
+
+
+@pytest.mark.parametrize("body", ['"just a string"', "[1, 2]", "not json at all"])
+async def test_an_issuer_answering_no_json_object_is_a_502(tmp_path: Path, body: str) -> None:
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    broken = FastAPI()
+
+    @broken.get("/.well-known/openid-configuration")
+    def discovery() -> Response:
+        return Response(body, media_type="application/json")
+
+    async with serving(broken) as issuer:
+        world = make_world(
+            f"sqlite:///{tmp_path / 'agency.db'}",
+            public_url=BASE_URL,
+            oidc_issuer=issuer,
+            oidc_client_id=CLIENT_ID,
+        )
+        try:
+            async with client_for(world.services) as agency:
+                answer = await agency.get("/auth/login")
+        finally:
+            world.store.dispose()
+    assert answer.status_code == 502 and "login service" in answer.json()["detail"]

@@ -64,6 +64,21 @@ class LoginError(Exception):
     """The issuer's answer cannot be trusted; the message says why (never the token)."""
 
 
+class IssuerBroken(ValueError):
+    """The identity provider answered something no issuer should (a 502, not the user's
+    fault)."""
+
+
+def _json_object(answer: httpx2.Response, what: str) -> dict[str, Any]:
+    try:
+        document = answer.json()
+    except ValueError:
+        raise IssuerBroken(f"the issuer's {what} is not JSON") from None
+    if not isinstance(document, dict):
+        raise IssuerBroken(f"the issuer's {what} is not a JSON object")
+    return document
+
+
 @dataclass(frozen=True)
 class OidcClient:
     issuer: str
@@ -80,7 +95,7 @@ class OidcClient:
     async def discover(self, http: httpx2.AsyncClient) -> dict[str, Any]:
         answer = await http.get(f"{self.issuer}/.well-known/openid-configuration")
         answer.raise_for_status()
-        document: dict[str, Any] = answer.json()
+        document = _json_object(answer, "discovery document")
         if str(document.get("issuer", "")).rstrip("/") != self.issuer:
             raise LoginError("the discovery document names another issuer")
         return document
@@ -102,12 +117,13 @@ class OidcClient:
         answer = await http.post(str(document["token_endpoint"]), data=form)
         if answer.status_code != 200:
             raise LoginError(f"the issuer refused the code (HTTP {answer.status_code})")
-        id_token = answer.json().get("id_token")
+        id_token = _json_object(answer, "token answer").get("id_token")
         if not isinstance(id_token, str):
             raise LoginError("the issuer sent no id_token")
         keys = await http.get(str(document["jwks_uri"]))
         keys.raise_for_status()
-        return self.verify(id_token, KeySet.import_key_set(keys.json()), nonce)
+        key_set = _json_object(keys, "key set")
+        return self.verify(id_token, KeySet.import_key_set(key_set), nonce)  # type: ignore[arg-type]
 
     def verify(self, id_token: str, keys: KeySet, nonce: str) -> dict[str, Any]:
         try:
