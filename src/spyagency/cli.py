@@ -132,6 +132,15 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
+def bound_port(server: Any) -> int | None:
+    """The port the web server really listens on (``web.port = 0`` asks the system for a
+    free one, so the configured 0 is no address)."""
+    for listener in getattr(server, "servers", None) or ():
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return None
+
+
 def _run(coroutine: Any) -> None:
     """Run ``coroutine`` until it ends or Ctrl-C; Ctrl-C is a normal way to stop."""
     with contextlib.suppress(KeyboardInterrupt):
@@ -147,7 +156,8 @@ def _processes(config: Path | None, *, engine: bool, web: bool) -> None:
 
     def ready(server: Any) -> None:
         if server is not None:
-            console.print(f"[green]listening[/] on http://{settings.web.host}:{settings.web.port}/")
+            port = bound_port(server) or settings.web.port
+            console.print(f"[green]listening[/] on http://{settings.web.host}:{port}/")
         if engine:
             console.print(f"[green]engine running[/]; database {_redact(settings.database.url)}")
 
