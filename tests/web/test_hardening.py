@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
 
+from spyagency.store.database import build_engine
+from spyagency.store.uow import Store
 from spyagency.web.app import create_app
-from tests.web.api_world import BASE_URL, World, client_for, make_world
+from spyagency.web.authorization import Role
+from tests.web.api_world import BASE_URL, READY, World, client_for, make_world
 
 
 @pytest.fixture
@@ -52,3 +56,21 @@ async def test_an_internal_error_carries_the_security_headers(world: World) -> N
     assert answer.json() == {"detail": "internal error"}
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+
+
+async def test_a_read_only_store_answers_writes_with_503(world: World, tmp_path: Path) -> None:
+    ro_url = f"sqlite:///file:{tmp_path / 'agency.db'}?mode=ro&uri=true"
+    read_only = Store(build_engine(ro_url))
+    services = dataclasses.replace(world.services, store=read_only)
+    hold = {"kind": "hold", "run": READY, "why": "look", "expires_in_hours": 1}
+    try:
+        async with client_for(services) as client:
+            shown = await client.get(f"/api/v1/runs/{READY}")
+            answer = await client.post(
+                "/api/v1/overrides", json=hold, headers=world.auth(Role.EXPERT)
+            )
+    finally:
+        read_only.dispose()
+    assert shown.status_code == 200
+    assert answer.status_code == 503 and "read-only" in answer.json()["detail"]
+    assert answer.headers["retry-after"] == "30"

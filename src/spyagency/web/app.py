@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -165,6 +166,15 @@ def create_app(services: WebServices) -> FastAPI:
     # is the outer one, so the 413 carries the security headers too.
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(OperationalError)
+    async def store_unavailable(_request: Request, _error: OperationalError) -> JSONResponse:
+        # The database refused or could not be reached (read-only, locked, down): the
+        # request may be retried later, and the caller is told so, not "internal error".
+        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        headers["retry-after"] = "30"
+        detail = "the store is unavailable or read-only; try again later"
+        return JSONResponse({"detail": detail}, status_code=503, headers=headers)
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, _error: Exception) -> JSONResponse:
