@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import UTC, datetime
 
 import pytest
 
+from spyagency.store.events import Event
+from spyagency.web.live import EventTail
 from spyagency.web.services import ChangeFeed
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 async def test_cancelled_waiters_never_wedge_the_feed() -> None:
@@ -70,3 +75,25 @@ async def test_pages_closing_during_announcements_never_wedge_it() -> None:
 
 async def test_a_wait_without_news_times_out() -> None:
     assert await ChangeFeed().wait(0.01) is False
+
+
+async def test_many_live_streams_cost_one_store_read_per_change() -> None:
+    reads: list[int] = []
+    events = [Event(i, NOW, None, None, "override", None, None, {}) for i in range(1, 6)]
+
+    def read_since(position: int) -> list[Event]:
+        reads.append(position)
+        return [e for e in events if e.id > position]
+
+    tail = EventTail(read_since, lambda: 2, max_age=3600)
+    first = await asyncio.gather(*(tail.since(2, generation=0) for _ in range(100)))
+    assert all([e.id for e in got] == [3, 4, 5] for got in first)
+    assert reads == [2]
+    again = await asyncio.gather(*(tail.since(4, generation=0) for _ in range(100)))
+    assert all([e.id for e in got] == [5] for got in again) and reads == [2]
+    events.append(Event(6, NOW, None, None, "override", None, None, {}))
+    later = await asyncio.gather(*(tail.since(5, generation=1) for _ in range(100)))
+    assert all([e.id for e in got] == [6] for got in later)
+    assert reads == [2, 5]
+    # A stream resuming from before the tail reads the store itself.
+    assert [e.id for e in await tail.since(0, generation=1)] == [1, 2, 3, 4, 5, 6]

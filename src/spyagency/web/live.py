@@ -9,7 +9,11 @@ cannot reach this one's feed. FastAPI sends keep-alive comments while nothing ha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -25,7 +29,76 @@ from spyagency.web.services import WebServices
 
 POLL_SECONDS = 2.0
 BATCH = 500
+# Events kept in memory for the live streams (a few minutes of a busy engine's changes).
+TAIL_CAPACITY = 2000
 RETRY_MILLISECONDS = 3000
+
+
+class EventTail:
+    """The newest events, read once for every live stream of the process.
+
+    Each stream used to read the store itself after every change and every fallback poll, so
+    a change cost one read per open page, and hundreds of pages opening and closing queued
+    that many reads in the thread pool ahead of the operators' actions. Here one read per
+    change (or per fallback interval) refreshes a bounded in-memory tail that every stream
+    serves from; only a stream resuming from further back than the tail reads the store.
+    The lock guards only the refresh and is safe to cancel (a closed page waits on nothing).
+    """
+
+    def __init__(
+        self,
+        read_since: Callable[[int], list[Event]],
+        latest: Callable[[], int],
+        max_age: float,
+        capacity: int = TAIL_CAPACITY,
+    ) -> None:
+        self._read_since = read_since
+        self._latest = latest
+        self._max_age = max_age
+        self._events: deque[Event] = deque(maxlen=capacity)
+        self._start = -1  # every event after this id up to ``_end`` is in ``_events``
+        self._end = -1
+        self._generation = -1
+        self._refreshed_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def latest(self, generation: int) -> int:
+        await self._ensure_fresh(generation)
+        return self._end
+
+    async def since(self, position: int, generation: int) -> list[Event]:
+        """Events after ``position``, oldest first, at most ``BATCH``."""
+        await self._ensure_fresh(generation)
+        if position >= self._end:
+            return []
+        if position >= self._start:
+            return [item for item in self._events if item.id > position][:BATCH]
+        return await run_in_threadpool(self._read_since, position)
+
+    def _stale(self, generation: int) -> bool:
+        return (
+            generation != self._generation or time.monotonic() - self._refreshed_at >= self._max_age
+        )
+
+    async def _ensure_fresh(self, generation: int) -> None:
+        if not self._stale(generation):
+            return
+        async with self._lock:
+            if not self._stale(generation):
+                return  # another stream refreshed it while this one waited
+            refreshed_at = time.monotonic()
+            if self._end < 0:
+                self._end = self._start = await run_in_threadpool(self._latest)
+            while True:
+                fresh = await run_in_threadpool(self._read_since, self._end)
+                for item in fresh:
+                    if len(self._events) == self._events.maxlen:
+                        self._start = self._events[0].id
+                    self._events.append(item)
+                    self._end = item.id
+                if len(fresh) < BATCH:
+                    break
+            self._generation, self._refreshed_at = generation, refreshed_at
 
 
 def router(services: WebServices, poll_seconds: float = POLL_SECONDS) -> APIRouter:
@@ -39,6 +112,8 @@ def router(services: WebServices, poll_seconds: float = POLL_SECONDS) -> APIRout
         with services.store.read() as tx:
             return tx.events.latest_id()
 
+    tail = EventTail(read_since, latest, poll_seconds)
+
     @api.get(
         "/events/stream",
         response_class=EventSourceResponse,
@@ -50,21 +125,22 @@ def router(services: WebServices, poll_seconds: float = POLL_SECONDS) -> APIRout
         last_event_id: Annotated[int | None, Header(ge=0, le=MAX_ID)] = None,
     ) -> AsyncIterator[ServerSentEvent]:
         """Each event's ``id`` is its event id and ``data`` the JSON of ``Event``."""
+        changes = services.changes
         if last_event_id is not None:
             position = last_event_id
         elif after is not None:
             position = after
         else:
-            position = await run_in_threadpool(latest)
+            position = await tail.latest(changes.generation)
         yield ServerSentEvent(comment="spyagency live events", retry=RETRY_MILLISECONDS)
         while not await request.is_disconnected():
-            events = await run_in_threadpool(read_since, position)
+            events = await tail.since(position, changes.generation)
             for item in events:
                 position = item.id
                 yield ServerSentEvent(
                     id=str(item.id), event=item.kind, data=conversions.event(item)
                 )
             if len(events) < BATCH:
-                await services.changes.wait(poll_seconds)
+                await changes.wait(poll_seconds)
 
     return api
