@@ -1,4 +1,4 @@
-"""OMS, upload-service logs, DQM GUI JSON and WMStats over real HTTP (DOMAIN.md 5.2-5.7)."""
+"""OMS, upload-service logs, DQM GUI JSON and WMStats over real HTTP (docs/protocols.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tier-0 data service endpoints over real HTTP, against DOMAIN.md 5.1 and docs/protocols.md."""
+"""Tier-0 data service endpoints over real HTTP, against docs/protocols.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""CondDB-schema sqlite files for the tests, written by hand from DOMAIN.md 5.4."""
+"""CondDB-schema sqlite files for the tests, written by hand from the CondDB schema
+(cms-sw/cmssw CondCore/CondDB/src/IOVSchema.h, as docs/protocols.md describes it)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Small hand-written upstream services for the spy tests, served in-process over ASGI.
 
-Each fake keeps its world in plain attributes, answers in the public shapes (DOMAIN.md 5,
+Each fake keeps its world in plain attributes, answers in the public shapes (docs/protocols.md,
 docs/protocols.md), supports ETag validators, and counts the requests it received.
 """
 

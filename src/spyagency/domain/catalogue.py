@@ -1,7 +1,8 @@
 """The workflow catalogue: which PCL workflows exist and how to recognise their traces.
 
 Shipped as editable data (``catalogue.toml`` beside this module); an operator may point the
-configuration at another file. DOMAIN.md section 6 lists the sources of these names.
+configuration at another file. docs/protocols.md ("The workflow catalogue") lists the
+sources of these names.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Readiness rules as data: what a run needs, how long each step may take, what blocks it.
 
-Defaults follow the production Tier-0 (DOMAIN.md section 2). The configuration layer builds a
-``Policy`` from TOML; the rules below only read it.
+Defaults follow the production Tier-0 (docs/protocols.md, "The clock of a run"). The
+configuration layer builds a ``Policy`` from TOML; the rules below only read it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tier-0 data service (dmwm/t0wmadatasvc) under /t0wmadatasvc/prod/ (DOMAIN.md 5.1)."""
+"""Tier-0 data service (dmwm/t0wmadatasvc) under /t0wmadatasvc/prod/ (docs/protocols.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The simulated Tier-0's PromptReco release logic (dmwm/T0 FindRecoRelease, DOMAIN.md 3).
+"""The simulated Tier-0's PromptReco release logic (dmwm/T0 FindRecoRelease; docs/protocols.md,
+"The clock of a run").
 
 Pure bookkeeping, no I/O: the World calls ``step(now)`` at every moment something may change.
 Lock-in is strictly in run order. A run is locked by its timer (stop + delay - offset) or, when

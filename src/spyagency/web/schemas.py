@@ -1,5 +1,6 @@
-"""The JSON shapes of API version 1. Field names are the public vocabulary (ARCHITECTURE.md 2);
-adding a field is compatible, renaming or removing one needs ``/api/v2``."""
+"""The JSON shapes of API version 1. Field names are the public vocabulary (docs/adr/0004,
+the readiness contract); adding a field is compatible, renaming or removing one needs
+``/api/v2``."""
 
 from __future__ import annotations
 

@@ -93,7 +93,7 @@ def read_dashboard_run(tx: Transaction, run: int) -> DashboardRun | None:
 
 def first_condition_safe_run(tx: Transaction) -> int | None:
     """The lowest run not yet locked in and not final: PCL uploads for runs below it are too
-    late (DOMAIN.md section 4)."""
+    late (docs/protocols.md, "The clock of a run")."""
     query = select(func.min(run_state.c.run)).where(
         run_state.c.locked_at.is_(None), run_state.c.verdict.not_in(FINAL)
     )

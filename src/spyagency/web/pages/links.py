@@ -1,7 +1,7 @@
 """Links from a piece of evidence to the upstream page or log it came from.
 
 An operator who doubts a state should be one click from what the spy read. The shapes follow
-DOMAIN.md section 5 (DQM GUI JSON folders, the upload service's ``getFileLog``, WMStats job
+docs/protocols.md (DQM GUI JSON folders, the upload service's ``getFileLog``, WMStats job
 details, the CondDB browser). Only ``http(s)`` links are ever produced, so no evidence text can
 smuggle a ``javascript:`` URL into a page.
 """

@@ -70,7 +70,8 @@ def read_run_page(tx: Transaction, run: int) -> RunPage | None:
 
 
 def deadlines(record: RunRecord, policy: Policy) -> list[Deadline]:
-    """The run's clock after it stopped (DOMAIN.md section 2), in the order they fall."""
+    """The run's clock after it stopped, in the order they fall (docs/protocols.md, "The clock
+    of a run")."""
     stop = record.assessment.stop
     if stop is None:
         return [Deadline("run stop", None, "the run is still taking data (or OMS is silent)")]
