@@ -4,10 +4,14 @@ Runs on both backends (``store_url``): the queries behind the API are the store'
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from tests.domain.world import T0, Story, judge
 from tests.web.api_world import (
     BLOCKED,
     MISSED,
@@ -17,6 +21,7 @@ from tests.web.api_world import (
     World,
     client_for,
     make_world,
+    stories,
 )
 
 
@@ -140,3 +145,43 @@ async def test_bad_input_is_a_422_with_a_detail(world: World, path: str) -> None
         answer = await client.get(path)
     assert answer.status_code == 422
     assert "detail" in answer.json()
+
+
+async def test_the_queue_names_the_run_the_ready_runs_wait_for(tmp_path: Path) -> None:
+    """READY waits for nothing below it; the head is BLOCKED, which holds no ready run yet.
+    A hold placed on READY makes it the head, holding nothing either."""
+    world = make_world(f"sqlite:///{tmp_path / 'agency.db'}")
+    try:
+        async with client_for(world.services) as client:
+            queue = (await client.get("/api/v1/queue")).json()
+            readiness = (await client.get("/api/v1/readiness")).json()
+    finally:
+        world.store.dispose()
+    assert queue["head"]["run"] == BLOCKED and queue["head"]["verdict"] == "blocked"
+    assert queue["head"]["reasons"]
+    assert queue["held_runs"] == [] and queue["holding_since"] is None
+    assert readiness["held_by"] is None
+
+
+async def test_a_ready_run_above_the_head_is_held_by_it(tmp_path: Path) -> None:
+    world = make_world(f"sqlite:///{tmp_path / 'agency.db'}")
+    ready, hours = stories()[READY]
+    later = Story(run=BLOCKED + 5, observations=[])
+    later.observations = [
+        dataclasses.replace(o, fact=dataclasses.replace(o.fact, run=later.run))
+        if getattr(o.fact, "run", None) == READY
+        else o
+        for o in ready.observations
+    ]
+    became_ready = T0 + timedelta(hours=hours)
+    with world.store.transaction() as tx:
+        tx.states.save_run(judge(later, hours), became_ready)
+    try:
+        async with client_for(world.services) as client:
+            queue = (await client.get("/api/v1/queue")).json()
+            readiness = (await client.get("/api/v1/readiness")).json()
+    finally:
+        world.store.dispose()
+    assert queue["head"]["run"] == BLOCKED
+    assert queue["held_runs"] == [later.run] and queue["holding_since"] is not None
+    assert readiness["held_by"] == BLOCKED

@@ -227,3 +227,14 @@ async def test_five_hundred_runs_render_in_one_page(world: World) -> None:
     # Generous bounds: a shared CI machine; the bench measures properly.
     assert cold < 5.0
     assert warm < 1.0
+
+
+async def test_the_dashboard_names_the_run_at_the_head_of_the_line(world: World) -> None:
+    """READY is above nothing unsettled; BLOCKED is the lowest open run that is not ready, so
+    the Tier-0 waits for it; the live summary fragment says the same."""
+    html = await get_text(world, "/")
+    line = text_between(html, '<p class="queue-note"', "</p>")
+    assert f'data-queue-head="{BLOCKED}"' in line
+    assert f'href="/runs/{BLOCKED}"' in line and "Next in line" in line
+    fragment = await get_text(world, "/fragments/summary")
+    assert f'data-queue-head="{BLOCKED}"' in fragment

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Select, func, select
 
 from spyagency.domain.evidence import Evidence
+from spyagency.domain.queue import QueuedRun
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.store.batches import chunked
 from spyagency.store.codec import assessment_from_dict
@@ -97,6 +98,25 @@ class RunStateQueries:
             .order_by(run_state.c.run)
         )
         return [int(run) for run in self._connection.execute(query).scalars()]
+
+    def queued_runs(self) -> list[QueuedRun]:
+        """The runs not final yet, as the queue needs them (``domain.queue``), oldest first."""
+        c = run_state.c
+        query = (
+            select(c.run, c.verdict, c.verdict_since, c.reasons, c.locked_at)
+            .where(c.verdict.not_in(FINAL_VERDICTS))
+            .order_by(c.run)
+        )
+        return [
+            QueuedRun(
+                run=int(row["run"]),
+                verdict=Verdict(row["verdict"]),
+                verdict_since=row["verdict_since"],
+                reasons=tuple(str(reason) for reason in row["reasons"] or ()),
+                locked=row["locked_at"] is not None,
+            )
+            for row in self._connection.execute(query).mappings()
+        ]
 
     def verdicts(self) -> dict[int, Verdict]:
         """Every run's current verdict, without decoding a single assessment: what an engine

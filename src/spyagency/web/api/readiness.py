@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from spyagency.domain.queue import queue_of
 from spyagency.domain.states import Verdict
 from spyagency.store.controls import SIGNALS_ENABLED
 from spyagency.store.uow import Transaction
@@ -50,6 +51,7 @@ def router(services: WebServices) -> APIRouter:
                 for record in tx.states.list_runs(Verdict.READY, run_min=after_run + 1, limit=None)
             }
             latest = {run: tx.signals.for_run(run)[-1] for run in {s.run for s in candidates}}
+            queue = queue_of(tx.states.queued_runs())
         signals = [
             schemas.ReadinessSignal(
                 run=item.run,
@@ -66,6 +68,27 @@ def router(services: WebServices) -> APIRouter:
             signals=signals,
             signals_enabled=enabled,
             dry_run=services.dry_run,
+            held_by=queue.head.run if queue.head is not None and queue.held else None,
+        )
+
+    @api.get("/queue", response_model=schemas.Queue)
+    def queue() -> schemas.Queue:
+        """Which run holds back the ready runs behind it, why, and since when."""
+        with services.store.read() as tx:
+            found = queue_of(tx.states.queued_runs())
+        head = found.head
+        return schemas.Queue(
+            generated_at=services.clock.now(),
+            head=None
+            if head is None
+            else schemas.QueueHead(
+                run=head.run,
+                verdict=head.verdict.value,
+                reasons=list(head.reasons),
+                verdict_since=head.verdict_since,
+            ),
+            held_runs=list(found.held),
+            holding_since=found.holding_since,
         )
 
     return api

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
+from spyagency.domain.queue import queue_of
 from spyagency.domain.states import Verdict
 from spyagency.store.schema import run_state
 from spyagency.store.uow import Transaction
@@ -178,7 +179,14 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         with services.store.read() as tx:
             counts = tx.states.counts_by_verdict()
             fcsr = first_condition_safe_run(tx)
-        body = kit.render_text("_summary.html", counts=counts, fcsr=fcsr, filters=None)
+            queue = queue_of(tx.states.queued_runs())
+        body = kit.render_text(
+            "_summary.html",
+            counts=counts,
+            fcsr=fcsr,
+            queue=queue,
+            filters=None,
+        )
         return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from spyagency.domain.queue import Queue, queue_of
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.store.batches import chunked
 from spyagency.store.run_records import RunSummary
@@ -72,6 +73,7 @@ class DashboardData:
     runs: list[DashboardRun]
     counts: dict[Verdict, int]
     fcsr: int | None
+    queue: Queue = field(default_factory=lambda: Queue(None))
 
 
 def read_dashboard(tx: Transaction, filters: DashboardFilters) -> DashboardData:
@@ -83,7 +85,8 @@ def read_dashboard(tx: Transaction, filters: DashboardFilters) -> DashboardData:
     runs = _assemble(tx.connection, summaries)
     if filters.run_class or filters.era:
         runs = [r for r in runs if _matches(r.labels, filters)]
-    return DashboardData(runs, tx.states.counts_by_verdict(), first_condition_safe_run(tx))
+    queue = queue_of(tx.states.queued_runs())
+    return DashboardData(runs, tx.states.counts_by_verdict(), first_condition_safe_run(tx), queue)
 
 
 def read_dashboard_run(tx: Transaction, run: int) -> DashboardRun | None:
