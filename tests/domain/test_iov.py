@@ -12,6 +12,7 @@ from spyagency.domain.iov import (
     first_since_of_run,
     lumi_since,
     run_of_since,
+    since_text,
     split_lumi_since,
     split_time_since,
     time_since,
@@ -95,3 +96,15 @@ def test_lumi_coverage_includes_the_iov_open_at_the_start_and_those_inside() -> 
     after = Iov(lumi_since(101, 1), T, "after")
     assert covering_iovs([before, inside, after], 100, TimeType.LUMI) == [before, inside]
     assert covering_iovs([after], 100, TimeType.LUMI) == []
+
+
+def test_a_since_reads_as_people_write_it() -> None:
+    assert since_text(lumi_since(380000, 12), TimeType.LUMI) == "380000:12"
+    assert since_text(380000, TimeType.RUN) == "380000"
+    assert since_text(1780272000 << 32, TimeType.TIME) == "2026-06-01 00:00:00Z"
+    assert since_text(2**63 - 1, TimeType.TIME) == str(2**63 - 1)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_a_lumi_since_text_names_its_run_and_lumi(run: int, lumi: int) -> None:
+    assert since_text(lumi_since(run, lumi), TimeType.LUMI) == f"{run}:{lumi}"

@@ -31,6 +31,18 @@ class TimeType(StrEnum):
         raise ValueError(f"unknown IOV time type {text!r}; expected one of Run, Lumi, Time")
 
 
+def since_text(since: int, time_type: TimeType) -> str:
+    """A since as people read it: ``380000:12`` for a lumi since (not the packed integer),
+    a UTC moment for a time since, the number itself otherwise."""
+    if time_type is TimeType.LUMI and since >= 0:
+        run, lumi = split_lumi_since(since)
+        return f"{run}:{lumi}"
+    # The largest signed value is the CondDB's "end of validity", no moment: left a number.
+    if time_type is TimeType.TIME and 0 <= since < 2**63 - 1:
+        return f"{datetime.fromtimestamp(since >> 32, UTC):%Y-%m-%d %H:%M:%SZ}"
+    return str(since)
+
+
 def lumi_since(run: int, lumi: int) -> int:
     if not 0 <= run <= MAX_RUN or not 0 <= lumi <= LOW_32_BITS:
         raise ValueError(f"run {run} or lumi {lumi} out of the 32-bit range")

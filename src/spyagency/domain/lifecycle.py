@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from spyagency.domain.catalogue import WorkflowSpec
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.facts import DqmQuality, HarvestFile, ItemProblem
-from spyagency.domain.iov import covering_iovs
+from spyagency.domain.iov import covering_iovs, since_text
 from spyagency.domain.knowledge import RunKnowledge
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import (
@@ -135,7 +135,12 @@ def _prove_file(
             if iov.payload_hash in harvest.payload_hashes and iov.insertion_time >= harvest.created
         ]
         if not good:
-            seen = ", ".join(f"{i.payload_hash[:8]}@{i.since}" for i in covering) or "none"
+            seen = (
+                ", ".join(
+                    f"{i.payload_hash[:8]}@{since_text(i.since, spec.time_type)}" for i in covering
+                )
+                or "none"
+            )
             return Evidence(
                 Source.CONDDB,
                 f"tag {tag}: no IOV covering run {knowledge.run} with payload "
@@ -146,7 +151,8 @@ def _prove_file(
         items.append(
             Evidence(
                 Source.CONDDB,
-                f"tag {tag}: IOV since {best.since} payload {best.payload_hash}",
+                f"tag {tag}: IOV since {since_text(best.since, spec.time_type)} "
+                f"payload {best.payload_hash}",
                 best.insertion_time,
                 ref=f"conddb:{tag}:{best.since}",
             )
@@ -207,7 +213,9 @@ def prove_no_payload(
             )
         items.append(
             Evidence(
-                Source.CONDDB, f"tag {tag}: earlier IOV since {covering[0].since} covers the run"
+                Source.CONDDB,
+                f"tag {tag}: earlier IOV since {since_text(covering[0].since, spec.time_type)} "
+                "covers the run",
             )
         )
     return Proof(reason.at or knowledge_time(knowledge), tuple(items))
