@@ -66,7 +66,7 @@ def test_defaults_are_the_production_tier0_numbers() -> None:
             {"sources": {"tier0": {"poll_interval_seconds": "often"}}},
             "sources.tier0.poll_interval_seconds",
         ),
-        ({"sources": {"tier0": {"poll_interval_seconds": -1}}}, "greater than or equal to 0.1"),
+        ({"sources": {"tier0": {"poll_interval_seconds": -1}}}, "greater than or equal to 0.01"),
         ({"policy": {"stale_after_minutes": {"tier9": 5}}}, "unknown source 'tier9'"),
         ({"policy": {"stuck_after_hours": {"cooking": 5}}}, "unknown workflow state 'cooking'"),
         ({"clock": {"mode": "sundial"}}, "clock.mode"),
@@ -272,6 +272,8 @@ def field_metadata(key: str) -> list[Any]:
 
 def valid_values(key: str) -> st.SearchStrategy[Any]:
     """Values every setting of ``key``'s type accepts (table-valued settings aside)."""
+    if key == "database.url":  # checked for being a URL
+        return st.sampled_from(["sqlite:///agency.db", "postgresql+psycopg://agency@db/agency"])
     annotation = field_annotation(key)
     options = set(get_args(annotation)) | {annotation}
     if get_origin(annotation) is Literal:

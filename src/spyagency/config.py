@@ -99,8 +99,8 @@ class SourceSettings(Section):
     enabled: bool = True
     url: str | None = None
     path: str | None = None
-    poll_interval_seconds: float = Field(default=60.0, ge=0.1, le=DAY_S)
-    timeout_seconds: float = Field(default=10.0, ge=0.1, le=HOUR_S)
+    poll_interval_seconds: float = Field(default=60.0, ge=0.01, le=DAY_S)
+    timeout_seconds: float = Field(default=10.0, ge=0.01, le=HOUR_S)
     retries: int = Field(default=2, ge=0, le=10)
     auth: AuthSettings = AuthSettings()
 
@@ -251,7 +251,7 @@ class SignalSettings(Section):
     webhook_secret: str | None = None
     max_per_minute: int = Field(default=60, ge=1)
     max_attempts: int = Field(default=10, ge=1)
-    timeout_seconds: float = Field(default=10.0, ge=0.1, le=HOUR_S)
+    timeout_seconds: float = Field(default=10.0, ge=0.01, le=HOUR_S)
 
 
 class EmailSettings(Section):
@@ -286,9 +286,9 @@ class WebSettings(Section):
 
 
 class EngineSettings(Section):
-    evaluate_interval_seconds: float = Field(default=5.0, ge=0.1, le=HOUR_S)
+    evaluate_interval_seconds: float = Field(default=5.0, ge=0.01, le=HOUR_S)
     # Leader election among engines on one database: each campaigns once per heartbeat.
-    heartbeat_seconds: float = Field(default=5.0, ge=0.1, le=HOUR_S)
+    heartbeat_seconds: float = Field(default=5.0, ge=0.01, le=HOUR_S)
     # The engine's own Prometheus endpoint (poll, evaluation, delivery, leadership); 0 = off.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)

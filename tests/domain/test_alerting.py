@@ -75,3 +75,28 @@ def test_a_workflow_hidden_by_a_stale_source_raises_nothing_new() -> None:
     )
     now = T0 + timedelta(hours=hours)
     assert [a for a in run_alerts(hidden, {}, Policy(), now) if a.workflow] == []
+
+
+def test_a_harvest_that_wrote_nothing_raises_no_failure_alert() -> None:
+    story = gains().at(1).iov("SiStripApvGain_PCL_v0_prompt", since=1)
+    story.iov("SiStripApvGain_PCL_v0_hlt", since=1)
+    story.at(3).harvest_job(
+        "Express", HarvestJobState.SUCCESS, "/no/output", producer="PromptCalibProdSiStripGains"
+    )
+    assert judge(story, 4).workflow("SiStripGains").state.value == "no_payload"  # type: ignore[union-attr]
+    assert AlertKind.FAILED not in kinds(story, 4)
+
+
+def test_a_deadline_alert_past_the_lock_in_says_so_in_words() -> None:
+    story = gains()
+    lock_in = 2 + 47.5
+    before = run_alerts(
+        judge(story, lock_in - 2.25), {}, Policy(), T0 + timedelta(hours=lock_in - 2.25)
+    )
+    after = run_alerts(
+        judge(story, lock_in + 0.5), {}, Policy(), T0 + timedelta(hours=lock_in + 0.5)
+    )
+    (soon,) = [a for a in before if a.kind is AlertKind.DEADLINE_AT_RISK]
+    (late,) = [a for a in after if a.kind is AlertKind.DEADLINE_AT_RISK]
+    assert soon.summary.endswith("2 h 15 min before its lock-in")
+    assert "lock-in passed 30 min ago" in late.summary and " -0" not in late.summary

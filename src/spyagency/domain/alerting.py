@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from spyagency.domain.health import SourceHealth
+from spyagency.domain.lifecycle import HARVEST_TROUBLE
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source, Verdict, WorkflowState
 from spyagency.domain.verdict import RunAssessment
@@ -152,7 +153,13 @@ def run_alerts(
                     state=workflow.state.value,
                 )
             )
-        if any(e.source is Source.WMSTATS for e in workflow.evidence):
+        # Only a job that failed or paused, and only while the workflow is not satisfied: a
+        # harvest that wrote nothing (``no_payload``) is a success, and WMStats evidence of a
+        # task's progress is no trouble.
+        if not workflow.state.is_satisfied and any(
+            e.source is Source.WMSTATS and e.what.startswith(HARVEST_TROUBLE)
+            for e in workflow.evidence
+        ):
             found.append(
                 AlertCandidate(
                     AlertKind.FAILED,
@@ -168,18 +175,30 @@ def run_alerts(
     lock_in = assessment.lock_in_at
     unlocked = lock_in is not None and assessment.locked_at is None
     if at_risk and unlocked and lock_in is not None and now >= lock_in - policy.deadline_lead:
-        left = (lock_in - now).total_seconds() / 3600
+        left = lock_in - now
+        when = (
+            f"{_hours(left)} before its lock-in"
+            if left > timedelta(0)
+            else f"its lock-in passed {_hours(-left)} ago, not yet locked by the Tier-0"
+        )
         found.append(
             AlertCandidate(
                 AlertKind.DEADLINE_AT_RISK,
                 Severity.CRITICAL,
-                f"run {run} is {assessment.verdict.value} {left:.1f} h before its lock-in",
+                f"run {run} is {assessment.verdict.value}: {when}",
                 "; ".join(assessment.reasons),
                 run=run,
                 state=assessment.verdict.value,
             )
         )
     return found
+
+
+def _hours(span: timedelta) -> str:
+    """``2 h 05 min``, ``45 min``: never a signed fraction of an hour."""
+    minutes = int(span.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 def source_alerts(

@@ -47,6 +47,10 @@ from spyagency.domain.states import (
 )
 
 NO_OUTPUT_LFN = "/no/output"
+# How the evidence a failed or paused harvest job leaves starts (alerts look for it).
+HARVEST_TROUBLE = tuple(
+    f"harvest job {state.value}:" for state in (HarvestJobState.FAILED, HarvestJobState.PAUSED)
+)
 NOT_GATED = Evidence(None, "not quality-gated: its PCL publishes no quality evidence")
 MASKED_BY_STALENESS = frozenset(
     {
