@@ -51,17 +51,22 @@ def test_source_staleness_is_critical_for_critical_sources() -> None:
         Source.CONDDB: SourceHealth(Source.CONDDB, last_success=now - timedelta(hours=1)),
         Source.DQM: SourceHealth(Source.DQM, last_success=now - timedelta(hours=2)),
         Source.TIER0: SourceHealth(Source.TIER0, last_success=now),
+        Source.HARVEST: SourceHealth(
+            Source.HARVEST, last_attempt=now, last_error="cannot list /eos", last_error_at=now
+        ),
     }
-    alerts = source_alerts(
-        health, Policy(), now, [Source.CONDDB, Source.DQM, Source.TIER0, Source.OMS]
-    )
+    enabled = [Source.CONDDB, Source.DQM, Source.TIER0, Source.HARVEST, Source.OMS]
+    alerts = source_alerts(health, Policy(), now, enabled)
     by_source = {a.source: a.severity for a in alerts}
     assert by_source == {
         Source.CONDDB: Severity.CRITICAL,
         Source.DQM: Severity.WARNING,
-        Source.OMS: Severity.CRITICAL,  # never heard from
+        Source.HARVEST: Severity.CRITICAL,  # tried, never answered
+        # OMS: not polled yet (the agency just started): nothing went wrong yet
     }
     assert len({a.dedupe_key for a in alerts}) == 3
+    (harvest,) = [a for a in alerts if a.source is Source.HARVEST]
+    assert "never answered" in harvest.summary and "cannot list /eos" in harvest.description
 
 
 def test_a_workflow_hidden_by_a_stale_source_raises_nothing_new() -> None:

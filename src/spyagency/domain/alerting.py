@@ -211,17 +211,30 @@ def source_alerts(
     for source in enabled:
         record = health.get(source)
         threshold = policy.stale_after.get(source)
-        if threshold is None or (record is not None and not record.is_stale(now, threshold)):
+        # Not polled yet (the agency just started): nothing has gone wrong to alert about. The
+        # verdicts still treat the source as stale (``stale_sources``) until it answers.
+        polled = record is not None and (record.last_attempt or record.last_success)
+        if threshold is None or record is None or not polled:
+            continue
+        if not record.is_stale(now, threshold):
             continue
         critical = source in policy.critical_sources
-        last = record.last_success.isoformat() if record and record.last_success else "never"
-        error = record.last_error if record and record.last_error else "no error recorded"
+        if record.last_success is None:
+            summary = f"source {source.value} has never answered since the agency started"
+        else:
+            summary = (
+                f"source {source.value} stale (last success {record.last_success:%Y-%m-%d %H:%MZ})"
+            )
+        if record.last_error:
+            description = f"last error: {record.last_error}"
+        else:
+            description = "polls are not completing (no error recorded: a hung request?)"
         found.append(
             AlertCandidate(
                 AlertKind.SOURCE_STALE,
                 Severity.CRITICAL if critical else Severity.WARNING,
-                f"source {source.value} stale (last success {last})",
-                f"last error: {error}",
+                summary,
+                description,
                 source=source,
                 state="stale",
             )
