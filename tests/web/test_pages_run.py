@@ -129,3 +129,13 @@ async def test_detail_fragment(world: World) -> None:
     assert "<html" not in found.text
     assert f"Run {READY}" in found.text
     assert missing.status_code == 404
+
+
+async def test_a_final_runs_deadlines_say_how_they_ended_not_overdue(world: World) -> None:
+    released = text_between(
+        await page(world, f"/runs/{RELEASED}"), 'id="deadlines-h"', "</section>"
+    )
+    assert 'class="countdown"' not in released
+    assert "deadline-done" in released and ("met" in released or "run released" in released)
+    open_run = text_between(await page(world, f"/runs/{PENDING}"), 'id="deadlines-h"', "</section>")
+    assert 'class="countdown"' in open_run

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from spyagency.domain.policy import Policy
+from spyagency.domain.states import WorkflowState
 from spyagency.store.alerts import Alert
 from spyagency.store.overrides import OverrideRecord
 from spyagency.store.retention import ObservationSummary
@@ -17,6 +18,7 @@ from spyagency.store.schema import alert
 from spyagency.store.signals import Signal
 from spyagency.store.uow import Transaction
 from spyagency.web.pages.dashboard_model import first_condition_safe_run
+from spyagency.web.pages.formatting import when
 from spyagency.web.pages.run_labels import RunLabels, labels_of
 from spyagency.web.pages.timeline import TimelineEntry, merge_timeline
 
@@ -26,6 +28,9 @@ class Deadline:
     name: str
     at: datetime | None
     meaning: str
+    # Set once the deadline no longer runs (met, or the run is final): shown instead of a
+    # countdown, which would otherwise read "overdue" on a run long released.
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,16 +77,41 @@ def read_run_page(tx: Transaction, run: int) -> RunPage | None:
 def deadlines(record: RunRecord, policy: Policy) -> list[Deadline]:
     """The run's clock after it stopped, in the order they fall (docs/protocols.md, "The clock
     of a run")."""
-    stop = record.assessment.stop
+    assessment = record.assessment
+    stop = assessment.stop
     if stop is None:
         return [Deadline("run stop", None, "the run is still taking data (or OMS is silent)")]
+    counted = [w for w in assessment.workflows if w.counted and w.ignored_by is None]
+    harvesting = (WorkflowState.WAITING_EXPRESS, WorkflowState.HARVESTING)
+    final = assessment.verdict.is_final
+    final_note = f"run {assessment.verdict.value}" if final else None
+    harvested = None if any(w.state in harvesting for w in counted) else "met"
+    uploaded = "met" if all(w.satisfied for w in counted) else None
+    locked = f"locked {when(assessment.locked_at)}" if assessment.locked_at else None
+    released = f"released {when(assessment.released_at)}" if assessment.released_at else None
     return [
-        Deadline("harvest", stop + policy.harvest_timeout, "AlCa harvesting should be done"),
-        Deadline("upload", stop + policy.upload_timeout, "payloads should be in the CondDB"),
+        Deadline(
+            "harvest",
+            stop + policy.harvest_timeout,
+            "AlCa harvesting should be done",
+            harvested or final_note,
+        ),
+        Deadline(
+            "upload",
+            stop + policy.upload_timeout,
+            "payloads should be in the CondDB",
+            uploaded or final_note,
+        ),
         Deadline(
             "lock-in",
-            record.assessment.lock_in_at or stop + policy.lock_in_delay(),
+            assessment.lock_in_at or stop + policy.lock_in_delay(),
             "the Tier-0 freezes conditions for this run",
+            locked or final_note,
         ),
-        Deadline("timer release", stop + policy.reco_delay, "PromptReco starts on the timer"),
+        Deadline(
+            "timer release",
+            stop + policy.reco_delay,
+            "PromptReco starts on the timer",
+            released or final_note,
+        ),
     ]
