@@ -528,3 +528,19 @@ async def test_no_fcsr_while_nothing_is_locked() -> None:
         report = await spy.poll(PollScope(now=NOW, highest_known_run=380002))
     assert facts_of(report, FirstConditionSafeRun) == []
     assert report.errors == [] and report.ok
+
+
+async def test_a_cut_reco_config_answer_is_asked_again_until_read() -> None:
+    """Read during a fault (every run asked), then the run is above the highest released
+    one: its open reco_config problem is still asked about, and closed once read."""
+    fake = world()
+    run = 380002
+    item = f"reco_config?run={run}"
+    scope = PollScope(
+        now=NOW,
+        runs=(RunScope(run, stopped=True, open_problems=(("tier0", item),)),),
+        highest_known_run=run,
+    )
+    async with spy_for(fake) as spy:
+        report = await spy.poll(scope)
+    assert {p.item for p in facts_of(report, ItemProblem) if not p.open} == {item}

@@ -32,6 +32,10 @@ from spyagency.spies.tier0_rows import (
 ANY_RUN = 2**63 - 1
 
 
+def _reco_item(target: RunScope, run: int) -> _Item:
+    return _Item(target, "reco_config", (("run", run),))
+
+
 @dataclass(frozen=True)
 class _Item:
     """One question about one run: its request, and the stable name its problems go by
@@ -282,7 +286,11 @@ class T0DataServiceSpy(HttpSpy):
         if not streams:
             streams = list(target.streams)
         parts = []
-        if highest_released is not None and run <= highest_released:
+        # Asked while the run may be released, and also while its last answer is still an
+        # open problem: an answer cut during a fault (when every run was asked) must be read
+        # again to close it, or the run would stay unknown until its lock-in.
+        reco_pending = (self.source.value, _reco_item(target, run).name) in target.open_problems
+        if (highest_released is not None and run <= highest_released) or reco_pending:
             parts.append(self._reco(target, run, findings.child()))
         if target.stopped:
             for stream in streams:
@@ -366,7 +374,7 @@ class T0DataServiceSpy(HttpSpy):
         return findings
 
     async def _reco(self, target: RunScope, run: int, findings: Findings) -> Findings:
-        item = _Item(target, "reco_config", (("run", run),))
+        item = _reco_item(target, run)
         document = await self._get_item(item, findings)
         if document is not None:
             try:
