@@ -85,6 +85,10 @@ def test_bad_day_has_every_fault(bad_world: World) -> None:
         "uploaded_never_in_db",
         "iov_wrong_tag",
         "iov_wrong_hash",
+        "corrupt_harvest_file",
+        "truncated_item",
+        "missing_folder",
+        "late_item",
     ):
         assert item in kinds
     for window in (

@@ -85,6 +85,7 @@ def test_item_faults_do_not_change_the_rest_of_the_world(bad: Scenario) -> None:
         (r.number, r.start, r.stop) for r in without
     ]
     kinds = {k for r in with_faults for o in r.all_outputs() for k in o.faults}
+    kinds |= {f.kind for r in with_faults for f in r.read_faults}
     assert kinds >= set(bad.faults.ensure_items)
 
 

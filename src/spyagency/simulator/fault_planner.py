@@ -1,7 +1,8 @@
 """Assigns per-output faults (duplicates, out-of-order uploads, lost uploads, wrong IOVs).
 
 Runs after the calibration planner, with its own random stream so that changing fault rates
-does not change the rest of the world drawn from the same seed.
+does not change the rest of the world drawn from the same seed. The read faults (what the
+agency reads of an item, not what happened to it) are ``read_fault_planner``'s.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import dataclasses
 import random
 
 from spyagency.simulator.calib_planner import payload_iovs, seeded_uuid
-from spyagency.simulator.faultkinds import ITEM_FAULTS
+from spyagency.simulator.faultkinds import ITEM_WORLD_FAULTS
 from spyagency.simulator.plan import HarvestPlan, OutputPlan, RunPlan, StreamPlan
 from spyagency.simulator.scenario import MINUTE, Scenario
 
@@ -21,10 +22,12 @@ def _choose_faults(
     chosen: dict[str, set[str]] = {}
     rates = scenario.faults.item_rates
     for out in outputs:
-        for kind in ITEM_FAULTS:
+        for kind in ITEM_WORLD_FAULTS:
             if rng.random() < rates.get(kind, 0.0):
                 chosen.setdefault(out.key, set()).add(kind)
     for kind in scenario.faults.ensure_items:
+        if kind not in ITEM_WORLD_FAULTS:
+            continue  # a read fault: planned on its own stream, this one must not move
         if outputs and not any(kind in kinds for kinds in chosen.values()):
             # Prefer an output that has no fault yet, so each forced fault stays readable.
             free = [o for o in outputs if o.key not in chosen] or outputs

@@ -147,6 +147,24 @@ def write_harvest_output(root: Path, out: OutputPlan, run_start: float) -> str:
     return hashlib.sha1(upload_tarball(image, out)).hexdigest()  # noqa: S324
 
 
+def corrupt_harvest_output(root: Path, out: OutputPlan, run_start: float, *, txt: bool) -> None:
+    """Make the output's ``.db`` read as garbage (and its ``.txt`` as half its text when
+    ``txt``), atomically, its mtime kept at its creation: ``write_harvest_output`` puts the
+    real files back. The garbage is no sqlite ("file is not a database") and its length is
+    no multiple of a page, so it never has the size of the real file: a reader that
+    remembers (mtime, size) sees each change."""
+    folder = year_dir(root, run_start)
+    stem = hashlib.sha1(out.key.encode()).hexdigest().encode()  # noqa: S324
+    paths = [folder / f"{out.file_stem}.db"]
+    _write_atomic_bytes(paths[0], b"\0simulated corruption of a harvest output\0" + stem * 20)
+    if txt:
+        text = metadata_text(out)
+        paths.append(folder / f"{out.file_stem}.txt")
+        _write_atomic(paths[1], text[: len(text) // 2])
+    for path in paths:
+        os.utime(path, (out.created_at, out.created_at))
+
+
 def write_uploaded_marker(root: Path, out: OutputPlan, run_start: float, at: float) -> Path:
     marker = year_dir(root, run_start) / f"{out.file_stem}.txt.uploaded"
     _write_atomic(marker, marker_text(out))

@@ -83,6 +83,35 @@ class StreamPlan:
 
 
 @dataclass(frozen=True)
+class ReadFault:
+    """One read fault of one item (``read_fault_planner``): for ``duration_s`` from ``start``,
+    the agency reads something wrong about the item, though nothing wrong happened to it.
+
+    ``item`` names what is hit: the output's ``key`` (``corrupt_harvest_file``,
+    ``late_item``), the workflow's name (``missing_folder``) or ``""`` for the whole run
+    (``truncated_item``). ``variant``: ``db`` or ``db+txt`` for a corrupt file (which of its
+    files read as garbage), ``log``, ``iov`` or ``log+iov`` for a late item (see
+    ``read_fault_planner``), empty otherwise. ``start`` is planned: the moment the item
+    appears (file written, harvest, upload attempt); only a late IOV's window starts at the
+    upload's end, which the world decides (a blocked CondDB holds uploads back).
+    """
+
+    kind: str
+    run: int
+    item: str
+    start: float
+    duration_s: float
+    variant: str = ""
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration_s
+
+    def covers(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True)
 class RunPlan:
     number: int
     fill: int
@@ -99,6 +128,11 @@ class RunPlan:
     hlt_key: str
     l1_key: str
     streams: tuple[StreamPlan, ...] = ()
+    read_faults: tuple[ReadFault, ...] = ()
+
+    def read_faults_of(self, kind: str, item: str | None = None) -> list[ReadFault]:
+        """This run's read faults of ``kind`` (on ``item`` only, when given)."""
+        return [f for f in self.read_faults if f.kind == kind and (item is None or f.item == item)]
 
     def all_outputs(self) -> list[OutputPlan]:
         outputs: list[OutputPlan] = []

@@ -8,6 +8,7 @@ from spyagency.simulator.calib_planner import plan_calibrations
 from spyagency.simulator.catalogue import load_catalogue
 from spyagency.simulator.fault_planner import plan_item_faults
 from spyagency.simulator.plan import RunPlan
+from spyagency.simulator.read_fault_planner import plan_read_faults
 from spyagency.simulator.run_planner import plan_runs
 from spyagency.simulator.scenario import Scenario
 
@@ -19,4 +20,7 @@ def plan_world(scenario: Scenario) -> list[RunPlan]:
     rng = random.Random(scenario.seed)
     catalogue = load_catalogue()
     runs = [plan_calibrations(scenario, catalogue, r, rng) for r in plan_runs(scenario, rng)]
-    return plan_item_faults(scenario, runs, random.Random(scenario.seed ^ ITEM_FAULT_SALT))
+    runs = plan_item_faults(scenario, runs, random.Random(scenario.seed ^ ITEM_FAULT_SALT))
+    # Read faults come last: they see the item faults (a lost upload has no log to be late)
+    # and change nothing that happens, only what is read of it.
+    return plan_read_faults(scenario, runs)

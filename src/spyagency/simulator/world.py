@@ -53,6 +53,14 @@ EVENT_SERVICES: dict[str, tuple[str, ...]] = {
     "reco_done": ("t0",),
     "window_start": ("conddb",),
     "window_end": ("conddb",),
+    # Read faults (``read_faults``): the view each one garbles, at its start and its end.
+    "corrupt_harvest_file_end": ("harvest",),
+    "truncated_item_start": ("dqm", "wmstats"),
+    "truncated_item_end": ("dqm", "wmstats"),
+    "missing_folder_start": ("dqm",),
+    "missing_folder_end": ("dqm",),
+    "late_item_end": ("logs",),
+    "late_item_insert": ("conddb",),
 }
 ALL_SERVICES = ("t0", "oms", "logs", "dqm", "wmstats", "harvest", "conddb")
 # The OMS run attributes that grow by themselves while a run goes on (``http_oms.attributes``);
@@ -102,6 +110,7 @@ class World(EventHandlers):
         self.harvested_streams: set[tuple[int, str]] = set()
         self.files: dict[str, FileRecord] = {}
         self.upload_logs: dict[str, Any] = {}
+        self.hidden_logs: dict[str, float] = {}
         self.iovs: list[IovRecord] = []
         self.provable_at: dict[tuple[int, str], float] = {}
         self.reco_done: set[int] = set()
@@ -142,6 +151,7 @@ class World(EventHandlers):
                         self.schedule(extra.created_at, "harvest_duplicate", extra)
             for out in run.all_outputs():
                 self.schedule(out.upload_at, "upload_attempt", out)
+            self.schedule_read_faults(run)
         for window in self.faults.windows:
             self.schedule_window(window.kind, window.start, window.end, window.service)
 

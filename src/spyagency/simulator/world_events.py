@@ -11,6 +11,7 @@ from spyagency.simulator.condb import CondDb, IovWrite
 from spyagency.simulator.fault_state import FaultState
 from spyagency.simulator.harvest_files import lfn, write_harvest_output, write_uploaded_marker
 from spyagency.simulator.plan import OutputPlan, RunPlan, StreamPlan
+from spyagency.simulator.read_faults import ReadFaultEvents
 from spyagency.simulator.records import (
     FileRecord,
     HarvestJobRecord,
@@ -35,7 +36,7 @@ STREAM_DONE_AFTER_UPLOADS_S = 1800.0
 RETRY_AFTER_BLOCK_S = 1.0
 
 
-class EventHandlers:
+class EventHandlers(ReadFaultEvents):
     """Mixed into World; the attributes below are created by World.__init__."""
 
     now: float
@@ -150,6 +151,7 @@ class EventHandlers:
     def _write_output(self, run: RunPlan, out: OutputPlan) -> list[str]:
         file_hash = write_harvest_output(self.harvest_dir, out, run.start)
         self.files[out.key] = FileRecord(out, file_hash, self.now)
+        self.corrupt_if_planned(run, out)
         return [lfn(out, run.start, ".db"), lfn(out, run.start, ".txt")]
 
     def _on_upload_attempt(self, out: OutputPlan) -> None:
@@ -170,6 +172,7 @@ class EventHandlers:
             )
             return
         self.upload_logs[record.file_hash] = open_log(out, record.file_hash, self.now)
+        self.hide_log_if_planned(out, record.file_hash)
         self.schedule(self.now + out.processing_s, "upload_finish", out)
 
     def _condb_blocked_until(self) -> float | None:
@@ -187,8 +190,21 @@ class EventHandlers:
         decision = decide(out, fcsr)
         record.verdict, record.fcsr_at_upload = decision.verdict, fcsr
         if decision.verdict in ("ok", "moved_to_fcsr"):
-            self._insert(out, record, decision)
+            delay = self.iov_delay_s(out)
+            if delay is None:
+                self._insert(out, record, decision)
+            else:
+                # The log says done now; the IOVs reach the CondDB only later (late_item).
+                self.schedule(self.now + delay, "late_item_insert", (out, decision))
         close_log(self.upload_logs[record.file_hash], out, decision, fcsr, self.now)
+
+    def _on_late_item_insert(self, item: tuple[OutputPlan, UploadDecision]) -> None:
+        out, decision = item
+        blocked_until = self._condb_blocked_until()
+        if blocked_until is not None:
+            self.schedule(blocked_until + RETRY_AFTER_BLOCK_S, "late_item_insert", item)
+            return
+        self._insert(out, self.files[out.key], decision)
 
     def _insert(self, out: OutputPlan, record: FileRecord, decision: UploadDecision) -> None:
         # The upload service exports to every destination tag of the output (one itemStatus
