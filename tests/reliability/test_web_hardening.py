@@ -74,3 +74,18 @@ async def test_a_read_only_store_answers_writes_with_503(world: World, tmp_path:
     assert shown.status_code == 200
     assert answer.status_code == 503 and "read-only" in answer.json()["detail"]
     assert answer.headers["retry-after"] == "30"
+
+
+async def test_a_browser_gets_a_page_for_an_unknown_address_and_the_api_json(
+    world: World,
+) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    async with client_for(world.services) as client:
+        page = await client.get("/no/such/page", headers=html)
+        api = await client.get("/api/v1/no-such-thing", headers=html)
+        tool = await client.get("/no/such/page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Back to the dashboard" in page.text
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert tool.status_code == 404 and tool.json() == {"detail": "Not Found"}

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -53,6 +54,14 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+
+NOT_FOUND_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Not found - Spy-Agency</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><main><h1>Not found</h1><p>There is no page at this address.</p>
+<p><a href="/">Back to the dashboard</a></p></main></body></html>
+"""
 
 DESCRIPTION = """Spy-Agency watches the CMS Prompt Calibration Loop and tells the Tier-0 when each
 run's calibrations are proven in the conditions database.
@@ -166,6 +175,15 @@ def create_app(services: WebServices) -> FastAPI:
     # is the outer one, so the 413 carries the security headers too.
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        # A browser asking for a page that does not exist gets a page, not a JSON document;
+        # the API (and any client not asking for HTML) keeps its JSON errors.
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if error.status_code == 404 and wants_html and not request.url.path.startswith("/api/"):
+            return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(OperationalError)
     async def store_unavailable(_request: Request, _error: OperationalError) -> JSONResponse:
