@@ -97,3 +97,15 @@ async def test_no_claim_when_the_runs_year_folder_is_missing(tmp_path: Path) -> 
     assert facts_of(await spy.poll(scope(PCC, year=NOW.year - 1)), NoHarvestFile) == [
         NoHarvestFile(RUN, PCC, after=REPORTED)
     ]
+
+
+async def test_a_succeeded_harvest_without_files_forces_one_listing_only(tmp_path: Path) -> None:
+    """Its files were copied before the job ended: one full listing finds them or nothing
+    will, so the spy does not list the whole area again every cycle for it."""
+    (tmp_path / str(NOW.year)).mkdir()
+    spy = HarvestAreaSpy(tmp_path, clock=fixed_clock)
+    run = RunScope(RUN, True, harvested_tags=(PCC,), start_year=None)
+    scope = PollScope(now=NOW, runs=(run,), highest_known_run=RUN + 10)
+    for _ in range(4):
+        await spy.poll(scope)
+    assert spy.listings == 1

@@ -245,6 +245,8 @@ class HarvestAreaSpy:
         # Finished harvests (run, input tag) a full listing found files for: no more forced
         # listings for them (their files are reported by the usual reading).
         self._with_files: set[tuple[int, str]] = set()
+        # Tags of succeeded harvests already looked for by a full listing (found or not).
+        self._files_looked_for: set[tuple[int, str]] = set()
         self._probe_next = False  # the last cycle found half an output
         self.reads = 0  # files opened, for tests and metrics
         self.listings = 0  # year folders listed, for tests and metrics
@@ -335,15 +337,21 @@ class HarvestAreaSpy:
         finished harvests without a known file, and tags whose harvest task counts a success
         with no file known yet (a first-try success names no file, so only a listing finds
         it). Pairs an earlier full listing found files for wait for the usual reading."""
-        awaited: dict[tuple[int, str], datetime | None] = {
-            (run.run, tag): None for run in scope.runs for tag in run.harvested_tags
-        }
+        expected = {(run.run, tag) for run in scope.runs for tag in run.harvested_tags}
+        # A succeeded job copied its files before it ended: one full listing finds them, or
+        # nothing will (the periodic listings still watch for a later job's).
+        self._files_looked_for &= expected
+        awaited: dict[tuple[int, str], datetime | None] = dict.fromkeys(
+            expected - self._files_looked_for
+        )
+        finished: dict[tuple[int, str], datetime | None] = {}
         for run in scope.runs:
             if run.start_year is None:
                 continue  # only its year's folder could show it has no file
             for harvest in run.finished_harvests:
-                awaited[(run.run, harvest.input_tag)] = harvest.reported_at
-        self._with_files &= awaited.keys()
+                finished[(run.run, harvest.input_tag)] = harvest.reported_at
+        self._with_files &= finished.keys() | expected
+        awaited.update(finished)
         return {key: at for key, at in awaited.items() if key not in self._with_files}
 
     def _settle(
@@ -366,6 +374,8 @@ class HarvestAreaSpy:
         }
         listed_years = {listing.year for listing in listings}
         for (run, input_tag), reported in sorted(awaited.items()):
+            if reported is None:
+                self._files_looked_for.add((run, input_tag))
             if (run, input_tag) in present:
                 self._with_files.add((run, input_tag))
             elif reported is not None and years.get(run) in listed_years:
