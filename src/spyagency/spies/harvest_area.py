@@ -51,7 +51,7 @@ usual reading and forces no further listing.
 
 A new output is reported when the scope names one of its files, or its input tag's harvest
 task counts a succeeded job (``RunScope.harvested_tags``: a first-try success names no file,
-so such a tag also forces a full listing until its files are found), or once it is older than
+so such a tag also forces one full listing), or once it is older than
 ``unnamed_grace_ns`` (by its mtime against the poll's time) if nobody names it. A listing
 can meet an output before WMStats names it; reporting it then would make what the spy reports
 depend on the moments of its own listings, which a restart moves (a restarted spy lists at
