@@ -408,3 +408,24 @@ def _iov(story: Story, inserted_hours: float) -> IovSeen:
         T0 + timedelta(hours=inserted_hours),
         hash_of("p"),
     )
+
+
+def test_a_task_still_going_in_another_stream_proves_nothing() -> None:
+    """Both express streams feed the strip-quality producer: one over with nothing is not
+    enough while the other could still write the same input tag."""
+    producer, tag, dest = (
+        "PromptCalibProdSiStrip",
+        "SiStripBadStrip_pcl",
+        "SiStripBadChannel_PCL_v1_hlt",
+    )
+    story = Story().ran(2).express("Express", producer).express("ExpressCosmics", producer)
+    story.at(1).iov(dest, since=1)
+    story.at(4).harvest_task("Express", producer)
+    story.harvest_task("ExpressCosmics", producer, succeeded=0, active=1, finished=0, still_open=1)
+    story.at(4.1).nothing_harvested(tag, after_hours=4)
+    quality = judge(story, 4.2).workflow("SiStripQuality")
+    assert quality is not None and quality.state is not WorkflowState.NO_PAYLOAD
+    story.at(5).harvest_task("ExpressCosmics", producer)
+    story.at(5.1).nothing_harvested(tag, after_hours=5)
+    quality = judge(story, 5.2).workflow("SiStripQuality")
+    assert quality is not None and quality.state is WorkflowState.NO_PAYLOAD, quality.evidence

@@ -110,15 +110,21 @@ def _finished_harvests(
 ) -> Iterable[FinishedHarvest]:
     """The input tags whose producer's harvest task is reported finished without failure,
     with no file known and no absence checked by a listing since that report."""
-    for task in knowledge.harvest_tasks(producer, streams):
-        reported = knowledge.received_at(task)
-        if not task.finished_ok or reported is None:
+    streams = tuple(streams)
+    tasks = knowledge.harvest_tasks(producer, streams)
+    # Asked only once every stream feeding the producer has its task over (as the lifecycle
+    # requires), and after the latest of those reports.
+    if not tasks or {t.stream for t in tasks} != set(streams):
+        return
+    received = [knowledge.received_at(task) for task in tasks]
+    if not all(task.finished_ok for task in tasks) or None in received:
+        return
+    reported = max(r for r in received if r is not None)
+    for tag in input_tags:
+        absent = knowledge.no_harvest_file(tag)
+        if knowledge.harvest_files([tag]) or (absent is not None and absent.after >= reported):
             continue
-        for tag in input_tags:
-            absent = knowledge.no_harvest_file(tag)
-            if knowledge.harvest_files([tag]) or (absent is not None and absent.after >= reported):
-                continue
-            yield FinishedHarvest(tag, reported)
+        yield FinishedHarvest(tag, reported)
 
 
 def harvest_output_names(lfns: Iterable[str]) -> tuple[str, ...]:
