@@ -168,6 +168,24 @@ class RunKnowledge:
             key=lambda f: f.stream,
         )
 
+    def harvest_over_received(self, producer: str, streams: Iterable[str]) -> datetime | None:
+        """When the agency received the latest report that ``producer``'s harvest is over
+        without failure in every one of ``streams`` (a task still going in one of them could
+        yet write the same input tag); None while any is not."""
+        wanted = set(streams)
+        tasks = self.harvest_tasks(producer, wanted)
+        if not tasks or {t.stream for t in tasks} != wanted:
+            return None
+        received = [self.received_at(task) for task in tasks]
+        if not all(task.finished_ok for task in tasks):
+            return None
+        return max((r for r in received if r is not None), default=None)
+
+    def listed_without(self, input_tag: str, after: datetime) -> bool:
+        """A full listing made after ``after`` held no file of ``input_tag``."""
+        absent = self.no_harvest_file(input_tag)
+        return absent is not None and absent.after >= after
+
     def no_harvest_file(self, input_tag: str) -> NoHarvestFile | None:
         for f in self.table.facts_of(NoHarvestFile):
             if f.input_tag == input_tag:

@@ -232,18 +232,10 @@ def _finished_without_files(
     the workflow found absent by a full listing made after the agency received that report.
     An AlcaHarvest job copies its files out before it ends, so that listing saw all the job
     wrote; nothing was there from the task's end on, which is when the evidence dates from."""
-    # Every stream of the run that feeds this producer must have its task over: a task still
-    # going in another stream could yet write the same input tag.
+    latest = knowledge.harvest_over_received(spec.producer, streams)
+    if latest is None or not all(knowledge.listed_without(t, latest) for t in spec.input_tags):
+        return None
     tasks = knowledge.harvest_tasks(spec.producer, streams)
-    if not tasks or {t.stream for t in tasks} != set(streams):
-        return None
-    received = [knowledge.received_at(task) for task in tasks]
-    if not all(task.finished_ok for task in tasks) or None in received:
-        return None
-    latest = max(r for r in received if r is not None)
-    absent = [knowledge.no_harvest_file(tag) for tag in spec.input_tags]
-    if not all(a is not None and a.after >= latest for a in absent):
-        return None
     succeeded = sum(task.succeeded for task in tasks)
     jobs = f"{succeeded} job(s) succeeded, none failed" if succeeded else "no job ran"
     names = ", ".join(sorted({task.stream for task in tasks}))

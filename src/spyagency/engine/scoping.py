@@ -110,19 +110,12 @@ def _finished_harvests(
 ) -> Iterable[FinishedHarvest]:
     """The input tags whose producer's harvest task is reported finished without failure,
     with no file known and no absence checked by a listing since that report."""
-    streams = tuple(streams)
-    tasks = knowledge.harvest_tasks(producer, streams)
-    # Asked only once every stream feeding the producer has its task over (as the lifecycle
-    # requires), and after the latest of those reports.
-    if not tasks or {t.stream for t in tasks} != set(streams):
+    # The same reading of the task reports as the lifecycle's (``harvest_over_received``).
+    reported = knowledge.harvest_over_received(producer, streams)
+    if reported is None:
         return
-    received = [knowledge.received_at(task) for task in tasks]
-    if not all(task.finished_ok for task in tasks) or None in received:
-        return
-    reported = max(r for r in received if r is not None)
     for tag in input_tags:
-        absent = knowledge.no_harvest_file(tag)
-        if knowledge.harvest_files([tag]) or (absent is not None and absent.after >= reported):
+        if knowledge.harvest_files([tag]) or knowledge.listed_without(tag, reported):
             continue
         yield FinishedHarvest(tag, reported)
 
