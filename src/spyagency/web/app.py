@@ -54,6 +54,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+# The same, for the responses the app's error handlers build themselves.
+ERROR_HEADERS = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
 
 NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Not found - Spy-Agency</title>
@@ -189,8 +191,7 @@ def create_app(services: WebServices) -> FastAPI:
     async def store_unavailable(_request: Request, _error: OperationalError) -> JSONResponse:
         # The database refused or could not be reached (read-only, locked, down): the
         # request may be retried later, and the caller is told so, not "internal error".
-        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
-        headers["retry-after"] = "30"
+        headers = {**ERROR_HEADERS, "retry-after": "30"}
         detail = "the store is unavailable or read-only; try again later"
         return JSONResponse({"detail": detail}, status_code=503, headers=headers)
 
@@ -198,8 +199,7 @@ def create_app(services: WebServices) -> FastAPI:
     async def internal_error(_request: Request, _error: Exception) -> JSONResponse:
         # Never a stack trace or driver message to the caller; the server log has them.
         # Starlette answers this outside every middleware, so the headers are set here.
-        headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
-        return JSONResponse({"detail": "internal error"}, status_code=500, headers=headers)
+        return JSONResponse({"detail": "internal error"}, status_code=500, headers=ERROR_HEADERS)
 
     @app.get("/healthz", response_model=schemas.Liveness, tags=["health"])
     def healthz() -> schemas.Liveness:
