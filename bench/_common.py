@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import multiprocessing
 import socket
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+
+import httpx2
 
 from spyagency.domain.catalogue import Catalogue, WorkflowSpec
 from spyagency.domain.facts import (
@@ -167,3 +172,24 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextmanager
+def app_in_child(serve: Callable[[str, int], None], url: str) -> Iterator[str]:
+    """``serve(url, port)`` (the app behind uvicorn) in a spawned child process: yields the
+    base URL once ``/healthz`` answers, and stops the child when done."""
+    port = free_port()
+    child = multiprocessing.get_context("spawn").Process(target=serve, args=(url, port))
+    child.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                httpx2.get(base + "/healthz", timeout=1).raise_for_status()
+                break
+            except httpx2.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        child.terminate()
+        child.join(10)

@@ -23,14 +23,13 @@ import argparse
 import asyncio
 import multiprocessing
 import random
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx2
-from _common import free_port
+from _common import app_in_child, median, percentile
 from web_dashboard import FIRST_RUN, NOW, seed
 
 SEEDED_RUNS = 20
@@ -152,19 +151,21 @@ async def steady_page(base: str, stop: asyncio.Event) -> int:
     return events
 
 
-def summary(name: str, timings: list[float]) -> str:
-    finite = sorted(t for t in timings if t != float("inf"))
-    p99 = finite[int(len(finite) * 0.99) - 1] if finite else float("nan")
-    return (
-        f"{name:<6} actions {len(timings):4d}  p50 {statistics.median(finite) * 1e3:7.1f} ms  "
-        f"p99 {p99 * 1e3:7.1f} ms  max {max(finite) * 1e3:7.1f} ms  "
-        f"timeouts {len(timings) - len(finite)}"
-    )
+def finite(timings: list[float]) -> list[float]:
+    return [t for t in timings if t != float("inf")]
 
 
 def p99_of(timings: list[float]) -> float:
-    finite = sorted(t for t in timings if t != float("inf"))
-    return finite[max(0, int(len(finite) * 0.99) - 1)]
+    return percentile(finite(timings), 0.99)
+
+
+def summary(name: str, timings: list[float]) -> str:
+    answered = finite(timings)
+    return (
+        f"{name:<6} actions {len(timings):4d}  p50 {median(answered) * 1e3:7.1f} ms  "
+        f"p99 {p99_of(timings) * 1e3:7.1f} ms  max {max(answered) * 1e3:7.1f} ms  "
+        f"timeouts {len(timings) - len(answered)}"
+    )
 
 
 def churn(base: str, clients: int, seconds: float) -> None:
@@ -213,23 +214,10 @@ def main() -> None:
         folder = Path(name)
         url = prepare(folder)
         token = (folder / TOKEN_FILE).read_text()
-        port = free_port()
-        child = multiprocessing.get_context("spawn").Process(target=serve, args=(url, port))
-        child.start()
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    httpx2.get(base + "/healthz", timeout=1).raise_for_status()
-                    break
-                except httpx2.HTTPError:
-                    time.sleep(0.1)
+        with app_in_child(serve, url) as base:
             idle, during, received = asyncio.run(
                 measure(base, token, FIRST_RUN, options.clients, options.seconds, options.actions)
             )
-        finally:
-            child.terminate()
-            child.join(10)
     print(summary("idle", idle))
     print(summary("churn", during))
     print(f"events received by the steady stream: {received}")

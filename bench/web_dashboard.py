@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import random
-import socket
 import statistics
 import tempfile
 import time
@@ -37,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+from _common import app_in_child
 
 DAY = timedelta(days=1)
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -254,12 +253,6 @@ async def measure(base: str, requests: int, clients: int) -> list[Figures]:
     ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3000)
@@ -272,21 +265,8 @@ def main() -> None:
         started = time.perf_counter()
         seed(url, options.runs)
         print(f"seeded {options.runs} runs in {time.perf_counter() - started:.1f} s")
-        port = free_port()
-        child = multiprocessing.get_context("spawn").Process(target=serve, args=(url, port))
-        child.start()
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    httpx2.get(base + "/healthz", timeout=1).raise_for_status()
-                    break
-                except httpx2.HTTPError:
-                    time.sleep(0.1)
+        with app_in_child(serve, url) as base:
             figures = asyncio.run(measure(base, options.requests, options.clients))
-        finally:
-            child.terminate()
-            child.join(10)
         paths = ["/healthz", "/?limit=200", "/api/v1/runs?limit=200"]
         cpu = asyncio.run(cpu_per_request(url, paths, max(100, options.requests // 4)))
 
