@@ -1,13 +1,15 @@
-"""Small hardening regressions: path numbers, error headers."""
+"""Small hardening regressions: path numbers, error headers, a store that refuses writes."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
+from sqlalchemy.engine import make_url
 
 from spyagency.store.database import build_engine
 from spyagency.store.uow import Store
@@ -89,3 +91,51 @@ async def test_a_browser_gets_a_page_for_an_unknown_address_and_the_api_json(
     assert page.headers["x-content-type-options"] == "nosniff"
     assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
     assert tool.status_code == 404 and tool.json() == {"detail": "Not Found"}
+
+
+def _with_leader(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.leader.try_acquire("engine", "host:1:a", datetime.now(UTC), timedelta(minutes=5))
+
+
+async def test_readyz_is_unready_while_the_store_refuses_writes(
+    world: World, tmp_path: Path
+) -> None:
+    _with_leader(world.store)
+    async with client_for(world.services) as client:
+        writable = await client.get("/readyz")
+    ro_url = f"sqlite:///file:{tmp_path / 'agency.db'}?mode=ro&uri=true"
+    read_only = Store(build_engine(ro_url))
+    try:
+        async with client_for(dataclasses.replace(world.services, store=read_only)) as client:
+            opened_ro = await client.get("/readyz")
+    finally:
+        read_only.dispose()
+    assert writable.status_code == 200 and writable.json()["status"] == "ok"
+    assert opened_ro.status_code == 503
+    assert opened_ro.json() == {
+        "status": "read_only",
+        "database": True,
+        "leader": None,
+        "leader_epoch": None,
+    }
+
+
+@pytest.mark.postgres
+async def test_readyz_is_unready_on_a_read_only_postgresql(postgres_database: str) -> None:
+    world = make_world(postgres_database)
+    _with_leader(world.store)
+    url = make_url(postgres_database).update_query_dict(
+        {"options": "-c default_transaction_read_only=on"}
+    )
+    read_only = Store(build_engine(url))
+    try:
+        async with client_for(world.services) as client:
+            writable = await client.get("/readyz")
+        async with client_for(dataclasses.replace(world.services, store=read_only)) as client:
+            refused = await client.get("/readyz")
+    finally:
+        read_only.dispose()
+        world.store.dispose()
+    assert writable.json()["status"] == "ok"
+    assert refused.status_code == 503 and refused.json()["status"] == "read_only"

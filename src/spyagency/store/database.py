@@ -88,6 +88,36 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry)
         cursor.close()
 
 
+def write_refusal(connection: Connection) -> str | None:
+    """Why this database would refuse a write, or None when it would take one.
+
+    Asked without writing: a probe that takes the write lock would queue behind the engine's
+    batches on SQLite and turn a health check into a wait. PostgreSQL says so itself (a hot
+    standby, or ``default_transaction_read_only``); a SQLite file opened with ``mode=ro``,
+    ``query_only``, or whose file or folder the process may not write (permissions, a file
+    system remounted read-only) refuses at its first write.
+    """
+    if connection.dialect.name == "postgresql":
+        read_only = connection.exec_driver_sql("SHOW transaction_read_only").scalar()
+        return "the database is read-only" if read_only == "on" else None
+    if connection.exec_driver_sql("PRAGMA query_only").scalar():
+        return "the database connection is query-only"
+    url = connection.engine.url
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        if url.query.get("mode") == "ro" or "mode=ro" in database:
+            return "the database is opened read-only"
+        database = database.removeprefix("file:").split("?", 1)[0]
+    path = Path(database).expanduser()
+    # WAL mode writes beside the file (-wal, -shm): the folder must be writable too.
+    for needed in (path, path.parent):
+        if needed.exists() and not os.access(needed, os.W_OK):
+            return f"the process may not write {needed.name or needed}"
+    return None
+
+
 def _begin_sqlite_transaction(connection: Connection) -> None:
     mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
     if mode not in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE"):

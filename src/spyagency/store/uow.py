@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 from spyagency.store.alerts import AlertRepository
 from spyagency.store.audit import AuditRepository
 from spyagency.store.controls import ControlRepository
-from spyagency.store.database import SQLITE_BEGIN_OPTION
+from spyagency.store.database import SQLITE_BEGIN_OPTION, write_refusal
 from spyagency.store.events import EventRepository
 from spyagency.store.leader import LeaderRepository
 from spyagency.store.notifications import notify_events_written
@@ -66,6 +66,10 @@ class Transaction:
         self.controls = ControlRepository(connection)
         self.tokens = ApiTokenRepository(connection)
         self.retention = RetentionRepository(connection)
+
+    def write_refusal(self) -> str | None:
+        """Why the database would refuse a write (asked without writing), or None."""
+        return write_refusal(self.connection)
 
 
 Fence = Callable[[Transaction], None]

@@ -18,7 +18,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -213,18 +212,23 @@ def create_app(services: WebServices) -> FastAPI:
         tags=["health"],
     )
     def readyz() -> schemas.ReadinessProbe | JSONResponse:
-        """The database answers and an engine leads (its lease was renewed lately).
+        """The database answers and takes writes, and an engine leads (its lease was renewed
+        lately).
 
         503 names what is missing. A load balancer that must keep the pages up while no
         engine runs should probe ``/healthz`` instead.
         """
         try:
             with services.store.read() as tx:
-                tx.connection.execute(text("SELECT 1"))
+                refusal = tx.write_refusal()
                 lease = tx.leader.current(ENGINE_LEASE)
         except Exception:
             down = schemas.ReadinessProbe(status="unavailable", database=False)
             return JSONResponse(down.model_dump(), status_code=503)
+        if refusal is not None:
+            # Pages would still read, but no action, override or verdict could be saved.
+            stuck = schemas.ReadinessProbe(status="read_only", database=True)
+            return JSONResponse(stuck.model_dump(), status_code=503)
         age = datetime.now(UTC) - lease.heartbeat_at if lease is not None else None
         if lease is None or age is None or age > services.leader_timeout:
             lost = schemas.ReadinessProbe(status="no_leader", database=True)

@@ -313,7 +313,7 @@ class Liveness(Schema):
 
 
 class ReadinessProbe(Schema):
-    status: Literal["ok", "no_leader", "unavailable"]
+    status: Literal["ok", "no_leader", "unavailable", "read_only"]
     database: bool
     leader: str | None = Field(
         default=None, description="the leading engine, as an opaque id (changes with it)"
