@@ -1,7 +1,7 @@
-"""The alerts page: open alerts (with an acknowledge button for those allowed) and the
-history, paged by id.
+"""The alerts page: open alerts (with an acknowledge button for those allowed) above the
+resolved ones, paged by id. Each alert appears once: an open one is not history yet.
 
-Route: ``GET /alerts`` (``before`` pages the history on).
+Route: ``GET /alerts`` (``before`` pages the resolved alerts on).
 """
 
 from __future__ import annotations
@@ -16,8 +16,21 @@ from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.paged import add_paged_list
 
 
-def _history(tx: Transaction, limit: int, before: int | None) -> list[Alert]:
-    return tx.alerts.history(limit=limit, before_id=before)
+def _resolved(tx: Transaction, limit: int, before: int | None) -> list[Alert]:
+    """Up to ``limit`` resolved alerts below ``before``, newest first.
+
+    The store pages all alerts; the open ones among them are skipped and the next batch read
+    until the page is full, so a page is short only at the end of the history (the keyset
+    pager reads one item more than it shows to know whether an older page exists)."""
+    found: list[Alert] = []
+    cursor = before
+    while len(found) < limit:
+        batch = tx.alerts.history(limit=limit, before_id=cursor)
+        found.extend(item for item in batch if not item.is_open)
+        if len(batch) < limit:
+            break
+        cursor = batch[-1].id
+    return found[:limit]
 
 
 def _open_alerts(tx: Transaction) -> dict[str, Any]:
@@ -29,4 +42,4 @@ def _alert_id(alert: Alert) -> int:
 
 
 def add_routes(api: APIRouter, kit: PageKit) -> None:
-    add_paged_list(api, kit, "/alerts", "alerts.html", _history, _alert_id, _open_alerts)
+    add_paged_list(api, kit, "/alerts", "alerts.html", _resolved, _alert_id, _open_alerts)
