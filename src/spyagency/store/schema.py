@@ -117,6 +117,17 @@ source_health = Table(
     Column("consecutive_failures", Integer, nullable=False),
 )
 
+# Poll outcomes per source and hour, for the sources page's health plot: counted as the engine
+# records each poll, and kept for ``poll_history.KEEP`` only, so it stays a few thousand rows.
+source_poll_hour = Table(
+    "source_poll_hour",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("hour", UtcDateTime, primary_key=True),
+    Column("successes", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+)
+
 override = Table(
     "override",
     metadata,

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.states import Source
 from spyagency.store.columns import storable_text
+from spyagency.store.poll_history import PollHistoryRepository
 from spyagency.store.schema import source_health
 from spyagency.store.upsert import upsert_many
 
@@ -16,13 +17,16 @@ from spyagency.store.upsert import upsert_many
 class SourceHealthRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._history = PollHistoryRepository(connection)
 
     def record(self, health: SourceHealth) -> None:
         """Replace what is known about ``health.source``."""
         self.record_many([health])
 
     def record_many(self, healths: Iterable[SourceHealth]) -> None:
-        """Replace what is known about each of these sources, in one statement."""
+        """Replace what is known about each of these sources, in one statement, and count
+        each as a poll in the sources' history (``poll_history``)."""
+        healths = list(healths)
         rows = [
             {
                 "source": health.source.value,
@@ -36,6 +40,7 @@ class SourceHealthRepository:
             for health in healths
         ]
         upsert_many(self._connection, source_health, rows, conflict_columns=["source"])
+        self._history.count(healths)
 
     def get(self, source: Source) -> SourceHealth | None:
         return self.all().get(source)

@@ -58,3 +58,19 @@ def upsert_many(
     updates = {k: insert.excluded[k] for k in rows[0] if k not in conflict_columns}
     statement = insert.on_conflict_do_update(index_elements=list(conflict_columns), set_=updates)
     connection.execute(statement, [dict(row) for row in rows])
+
+
+def upsert_adding(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+) -> None:
+    """Insert rows of counters, or add their counters to the row each conflicts with: the sum
+    is done in SQL, so two writers counting at once both count."""
+    if not rows:
+        return
+    insert = _insert(connection, table)
+    updates = {k: table.c[k] + insert.excluded[k] for k in rows[0] if k not in conflict_columns}
+    statement = insert.on_conflict_do_update(index_elements=list(conflict_columns), set_=updates)
+    connection.execute(statement, [dict(row) for row in rows])
