@@ -91,7 +91,9 @@ async def act(client: httpx2.AsyncClient, run: int, index: int) -> float:
         hold = {"kind": "hold", "run": run, "why": f"bench {index}", "expires_in_hours": 1}
         placed = await client.post("/api/v1/overrides", json=hold)
         placed.raise_for_status()
-        revoked = await client.post(f"/api/v1/overrides/{placed.json()['id']}/revoke")
+        revoked = await client.post(
+            f"/api/v1/overrides/{placed.json()['id']}/revoke", json={"reason": f"bench {index}"}
+        )
         revoked.raise_for_status()
     return time.perf_counter() - started
 

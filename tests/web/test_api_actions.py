@@ -38,14 +38,18 @@ async def test_an_override_is_stored_shown_apart_reevaluated_and_revoked(world: 
         assert [o["id"] for o in listed] == [given["id"]]
 
         revoked = await client.post(
-            f"/api/v1/overrides/{given['id']}/revoke", headers=world.auth(OPERATOR)
+            f"/api/v1/overrides/{given['id']}/revoke",
+            json={"reason": "looked again"},
+            headers=world.auth(OPERATOR),
         )
         assert revoked.status_code == 200
         assert revoked.json()["active"] is False
         assert revoked.json()["revoked_by"] == "token:operator-bot"
         assert world.engine.asked == [[READY], [READY]]
         again = await client.post(
-            f"/api/v1/overrides/{given['id']}/revoke", headers=world.auth(OPERATOR)
+            f"/api/v1/overrides/{given['id']}/revoke",
+            json={"reason": "looked again"},
+            headers=world.auth(OPERATOR),
         )
         assert again.status_code == 409
         history = (await client.get("/api/v1/overrides", params={"run": READY})).json()
@@ -125,10 +129,50 @@ async def test_malformed_bodies_and_unknown_ids(world: World) -> None:
             "/api/v1/overrides", content=b'{"kind": "hold",', headers=headers
         )
         not_object = await client.post("/api/v1/control/signals", content=b"[]", headers=headers)
-        missing = await client.post("/api/v1/overrides/4242/revoke", headers=headers)
+        missing = await client.post(
+            "/api/v1/overrides/4242/revoke", json={"reason": "gone"}, headers=headers
+        )
         no_alert = await client.post("/api/v1/alerts/4242/ack", headers=headers)
     assert broken.status_code == 422 and not_object.status_code == 422
     assert missing.status_code == 404 and no_alert.status_code == 404
+
+
+@pytest.mark.parametrize("body", [None, {}, {"reason": ""}, {"reason": "\u200b\u2060 "}])
+async def test_revoking_needs_a_visible_reason(world: World, body: dict[str, str] | None) -> None:
+    async with client_for(world.services) as client:
+        given = (
+            await client.post("/api/v1/overrides", json=hold(), headers=world.auth(OPERATOR))
+        ).json()
+        refused = await client.post(
+            f"/api/v1/overrides/{given['id']}/revoke", json=body, headers=world.auth(OPERATOR)
+        )
+        still = (await client.get("/api/v1/overrides", params={"run": READY})).json()
+    assert refused.status_code == 422, refused.text
+    assert [o["active"] for o in still] == [True]
+
+
+async def test_a_revocation_and_an_acknowledgement_say_why_in_the_audit_log(
+    world: World,
+) -> None:
+    async with client_for(world.services) as client:
+        given = (
+            await client.post("/api/v1/overrides", json=hold(), headers=world.auth(OPERATOR))
+        ).json()
+        await client.post(
+            f"/api/v1/overrides/{given['id']}/revoke",
+            json={"reason": " payload arrived "},
+            headers=world.auth(OPERATOR),
+        )
+        alert = (await client.get("/api/v1/alerts")).json()["open"][0]
+        await client.post(
+            f"/api/v1/alerts/{alert['id']}/ack",
+            json={"note": "on it"},
+            headers=world.auth(OPERATOR),
+        )
+        entries = (await client.get("/api/v1/audit", params={"limit": 2})).json()["items"]
+    assert entries[0]["action"] == "alert.ack" and entries[0]["detail"]["note"] == "on it"
+    assert entries[1]["action"] == "override.revoke.hold"
+    assert entries[1]["detail"]["why"] == "payload arrived"
 
 
 async def test_acknowledging_an_alert(world: World) -> None:
@@ -202,7 +246,9 @@ async def test_every_action_writes_an_audit_entry(world: World) -> None:
         forced = hold() | {"kind": "force_ready"}
         await client.post("/api/v1/overrides", json=forced, headers=world.auth(EXPERT))
         await client.post(
-            f"/api/v1/overrides/{given.json()['id']}/revoke", headers=world.auth(EXPERT)
+            f"/api/v1/overrides/{given.json()['id']}/revoke",
+            json={"reason": "fixed"},
+            headers=world.auth(EXPERT),
         )
         switch = {"enabled": False, "reason": "test"}
         await client.post("/api/v1/control/signals", json=switch, headers=world.auth(EXPERT))

@@ -63,7 +63,7 @@ def prepare(world: World, action: Action) -> Attempt:
                     READY, kind, "someone", "because", moment(0), NOW + (NOW - moment(0)), workflow
                 )
             )
-        return Attempt("POST", f"/api/v1/overrides/{given.id}/revoke")
+        return Attempt("POST", f"/api/v1/overrides/{given.id}/revoke", {"reason": "matrix"})
     body = {"kind": kind.value, "run": READY, "why": "matrix", "expires_in_hours": 1}
     return Attempt("POST", "/api/v1/overrides", body | ({"workflow": workflow} if workflow else {}))
 

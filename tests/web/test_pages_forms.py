@@ -133,6 +133,39 @@ async def test_an_anonymous_post_is_sent_to_the_login_and_does_nothing(world: Wo
         assert tx.alerts.get(OPEN_ALERT).acknowledged_by is None  # type: ignore[union-attr]
 
 
+async def test_an_anonymous_post_is_turned_away_before_its_body_is_read(world: World) -> None:
+    read: list[bytes] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        read.append(b"x")
+        yield urlencode({"reason": "x" * 4000}).encode()
+
+    async with client_for(pages_app(world.services)) as client:
+        posted = await client.post(
+            f"/overrides/{HOLD_ON_PENDING}/revoke", content=body(), headers=FORM
+        )
+    assert posted.status_code == 303 and posted.headers["location"].startswith("/auth/login")
+    assert read == []
+
+
+async def test_an_acknowledgement_keeps_its_note_in_the_audit_log(world: World) -> None:
+    async with browser_as(world, "olga", "operator") as client:
+        await post_form(client, f"/alerts/{OPEN_ALERT}/ack", {"note": " re-running the upload "})
+    with world.store.read() as tx:
+        entry = next(e for e in tx.audit.list(100) if e.action == "alert.ack")
+    assert entry.detail["note"] == "re-running the upload"
+
+
+async def test_revoking_from_the_page_needs_a_reason(world: World) -> None:
+    async with browser_as(world, "olga", "operator") as client:
+        fields = {"next": f"/runs/{PENDING}", "reason": "\u200b "}
+        posted = await post_form(client, f"/overrides/{HOLD_ON_PENDING}/revoke", fields)
+        shown = await client.get(posted.headers["location"])
+    assert "Refused: reason:" in notice_of(shown.text)
+    with world.store.read() as tx:
+        assert tx.overrides.get(HOLD_ON_PENDING).revoked_by is None  # type: ignore[union-attr]
+
+
 async def test_an_operator_acknowledges_an_alert_and_a_viewer_may_not(world: World) -> None:
     async with browser_as(world, "vera", "viewer") as client:
         refused = await post_form(client, f"/alerts/{OPEN_ALERT}/ack", {})
@@ -176,7 +209,7 @@ async def test_an_expert_pulls_the_kill_switch_and_the_banner_shows_it_at_once(
 
 async def test_an_operator_revokes_a_hold_back_on_the_run_page(world: World) -> None:
     async with browser_as(world, "olga", "operator") as client:
-        fields = {"next": f"/runs/{PENDING}"}
+        fields = {"next": f"/runs/{PENDING}", "reason": "the payload is in"}
         posted = await post_form(client, f"/overrides/{HOLD_ON_PENDING}/revoke", fields)
         shown = await client.get(posted.headers["location"])
         again = await post_form(client, f"/overrides/{HOLD_ON_PENDING}/revoke", fields)

@@ -106,11 +106,12 @@ async def place_override(
 
 
 async def withdraw_override(
-    services: WebServices, principal: Principal, override_id: int
+    services: WebServices, principal: Principal, override_id: int, wanted: schemas.Withdrawal
 ) -> OverrideRecord:
-    """Withdraw an override from now on (it stays in the history). Revoking needs the role
-    that giving that kind needs."""
+    """Withdraw an override from now on (it stays in the history), saying why. Revoking needs
+    the role that giving that kind needs."""
     now = services.clock.now()
+    reason = wanted.reason.strip()
 
     def revoke_it() -> OverrideRecord:
         with services.store.transaction() as tx:
@@ -122,7 +123,7 @@ async def withdraw_override(
             if not tx.overrides.revoke(override_id, principal.name, now):
                 raise HTTPException(409, f"override {override_id} is already revoked")
             run = found.override.run
-            log(tx, now, principal, action, f"run:{run}", {"id": override_id})
+            log(tx, now, principal, action, f"run:{run}", {"id": override_id, "why": reason})
             tx.events.append(
                 now,
                 EventKind.OVERRIDE,
@@ -130,7 +131,7 @@ async def withdraw_override(
                 workflow=found.override.workflow,
                 old=found.override.kind.value,
                 new="revoked",
-                detail={"id": override_id, "who": principal.name},
+                detail={"id": override_id, "who": principal.name, "why": reason},
             )
             revoked = tx.overrides.get(override_id)
         if revoked is None:  # written in the same transaction: cannot vanish
@@ -142,10 +143,17 @@ async def withdraw_override(
     return record
 
 
-async def acknowledge_alert(services: WebServices, principal: Principal, alert_id: int) -> Alert:
-    """Silence an open alert while the state it describes lasts (operators and experts)."""
+async def acknowledge_alert(
+    services: WebServices,
+    principal: Principal,
+    alert_id: int,
+    wanted: schemas.Acknowledgement | None = None,
+) -> Alert:
+    """Silence an open alert while the state it describes lasts (operators and experts); an
+    optional note says what is being done about it."""
     ensure_may(principal, Action.ACK_ALERT)
     now = services.clock.now()
+    note = wanted.note.strip() if wanted is not None and wanted.note is not None else None
 
     def acknowledge() -> Alert:
         with services.store.transaction() as tx:
@@ -160,7 +168,8 @@ async def acknowledge_alert(services: WebServices, principal: Principal, alert_i
                 )
             if not tx.alerts.acknowledge(alert_id, principal.name, now):
                 raise HTTPException(409, f"alert {alert_id} is resolved; nothing to acknowledge")
-            log(tx, now, principal, Action.ACK_ALERT, f"alert:{alert_id}", {"kind": current.kind})
+            detail = {"kind": current.kind} | ({"note": note} if note else {})
+            log(tx, now, principal, Action.ACK_ALERT, f"alert:{alert_id}", detail)
             acknowledged = tx.alerts.get(alert_id)
         if acknowledged is None:  # written in the same transaction: cannot vanish
             raise HTTPException(500, "internal error")

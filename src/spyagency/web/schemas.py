@@ -326,3 +326,21 @@ class Me(Schema):
     role: str | None = Field(description="viewer, operator or expert")
     via: Literal["token", "session"] | None
     csrf_token: str = Field(description="send as X-CSRF-Token with session actions")
+
+
+class Withdrawal(Schema):
+    """Why an override is withdrawn before its expiry: withdrawing changes a verdict, so the
+    audit log must say why, as it does for placing one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: FreeText
+
+
+class Acknowledgement(Schema):
+    """An acknowledgement may say what is being done about the alert (optional: a busy
+    operator's one click must still work), kept in the audit log."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    note: FreeText | None = None

@@ -64,8 +64,10 @@ def router(services: WebServices) -> APIRouter:
     async def acknowledge(
         alert_id: RecordId,
         principal: Annotated[Principal, Depends(require_actor(Action.ACK_ALERT))],
+        body: schemas.Acknowledgement | None = None,
     ) -> schemas.Alert:
-        """Silence an open alert while the state it describes lasts."""
-        return shown(await actions.acknowledge_alert(services, principal, alert_id))
+        """Silence an open alert while the state it describes lasts; the optional ``note``
+        (what is being done about it) goes to the audit log."""
+        return shown(await actions.acknowledge_alert(services, principal, alert_id, body))
 
     return api

@@ -20,7 +20,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": schemas.Problem, "description": "your role may not give this override"},
     404: {"model": schemas.Problem, "description": "no such override, or no such run"},
     409: {"model": schemas.Problem, "description": "the override is already revoked"},
-    422: {"model": schemas.Problem, "description": "an inconsistent override"},
+    422: {"model": schemas.Problem, "description": "an inconsistent override, or no reason"},
 }
 
 
@@ -59,10 +59,11 @@ def router(services: WebServices) -> APIRouter:
     @api.post("/overrides/{override_id}/revoke", response_model=schemas.Override, responses=ERRORS)
     async def revoke(
         override_id: RecordId,
+        body: schemas.Withdrawal,
         principal: Annotated[Principal, Depends(require_actor(Action.REVOKE_HOLD))],
     ) -> schemas.Override:
-        """Withdraw an override from now on; it stays in the history."""
-        record = await actions.withdraw_override(services, principal, override_id)
+        """Withdraw an override from now on, saying why; it stays in the history."""
+        record = await actions.withdraw_override(services, principal, override_id, body)
         return conversions.override(record, services.clock.now())
 
     return api

@@ -3,14 +3,15 @@
 Routes (each ``application/x-www-form-urlencoded``, with the session's ``csrf_token``):
 
 - ``POST /runs/{run}/overrides`` (``kind``, ``workflow``, ``why``, ``expires_in_hours``);
-- ``POST /overrides/{override_id}/revoke``;
-- ``POST /alerts/{alert_id}/ack``;
+- ``POST /overrides/{override_id}/revoke`` (``reason``);
+- ``POST /alerts/{alert_id}/ack`` (``note``, optional);
 - ``POST /control/signals`` (``enabled``, ``reason``).
 
 Each post goes through the steps below, then answers with a redirect (303) back to the page it
 came from (``next``, a path on this site) carrying a one-time notice of what happened:
 
-1. who is calling: nobody is sent to the login page (nothing is done);
+1. who is calling (from the session cookie or token, before the body is read): nobody is sent
+   to the login page (nothing is done, nothing parsed);
 2. the CSRF token: a wrong or missing one is refused with a 403 page (nothing is done, no
    redirect: such a post did not come from our page);
 3. the fields are validated with the API's own schemas;
@@ -75,15 +76,17 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
 
     async def act(request: Request, default_back: str, action: Act) -> Response:
         """Run ``action`` for the caller of a form post; see the module's steps."""
-        fields = await form_fields(request)
-        back = safe_next(fields.get("next") or default_back)
+        # Who is calling comes first, from the cookie or token alone: an anonymous post is
+        # sent away without its body ever being read.
         principal = await run_in_threadpool(current_principal, request)
         if principal is None:
-            return RedirectResponse(f"/auth/login?next={quote(back, safe='')}", 303)
+            return RedirectResponse(f"/auth/login?next={quote(default_back, safe='')}", 303)
         try:
             await check_csrf(request, principal)
         except HTTPException:
             return await refused_csrf(request)
+        fields = await form_fields(request)
+        back = safe_next(fields.get("next") or default_back)
         try:
             notice = Notice(await action(principal), ok=True)
         except HTTPException as refusal:
@@ -118,7 +121,10 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     @api.post("/overrides/{override_id}/revoke", include_in_schema=False)
     async def revoke_override(request: Request, override_id: RecordId) -> Response:
         async def revoke(principal: Principal) -> str:
-            item = (await actions.withdraw_override(services, principal, override_id)).override
+            fields = await form_fields(request)
+            wanted = schemas.Withdrawal.model_validate({"reason": fields.get("reason", "")})
+            record = await actions.withdraw_override(services, principal, override_id, wanted)
+            item = record.override
             return f"Override {item.kind.value} (#{item.id}) on run {item.run} revoked."
 
         return await act(request, "/", revoke)
@@ -126,7 +132,9 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     @api.post("/alerts/{alert_id}/ack", include_in_schema=False)
     async def acknowledge_alert(request: Request, alert_id: RecordId) -> Response:
         async def acknowledge(principal: Principal) -> str:
-            alert = await actions.acknowledge_alert(services, principal, alert_id)
+            fields = await form_fields(request)
+            wanted = schemas.Acknowledgement.model_validate({"note": fields.get("note") or None})
+            alert = await actions.acknowledge_alert(services, principal, alert_id, wanted)
             return f"Alert #{alert.id} ({alert.kind}) acknowledged."
 
         return await act(request, "/alerts", acknowledge)
