@@ -247,6 +247,24 @@ class SystemKnowledge:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class RunChanged:
+    """Folding an observation changed what is known about this run."""
+
+    run: int
+
+
+@dataclass(frozen=True, slots=True)
+class SystemChanged:
+    """Folding an observation changed a system fact (a global tag map, the PromptReco switch,
+    ...): what any run needs or may do can follow from it."""
+
+
+SYSTEM_CHANGED = SystemChanged()
+
+Change = RunChanged | SystemChanged
+
+
 @dataclass
 class Knowledge:
     """The whole fold: per-run knowledge plus system knowledge."""
@@ -254,16 +272,15 @@ class Knowledge:
     runs: dict[int, RunKnowledge] = field(default_factory=dict)
     system: SystemKnowledge = field(default_factory=SystemKnowledge)
 
-    def add(self, observation: Observation) -> int | None:
-        """Fold one observation in; return the run it changed (``-1`` for a system fact that
-        changed, ``None`` if nothing changed)."""
+    def add(self, observation: Observation) -> Change | None:
+        """Fold one observation in; say what it changed (``None``: it changed nothing)."""
         run = observation.run
         if run is None:
-            return -1 if self.system.add(observation) else None
+            return SYSTEM_CHANGED if self.system.add(observation) else None
         knowledge = self.runs.get(run)
         if knowledge is None:
             knowledge = self.runs[run] = RunKnowledge(run)
-        return run if knowledge.add(observation) else None
+        return RunChanged(run) if knowledge.add(observation) else None
 
     def run(self, run: int) -> RunKnowledge:
         return self.runs.get(run) or RunKnowledge(run)

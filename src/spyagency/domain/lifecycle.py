@@ -321,7 +321,8 @@ def assess_workflow(
     now: datetime,
     stale: frozenset[Source] = frozenset(),
 ) -> WorkflowAssessment:
-    state, evidence, proven_at, deadline = _raw_state(spec, streams, knowledge, policy, now)
+    raw = _raw_state(spec, streams, knowledge, policy, now)
+    state, evidence, proven_at = raw.state, raw.evidence, raw.proven_at
     problems = problems_of(spec, streams, knowledge)
     if problems and not state.is_failure:
         unreadable = tuple(
@@ -342,9 +343,20 @@ def assess_workflow(
         evidence=evidence,
         optional=spec.name in policy.optional_workflows,
         proven_at=proven_at,
-        deadline=deadline,
+        deadline=raw.deadline,
         streams=streams,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _RawState:
+    """What a workflow's own evidence says (rules 1-6), before unreadable items and stale
+    sources may mask it as ``unknown`` (rules 7-8)."""
+
+    state: WorkflowState
+    evidence: tuple[Evidence, ...]
+    proven_at: datetime | None = None  # set by a proof: in_db or no_payload
+    deadline: datetime | None = None  # end of the current step's budget after run stop
 
 
 def _raw_state(
@@ -353,25 +365,25 @@ def _raw_state(
     knowledge: RunKnowledge,
     policy: Policy,
     now: datetime,
-) -> tuple[WorkflowState, tuple[Evidence, ...], datetime | None, datetime | None]:
+) -> _RawState:
     bad, quality_note = quality_verdict(spec, knowledge, policy)
     if bad:
         assert quality_note is not None
-        return WorkflowState.QUALITY_FAILED, (quality_note,), None, None
+        return _RawState(WorkflowState.QUALITY_FAILED, (quality_note,))
 
     in_db = prove_in_db(spec, knowledge)
     if isinstance(in_db, Proof) and quality_note is None:
-        return WorkflowState.IN_DB, in_db.evidence, in_db.proven_at, None
+        return _RawState(WorkflowState.IN_DB, in_db.evidence, in_db.proven_at)
 
     results = knowledge.upload_results(spec.input_tags)
     late = [r for r in results if r.outcome is UploadOutcome.REJECTED_LATE]
     if late:
         items = tuple(Evidence(Source.UPLOAD_LOG, f"{r.tag}: {r.info}") for r in late)
-        return WorkflowState.REJECTED_LATE, items, None, None
+        return _RawState(WorkflowState.REJECTED_LATE, items)
 
     no_payload = prove_no_payload(spec, knowledge, streams)
     if isinstance(no_payload, Proof):
-        return WorkflowState.NO_PAYLOAD, no_payload.evidence, no_payload.proven_at, None
+        return _RawState(WorkflowState.NO_PAYLOAD, no_payload.evidence, no_payload.proven_at)
 
     # Only the latest attempt's errors count: a retried upload supersedes an earlier failure.
     markers = knowledge.upload_markers(spec.input_tags)
@@ -383,7 +395,7 @@ def _raw_state(
     ]
     if errors:
         items = tuple(Evidence(Source.UPLOAD_LOG, f"{r.tag}: {r.info}") for r in errors)
-        return WorkflowState.UPLOAD_FAILED, items, None, None
+        return _RawState(WorkflowState.UPLOAD_FAILED, items)
     unclassified = [
         r
         for r in results
@@ -394,7 +406,7 @@ def _raw_state(
             Evidence(Source.UPLOAD_LOG, f"{r.tag}: upload outcome not known: {r.info:.200}")
             for r in unclassified
         )
-        return WorkflowState.UNKNOWN, items, None, None
+        return _RawState(WorkflowState.UNKNOWN, items)
 
     notes: list[Evidence] = []
     if isinstance(in_db, Proof) and quality_note is not None:
@@ -415,7 +427,7 @@ def _raw_state(
 
     stop = knowledge.info.stop if knowledge.info else None
     if stop is None:
-        return state, tuple(notes), None, None
+        return _RawState(state, tuple(notes))
     budget = (
         policy.harvest_timeout
         if state in (WorkflowState.WAITING_EXPRESS, WorkflowState.HARVESTING)
@@ -424,8 +436,8 @@ def _raw_state(
     deadline = stop + budget
     if now > deadline:
         notes.insert(0, Evidence(None, f"still {state.value} {budget} after run stop"))
-        return WorkflowState.TIMED_OUT, tuple(notes), None, deadline
-    return state, tuple(notes), None, deadline
+        return _RawState(WorkflowState.TIMED_OUT, tuple(notes), deadline=deadline)
+    return _RawState(state, tuple(notes), deadline=deadline)
 
 
 def _progress(

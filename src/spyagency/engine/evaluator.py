@@ -35,7 +35,7 @@ from datetime import datetime
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import Clock
 from spyagency.domain.health import SourceHealth
-from spyagency.domain.knowledge import Knowledge
+from spyagency.domain.knowledge import Knowledge, RunChanged, SystemChanged
 from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import Override
 from spyagency.domain.policy import Policy
@@ -322,16 +322,18 @@ class Evaluator:
                 continue
             news.append(observation)
             self._generation += 1
-            changed = self.knowledge.add(observation)
-            if changed == -1:
-                system_changed = True
-                self._run_scopes = {}  # what a run needs may follow system facts (tag maps)
-            elif changed is not None:
-                touched.add(changed)
-                self._run_scopes.pop(changed, None)
-                if changed not in self.verdicts or not self.verdicts[changed].is_final:
-                    self._open.add(changed)
-                self._highest = changed if self._highest is None else max(self._highest, changed)
+            match self.knowledge.add(observation):
+                case SystemChanged():
+                    system_changed = True
+                    self._run_scopes = {}  # what a run needs may follow system facts (tag maps)
+                case RunChanged(run=changed):
+                    touched.add(changed)
+                    self._run_scopes.pop(changed, None)
+                    if changed not in self.verdicts or not self.verdicts[changed].is_final:
+                        self._open.add(changed)
+                    self._highest = (
+                        changed if self._highest is None else max(self._highest, changed)
+                    )
         # A restored run that learnt nothing new is not judged: it leaves memory again now.
         self._evict(restored - touched)
         return news, touched, system_changed

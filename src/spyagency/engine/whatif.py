@@ -20,7 +20,7 @@ from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.health import SourceHealth
-from spyagency.domain.knowledge import Knowledge
+from spyagency.domain.knowledge import Knowledge, RunChanged, SystemChanged
 from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import Override
 from spyagency.domain.policy import Policy
@@ -74,9 +74,14 @@ def compare_policies(
     results: dict[int, RunComparison] = {}
     ordered = sorted(observations, key=Observation.order_key)
     for index, observation in enumerate(ordered):
-        changed = knowledge.add(observation)
         now = observation.observed_at
-        runs = list(knowledge.runs) if changed == -1 else [changed] if changed else []
+        match knowledge.add(observation):
+            case SystemChanged():
+                runs = list(knowledge.runs)
+            case RunChanged(run=changed):
+                runs = [changed]
+            case None:
+                runs = []
         for run in runs:
             comparison = results.setdefault(run, RunComparison(run))
             for policy, timeline in (
