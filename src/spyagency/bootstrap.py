@@ -413,6 +413,7 @@ def build_web_services(runtime: Runtime, *, with_engine: bool) -> Any:
         version=__version__,
         engine_metrics=runtime.agency.metrics.registry if with_engine else None,
         leader_timeout=timedelta(seconds=3 * runtime.settings.engine.heartbeat_seconds),
+        sources=runtime.settings.sources,
     )
     tasks: set[asyncio.Task[None]] = set()
 

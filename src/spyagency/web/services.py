@@ -9,7 +9,7 @@ from typing import Protocol
 
 from prometheus_client.registry import Collector
 
-from spyagency.config import WebSettings
+from spyagency.config import SourcesSettings, WebSettings
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import Clock
 from spyagency.domain.policy import Policy
@@ -71,3 +71,5 @@ class WebServices:
     leader_timeout: timedelta = timedelta(seconds=30)
     # The engine's own metrics (poll durations, delivery latency...) when it runs in-process.
     engine_metrics: Collector | None = None
+    # Where the spies read: pages link evidence to these upstreams, not always production's.
+    sources: SourcesSettings = field(default_factory=SourcesSettings)

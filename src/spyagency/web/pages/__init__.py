@@ -17,6 +17,7 @@ from fastapi import APIRouter
 
 from spyagency.web.pages import alerts, audit, dashboard, forms, kpi, run, sources, workflow
 from spyagency.web.pages.kit import PageKit
+from spyagency.web.pages.links import UpstreamSites
 from spyagency.web.pages.templating import build_environment
 from spyagency.web.services import WebServices
 
@@ -24,7 +25,7 @@ PAGE_MODULES = (dashboard, run, workflow, kpi, sources, alerts, audit, forms)
 
 
 def router(services: WebServices) -> APIRouter:
-    kit = PageKit(services, build_environment())
+    kit = PageKit(services, build_environment(), UpstreamSites.from_sources(services.sources))
     pages = APIRouter()
     for module in PAGE_MODULES:
         module.add_routes(pages, kit)

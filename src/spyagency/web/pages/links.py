@@ -4,6 +4,10 @@ An operator who doubts a state should be one click from what the spy read. The s
 docs/protocols.md (DQM GUI JSON folders, the upload service's ``getFileLog``, WMStats job
 details, the CondDB browser). Only ``http(s)`` links are ever produced, so no evidence text can
 smuggle a ``javascript:`` URL into a page.
+
+The links go where this agency's spies read (``UpstreamSites.from_sources``): an agency
+watching a test bed or the simulator must not send its operators to production pages about
+runs production never had.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from spyagency.config import SourceSettings, SourcesSettings
 from spyagency.domain.catalogue import WorkflowSpec
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.states import Source
@@ -20,16 +25,59 @@ SHA1 = re.compile(r"\b[0-9a-f]{40}\b")
 STREAM = re.compile(r"stream (\w+)")
 
 
+# OMS's own run report page (its API has no page for people).
+OMS_REPORT = "https://cmsoms.cern.ch/cms/runs/report?cms_run="
+# The run's record in an OMS aggregation API, as the OMS spy asks for it (brackets escaped).
+OMS_API_RUN = "runs?filter%5Brun_number%5D%5BEQ%5D="
+
+
 @dataclass(frozen=True)
 class UpstreamSites:
-    """Where the production upstream pages live; a deployment may point them elsewhere."""
+    """Where the upstream pages live (production by default); None: nothing to open there,
+    e.g. a CondDB read from a SQLite file has no browser."""
 
-    dqm_gui: str = "https://cmsweb.cern.ch/dqm/offline"
-    conddb_browser: str = "https://cms-conddb.cern.ch/cmsDbBrowser"
-    upload_logs: str = "https://cms-conddb.cern.ch/cmsDbBrowser/logs/dropBox"
-    wmstats: str = "https://cmsweb.cern.ch/t0_reqmon/data"
-    tier0: str = "https://cmsweb.cern.ch/t0wmadatasvc/prod"
-    oms: str = "https://cmsoms.cern.ch/cms/runs/report"
+    dqm_gui: str | None = "https://cmsweb.cern.ch/dqm/offline"
+    conddb_browser: str | None = "https://cms-conddb.cern.ch/cmsDbBrowser"
+    upload_logs: str | None = "https://cms-conddb.cern.ch/cmsDbBrowser/logs/dropBox"
+    wmstats: str | None = "https://cmsweb.cern.ch/t0_reqmon/data"
+    tier0: str | None = "https://cmsweb.cern.ch/t0wmadatasvc/prod"
+    # The run number is appended to this.
+    oms_run: str | None = OMS_REPORT
+
+    @classmethod
+    def from_sources(cls, sources: SourcesSettings) -> UpstreamSites:
+        """The pages of the upstreams the agency is configured to read.
+
+        A source without a URL keeps the production page; an HTTP source's configured base
+        URL replaces it (the spies' paths are the pages' paths). OMS keeps its report page
+        when the configured API is on the same host, else links the run's API record. The
+        CondDB browser is production's only for an Oracle CondDB: any other (a SQLite file)
+        has none."""
+        production = cls()
+        oms_url = sources.oms.url
+        oms_run: str | None
+        if oms_url and _is_web_url(oms_url):
+            same_host = urlsplit(oms_url).netloc == urlsplit(OMS_REPORT).netloc
+            oms_run = OMS_REPORT if same_host else f"{oms_url.rstrip('/')}/{OMS_API_RUN}"
+        else:
+            oms_run = None if oms_url else production.oms_run
+        conddb_url = sources.conddb.url
+        return cls(
+            dqm_gui=_web_base(sources.dqm, production.dqm_gui),
+            conddb_browser=production.conddb_browser
+            if not conddb_url or conddb_url.startswith("oracle")
+            else None,
+            upload_logs=_web_base(sources.upload_log, production.upload_logs),
+            wmstats=_web_base(sources.wmstats, production.wmstats),
+            tier0=_web_base(sources.tier0, production.tier0),
+            oms_run=oms_run,
+        )
+
+
+def _web_base(source: SourceSettings, production: str | None) -> str | None:
+    if not source.url:
+        return production
+    return source.url.rstrip("/") if _is_web_url(source.url) else None
 
 
 @dataclass(frozen=True)
@@ -52,6 +100,8 @@ def evidence_link(
     if ref.startswith(("https://", "http://")):
         return ref if _is_web_url(ref) else None
     if ref.startswith("conddb:"):
+        if sites.conddb_browser is None:
+            return None
         tag = ref.split(":")[1]
         return f"{sites.conddb_browser}/list/Prod/tags/{quote(tag, safe='')}"
     return _by_source(evidence, context, sites)
@@ -60,7 +110,7 @@ def evidence_link(
 def _by_source(evidence: Evidence, context: EvidenceContext, sites: UpstreamSites) -> str | None:
     run = context.run
     source = evidence.source
-    if source is Source.DQM and context.spec is not None and context.spec.dqm_folder:
+    if source is Source.DQM and sites.dqm_gui and context.spec and context.spec.dqm_folder:
         stream = context.spec.streams[0] if context.spec.streams else "Express"
         era = context.era or "Run"
         if context.proc_version is None:
@@ -68,19 +118,19 @@ def _by_source(evidence: Evidence, context: EvidenceContext, sites: UpstreamSite
         dataset = context.spec.dqm_dataset(era, stream, context.proc_version)
         folder = quote(context.spec.dqm_folder)
         return f"{sites.dqm_gui}/data/json/archive/{run}{quote(dataset)}/{folder}?rootcontent=1"
-    if source is Source.UPLOAD_LOG:
+    if source is Source.UPLOAD_LOG and sites.upload_logs:
         found = SHA1.search(evidence.what)
         if found:
             return f"{sites.upload_logs}/getFileLog?fileHash={found.group(0)}"
         return None
-    if source is Source.WMSTATS:
+    if source is Source.WMSTATS and sites.wmstats:
         named = STREAM.search(evidence.what)
         name = f"Express_Run{run}_Stream{named.group(1) if named else 'Express'}"
         return f"{sites.wmstats}/jobdetail/{quote(name)}"
-    if source is Source.TIER0:
+    if source is Source.TIER0 and sites.tier0:
         return f"{sites.tier0}/express_config?run={run}"
-    if source is Source.OMS:
-        return f"{sites.oms}?cms_run={run}"
+    if source is Source.OMS and sites.oms_run:
+        return f"{sites.oms_run}{run}"
     return None
 
 
