@@ -260,3 +260,20 @@ observation_summary = Table(
     Column("last_observed_at", UtcDateTime, nullable=False),
     Column("compacted_at", UtcDateTime, nullable=False),
 )
+
+# The forecast of each run (``domain/forecast.py``): ``horizon`` is ``latest`` for the one
+# the engine made last, or the moment a snapshot was kept for scoring (``stop``, ``1h``,
+# ``6h`` after the run stop). ``detail`` holds the chance of a failure, the number of past
+# runs behind it and the per-workflow forecasts.
+forecast = Table(
+    "forecast",
+    metadata,
+    Column("run", BigInteger, primary_key=True, autoincrement=False),
+    Column("horizon", String(8), primary_key=True),
+    Column("made_at", UtcDateTime, nullable=False),
+    Column("median", UtcDateTime, nullable=True),
+    Column("low", UtcDateTime, nullable=True),
+    Column("high", UtcDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("detail", JSON, nullable=False),
+)

@@ -21,6 +21,7 @@ from spyagency.store.audit import AuditRepository
 from spyagency.store.controls import ControlRepository
 from spyagency.store.database import SQLITE_BEGIN_OPTION, write_refusal
 from spyagency.store.events import EventRepository
+from spyagency.store.forecasts import ForecastRepository
 from spyagency.store.leader import LeaderRepository
 from spyagency.store.notifications import notify_events_written
 from spyagency.store.observations import ObservationRepository
@@ -30,6 +31,7 @@ from spyagency.store.retention import RetentionRepository
 from spyagency.store.run_states import RunStateRepository
 from spyagency.store.signals import SignalRepository
 from spyagency.store.source_health import SourceHealthRepository
+from spyagency.store.step_history import StepHistoryRepository
 from spyagency.store.tokens import ApiTokenRepository
 
 
@@ -50,6 +52,8 @@ class Transaction:
     leader: LeaderRepository = field(init=False)
     tokens: ApiTokenRepository = field(init=False)
     retention: RetentionRepository = field(init=False)
+    forecasts: ForecastRepository = field(init=False)
+    step_history: StepHistoryRepository = field(init=False)
 
     def __post_init__(self) -> None:
         connection = self.connection
@@ -66,6 +70,8 @@ class Transaction:
         self.controls = ControlRepository(connection)
         self.tokens = ApiTokenRepository(connection)
         self.retention = RetentionRepository(connection)
+        self.forecasts = ForecastRepository(connection)
+        self.step_history = StepHistoryRepository(connection)
 
     def write_refusal(self) -> str | None:
         """Why the database would refuse a write (asked without writing), or None."""
