@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIServer
 
 import httpx2
+from prometheus_client import start_http_server
 
 from spyagency import __version__
 from spyagency.config import AuthSettings, Settings, SourceSettings
@@ -65,6 +67,13 @@ from spyagency.store.migrations import upgrade
 from spyagency.store.notifications import is_postgresql, listen
 from spyagency.store.retention import compact, retention_cutoff
 from spyagency.store.uow import Store
+from spyagency.web.services import WebServices
+
+if TYPE_CHECKING:
+    # The web application (FastAPI, Jinja2, the API models) and its server are imported only
+    # where a process serves the web (in serve): an engine alone, a replay or a bench starts
+    # about half a second sooner without them. Here the server is needed for annotations only.
+    import uvicorn
 
 log = logging.getLogger(__name__)
 SIGNAL_CHANNEL = "tier0_webhook"
@@ -359,9 +368,11 @@ def build_runtime(
         signals_enabled=signals_enabled,
         current_verdict=current_verdict,
         # On the engine's clock, not the machine's: a replay's simulated minutes must refill
-        # it (on the machine's clock it held every signal after the first ten for real time).
+        # it, or every signal after the burst would wait minutes of real time.
         signal_rate=TokenBucket(
-            settings.signals.max_per_minute, burst=10, clock=lambda: clock.now().timestamp()
+            settings.signals.max_per_minute,
+            burst=settings.signals.burst,
+            clock=lambda: clock.now().timestamp(),
         ),
         metrics=metrics,
     )
@@ -399,9 +410,7 @@ def build_runtime(
     return runtime
 
 
-def build_web_services(runtime: Runtime, *, with_engine: bool) -> Any:
-    from spyagency.web.services import WebServices
-
+def build_web_services(runtime: Runtime, *, with_engine: bool) -> WebServices:
     services = WebServices(
         store=runtime.store,
         clock=runtime.clock,
@@ -428,13 +437,7 @@ def build_web_services(runtime: Runtime, *, with_engine: bool) -> Any:
     return services
 
 
-def build_web_app(runtime: Runtime, *, with_engine: bool) -> Any:
-    from spyagency.web.app import create_app
-
-    return create_app(build_web_services(runtime, with_engine=with_engine))
-
-
-async def listen_for_changes(url: str, services: Any) -> None:
+async def listen_for_changes(url: str, services: WebServices) -> None:
     """Wake this process's live streams when any process writes events (PostgreSQL only)."""
 
     async def wake(_event_id: int) -> None:
@@ -443,21 +446,19 @@ async def listen_for_changes(url: str, services: Any) -> None:
     await listen(url, wake)
 
 
-def _start_engine_metrics(runtime: Runtime) -> Any:
+def _start_engine_metrics(runtime: Runtime) -> WSGIServer | None:
     """The engine's own ``/metrics`` endpoint, when configured (a thread of prometheus-client)."""
     engine = runtime.settings.engine
     if not engine.metrics_port:
         return None
-    from prometheus_client import start_http_server
-
     server, _thread = start_http_server(
         engine.metrics_port, engine.metrics_host, registry=runtime.agency.metrics.registry
     )
     return server
 
 
-def _quiet_server_class() -> Any:
-    import uvicorn
+def _quiet_server_class() -> type[uvicorn.Server]:
+    import uvicorn  # see the TYPE_CHECKING imports; the subclass needs the real base
 
     class _QuietServer(uvicorn.Server):
         """Leaves signal handling to the command that runs us (engine and web stop together)."""
@@ -475,10 +476,13 @@ async def serve(
     engine: bool = True,
     web: bool = True,
     stop: asyncio.Event | None = None,
-    on_ready: Any = None,
+    on_ready: Callable[[uvicorn.Server | None], None] | None = None,
 ) -> None:
-    """Run the engine, the web server or both until ``stop`` is set (or the task is cancelled)."""
-    import uvicorn
+    """Run the engine, the web server or both until ``stop`` is set (or the task is cancelled).
+
+    ``on_ready`` is called once everything runs, with the web server (``None`` without web).
+    """
+    import uvicorn  # see the TYPE_CHECKING imports
 
     from spyagency.web.app import create_app
 

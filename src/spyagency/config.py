@@ -31,7 +31,13 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from spyagency.domain.policy import DEFAULT_STALE_AFTER, DEFAULT_STUCK_AFTER, Group, Policy
+from spyagency.domain.policy import (
+    DEFAULT_CRITICAL_SOURCES,
+    DEFAULT_STALE_AFTER,
+    DEFAULT_STUCK_AFTER,
+    Group,
+    Policy,
+)
 from spyagency.domain.states import Source, WorkflowState
 
 ENV_PREFIX = "SPYAGENCY__"
@@ -157,7 +163,9 @@ class PolicySettings(Section):
             s.value: d / timedelta(minutes=1) for s, d in DEFAULT_STALE_AFTER.items()
         }
     )
-    critical_sources: list[str] = ["tier0", "oms", "harvest", "conddb"]
+    critical_sources: list[str] = Field(
+        default_factory=lambda: [s.value for s in Source if s in DEFAULT_CRITICAL_SOURCES]
+    )
     optional_workflows: list[str] = []
     disabled_workflows: list[str] = []
     quality_gate: list[str] = ["*"]
@@ -250,6 +258,9 @@ class SignalSettings(Section):
     webhook_url: str | None = None
     webhook_secret: str | None = None
     max_per_minute: int = Field(default=60, ge=1)
+    # Signals sent at once before max_per_minute paces them: a quiet Tier-0 hears at once
+    # about a batch of runs that became ready together, a storm is still spread out.
+    burst: int = Field(default=10, ge=1, le=1000)
     max_attempts: int = Field(default=10, ge=1)
     timeout_seconds: float = Field(default=10.0, ge=0.01, le=HOUR_S)
 

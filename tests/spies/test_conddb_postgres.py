@@ -1,10 +1,10 @@
 """The same CondDB queries on PostgreSQL (quoted uppercase tables in a schema, as on Oracle).
 
-Runs when SPYAGENCY_TEST_POSTGRES_URL is set (scripts/test.sh starts a throwaway server)."""
+Needs the test server of tests/conftest.py's ``postgres_url``: skipped without one, except
+under ``CI=true``, where a missing server fails the run."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,20 +21,15 @@ from spyagency.spies.scope import PollScope, RunScope, WorkflowScope
 from tests.spies.fakes import NOW, facts_of, fixed_clock
 from tests.spies.iov_candidates_check import IovCase, check_case, iov_cases
 
-URL = os.environ.get("SPYAGENCY_TEST_POSTGRES_URL")
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not URL, reason="set SPYAGENCY_TEST_POSTGRES_URL to a PostgreSQL URL"),
-]
+pytestmark = pytest.mark.postgres
 T1 = datetime(2026, 5, 30, 10, 0, tzinfo=UTC)
 T2 = T1 + timedelta(hours=5)
 
 
 @pytest.fixture
-def schema() -> Iterator[str]:
-    assert URL is not None
+def schema(postgres_url: str) -> Iterator[str]:
     name = f"CMS_CONDITIONS_{uuid.uuid4().hex[:8].upper()}"
-    engine = create_engine(URL)
+    engine = create_engine(postgres_url)
     statements = [
         f'CREATE SCHEMA "{name}"',
         f'CREATE TABLE "{name}"."TAG" ("NAME" VARCHAR(4000) PRIMARY KEY, '
@@ -63,8 +58,7 @@ def schema() -> Iterator[str]:
         engine.dispose()
 
 
-async def test_covering_iovs_on_postgresql(schema: str) -> None:
-    assert URL is not None
+async def test_covering_iovs_on_postgresql(postgres_url: str, schema: str) -> None:
 
     def workflow(tag: str, time_type: TimeType) -> WorkflowScope:
         return WorkflowScope(tag, "P", ("x",), time_type, (tag,), None, ("Express",))
@@ -74,7 +68,7 @@ async def test_covering_iovs_on_postgresql(schema: str) -> None:
         True,
         workflows=(workflow("RunTag", TimeType.RUN), workflow("LumiTag", TimeType.LUMI)),
     )
-    spy = CondDbSpy(URL, schema=schema, clock=fixed_clock)
+    spy = CondDbSpy(postgres_url, schema=schema, clock=fixed_clock)
     report = await spy.poll(PollScope(now=NOW, runs=(run,), prompt_global_tags=("PromptGT",)))
     await spy.aclose()
     assert report.errors == []
@@ -94,12 +88,11 @@ def _pg_stamp(insertion: int) -> datetime:
 
 @pytest.mark.parametrize("time_type", [TimeType.RUN, TimeType.LUMI])
 def test_candidates_match_the_per_run_definition_on_postgresql(
-    schema: str, time_type: TimeType
+    postgres_url: str, schema: str, time_type: TimeType
 ) -> None:
     """The fixed-shape candidate statement against the per-run definition, on random IOV
     sets, with PostgreSQL's types and bind parameters (Oracle's quoting and schema)."""
-    assert URL is not None
-    engine = create_engine(URL)
+    engine = create_engine(postgres_url)
     tables = conddb_tables(schema)
     tag = f"Random{time_type.value}Tag"
 

@@ -34,6 +34,9 @@ DEFAULT_STALE_AFTER: Mapping[Source, timedelta] = {
     Source.WMSTATS: timedelta(minutes=30),
 }
 
+# A run cannot be judged ready while any of these is stale: they carry the proof.
+DEFAULT_CRITICAL_SOURCES = frozenset({Source.TIER0, Source.OMS, Source.HARVEST, Source.CONDDB})
+
 
 @dataclass(frozen=True)
 class Group:
@@ -65,10 +68,7 @@ class Policy:
     stale_after: Mapping[Source, timedelta] = field(
         default_factory=lambda: dict(DEFAULT_STALE_AFTER)
     )
-    # A run cannot be judged ready while any of these is stale: they carry the proof.
-    critical_sources: frozenset[Source] = frozenset(
-        {Source.TIER0, Source.OMS, Source.HARVEST, Source.CONDDB}
-    )
+    critical_sources: frozenset[Source] = DEFAULT_CRITICAL_SOURCES
     optional_workflows: frozenset[str] = frozenset()
     disabled_workflows: frozenset[str] = frozenset()
     groups: tuple[Group, ...] = ()
