@@ -5,7 +5,7 @@ the readiness contract); adding a field is compatible, renaming or removing one 
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -344,3 +344,75 @@ class Acknowledgement(Schema):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     note: FreeText | None = None
+
+
+# The plots' numbers (drawn by the pages from these answers, printed in tables beneath).
+
+
+class ReleaseHistogram(Schema):
+    edges_hours: list[float] = Field(
+        description="bin i holds the delays in [edges_hours[i], edges_hours[i+1]), run stop "
+        "to PromptReco release; even widths chosen from the data, no empty bin at either end"
+    )
+    counts: list[int] = Field(description="released runs per bin")
+    released: int = Field(description="released runs counted (the sum of counts)")
+    timer_hours: float = Field(description="the Tier-0's timer: release this long after stop")
+
+
+class WeekOfReleases(Schema):
+    week_start: date = Field(description="the Monday (UTC) of the week the runs stopped")
+    released: int
+    early: int = Field(description="released before the timer, on the agency's signal")
+    median_hours: float
+    max_hours: float
+
+
+class ReleasesPerWeek(Schema):
+    timer_hours: float
+    weeks: list[WeekOfReleases] = Field(description="weeks with a release, oldest first")
+
+
+class ProofLatencyBox(Schema):
+    workflow: str
+    count: int = Field(description="runs whose workflow was proven in the CondDB")
+    min_hours: float
+    q1_hours: float
+    median_hours: float
+    q3_hours: float
+    max_hours: float
+
+
+class ProofLatency(Schema):
+    workflows: list[ProofLatencyBox] = Field(
+        description="run stop -> proof in the CondDB, per workflow (quartiles interpolated)"
+    )
+
+
+class StateBar(Schema):
+    workflow: str
+    state: WorkflowState
+    start: datetime
+    end: datetime
+
+
+class RunStateBars(Schema):
+    run: int
+    now: datetime
+    stop: datetime | None
+    end: datetime = Field(description="where open bars end: now, or when the run became final")
+    harvest_deadline: datetime | None
+    upload_deadline: datetime | None
+    lock_in: datetime | None
+    workflows: list[str] = Field(description="one lane each, top to bottom")
+    bars: list[StateBar]
+
+
+class SourcePollHours(Schema):
+    source: Source
+    successes: list[int] = Field(description="successful polls in each hour of hours")
+    failures: list[int] = Field(description="failed polls in each hour of hours")
+
+
+class SourceHistory(Schema):
+    hours: list[datetime] = Field(description="every hour of the window, oldest first")
+    sources: list[SourcePollHours]

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from spyagency.domain.states import Verdict
-from spyagency.web import schemas
+from spyagency.web import plot_answers, schemas
 from spyagency.web.authorization import Action
 from spyagency.web.params import MAX_RUN
 from spyagency.web.security import require
@@ -21,6 +21,8 @@ from spyagency.web.services import WebServices
 # A release this much before the timer's lock-in is the agency's doing, not clock jitter.
 EARLY_MARGIN = timedelta(minutes=5)
 HOUR = timedelta(hours=1)
+DEFAULT_DAYS = 730
+Days = Annotated[int, Query(ge=1, le=3650, description="runs stopped in the last N days")]
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -78,5 +80,26 @@ def router(services: WebServices) -> APIRouter:
                 for month, count in sorted(months.items())
             ],
         )
+
+    @api.get("/kpi/release-histogram", response_model=schemas.ReleaseHistogram)
+    def release_histogram(days: Days = DEFAULT_DAYS) -> schemas.ReleaseHistogram:
+        """Released runs per bin of run stop -> PromptReco release (hours)."""
+        since = services.clock.now() - timedelta(days=days)
+        with services.store.read() as tx:
+            return plot_answers.release_histogram(tx, services.policy, since)
+
+    @api.get("/kpi/releases-per-week", response_model=schemas.ReleasesPerWeek)
+    def releases_per_week(days: Days = DEFAULT_DAYS) -> schemas.ReleasesPerWeek:
+        """Per week of run stop: runs released, how many early, median and longest delay."""
+        since = services.clock.now() - timedelta(days=days)
+        with services.store.read() as tx:
+            return plot_answers.weekly_releases(tx, services.policy, since)
+
+    @api.get("/kpi/proof-latency", response_model=schemas.ProofLatency)
+    def proof_latency(days: Days = DEFAULT_DAYS) -> schemas.ProofLatency:
+        """Per workflow, run stop -> proof in the CondDB: minimum, quartiles, maximum."""
+        since = services.clock.now() - timedelta(days=days)
+        with services.store.read() as tx:
+            return plot_answers.proof_latency(tx, since)
 
     return api

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from spyagency.domain.facts import fact_to_dict
 from spyagency.domain.states import Verdict
 from spyagency.store.run_records import RunSummary
-from spyagency.web import schemas
+from spyagency.web import plot_answers, schemas
 from spyagency.web.api import conversions
 from spyagency.web.api.caching import combined_etag, not_modified
 from spyagency.web.authorization import Action
@@ -140,6 +140,15 @@ def router(services: WebServices) -> APIRouter:
             )
             for item in observations
         ]
+
+    @api.get("/runs/{run}/state-bars", response_model=schemas.RunStateBars, responses=NOT_FOUND)
+    def run_state_bars(run: RunNumber) -> schemas.RunStateBars:
+        """Each workflow's states as bars over time, with the run's deadlines."""
+        with services.store.read() as tx:
+            bars = plot_answers.run_state_bars(tx, services.policy, run, services.clock.now())
+        if bars is None:
+            raise HTTPException(404, f"run {run} is not known to the agency")
+        return bars
 
     @api.get("/runs/{run}/events", response_model=list[schemas.Event], responses=NOT_FOUND)
     def run_events(run: RunNumber) -> list[schemas.Event]:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.states import Source
-from spyagency.web import schemas
+from spyagency.store.poll_history import KEEP
+from spyagency.web import plot_answers, schemas
 from spyagency.web.authorization import Action
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
 DEFAULT_STALE_AFTER = timedelta(minutes=30)
+HISTORY_DAYS = 7
 
 
 def router(services: WebServices) -> APIRouter:
@@ -45,5 +48,13 @@ def router(services: WebServices) -> APIRouter:
                 )
             )
         return shown
+
+    @api.get("/sources/history", response_model=schemas.SourceHistory)
+    def source_history(
+        days: Annotated[int, Query(ge=1, le=KEEP.days)] = HISTORY_DAYS,
+    ) -> schemas.SourceHistory:
+        """Successful and failed polls of each source, hour by hour, over the last days."""
+        with services.store.read() as tx:
+            return plot_answers.source_history(tx, services.clock.now(), days)
 
     return api
