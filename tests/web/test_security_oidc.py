@@ -183,3 +183,16 @@ async def test_an_issuer_answering_no_json_object_is_a_502(tmp_path: Path, body:
         finally:
             world.store.dispose()
     assert answer.status_code == 502 and "login service" in answer.json()["detail"]
+
+
+async def test_a_login_hint_is_passed_on_to_the_provider(tmp_path: Path) -> None:
+    async with login_setup(tmp_path) as login:
+        answer = await login.agency.get("/auth/login", params={"login_hint": "olga"})
+        assert answer.status_code == 303
+        to_provider = answer.headers["location"]
+        assert parse_qs(urlparse(to_provider).query)["login_hint"] == ["olga"]
+        # The provider logs in whom the hint names: no login_hint appended by hand.
+        back = await login.browser.get(to_provider)
+        await login.callback(back.headers["location"])
+        me = (await login.agency.get("/auth/me")).json()
+    assert (me["name"], me["role"]) == ("olga", "operator")

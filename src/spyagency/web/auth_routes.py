@@ -1,7 +1,10 @@
 """Browser login with OpenID Connect (authorization code flow with PKCE), and logout.
 
 1. ``GET /auth/login`` reads the issuer's discovery document, keeps a fresh ``state``, ``nonce``
-   and PKCE verifier in a short-lived signed cookie, and redirects to the issuer.
+   and PKCE verifier in a short-lived signed cookie, and redirects to the issuer (passing on a
+   ``login_hint``, the standard OIDC parameter naming who is about to log in). Without an
+   issuer configured, a browser is sent to the ``/login`` page, which says what to set; other
+   clients get a 404.
 2. ``GET /auth/callback`` checks ``state`` against that cookie, exchanges the code (with the
    verifier) for an id_token, verifies its RS256/ES256 signature against the issuer's JWKS and
    its claims (issuer, audience, expiry, nonce), maps its role claims to a role and starts a
@@ -167,6 +170,11 @@ def pkce_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def wants_html(request: Request) -> bool:
+    """A browser navigating (it asks for HTML), not a script expecting JSON."""
+    return "text/html" in request.headers.get("accept", "")
+
+
 def safe_next(target: str | None) -> str:
     """Only a path on this site: an open redirect would lend our name to phishing."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -192,9 +200,15 @@ def router(services: WebServices) -> APIRouter:
 
     @api.get("/login", response_class=RedirectResponse, status_code=303)
     async def login(
-        request: Request, next: Annotated[str | None, Query(max_length=2000)] = None
+        request: Request,
+        next: Annotated[str | None, Query(max_length=2000)] = None,
+        login_hint: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> Response:
-        """Send the browser to the issuer; it comes back to ``/auth/callback``."""
+        """Send the browser to the issuer; it comes back to ``/auth/callback``.
+
+        ``login_hint`` is passed on to the issuer (the user it should log in)."""
+        if OidcClient.from_settings(services.settings) is None and wants_html(request):
+            return RedirectResponse(f"/login?{urlencode({'next': safe_next(next)})}", 303)
         oidc = client()
         try:
             async with httpx2.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as http:
@@ -213,6 +227,8 @@ def router(services: WebServices) -> APIRouter:
             "code_challenge": pkce_challenge(verifier),
             "code_challenge_method": "S256",
         }
+        if login_hint is not None:
+            query["login_hint"] = login_hint
         response = RedirectResponse(f"{document['authorization_endpoint']}?{urlencode(query)}", 303)
         pending = {"state": state, "nonce": nonce, "verifier": verifier, "next": safe_next(next)}
         value = login_cookie(request).dump(pending, LOGIN_SECONDS)

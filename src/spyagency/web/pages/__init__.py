@@ -15,13 +15,23 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from spyagency.web.pages import alerts, audit, dashboard, forms, kpi, run, sources, workflow
+from spyagency.web.pages import (
+    alerts,
+    audit,
+    dashboard,
+    forms,
+    kpi,
+    login,
+    run,
+    sources,
+    workflow,
+)
 from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.links import UpstreamSites
 from spyagency.web.pages.templating import build_environment
 from spyagency.web.services import WebServices
 
-PAGE_MODULES = (dashboard, run, workflow, kpi, sources, alerts, audit, forms)
+PAGE_MODULES = (dashboard, run, workflow, kpi, sources, alerts, audit, login, forms)
 
 
 def router(services: WebServices) -> APIRouter:

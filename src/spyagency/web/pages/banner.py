@@ -1,16 +1,21 @@
 """What every page says at the top: are signals to the Tier-0 on, is this a dry run, and
-which sources are stale (a stale source makes runs ``unknown``, so it must be visible)."""
+which sources are stale (a stale source makes runs ``unknown``, so it must be visible); to an
+anonymous visitor, which actions a login would give; and, for the footer, whose clock the
+page's times are on (a demo's runs faster than the wall)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from spyagency.domain.clock import ScaledClock
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source
 from spyagency.store.controls import SIGNALS_ENABLED, ControlSetting
 from spyagency.store.uow import Transaction
+from spyagency.web.abilities import login_offer
+from spyagency.web.auth_routes import OidcClient
 from spyagency.web.services import WebServices
 
 DEFAULT_STALE_AFTER = timedelta(minutes=30)
@@ -37,6 +42,14 @@ class Banner:
     signals_configured: bool
     dry_run: bool
     sources: tuple[SourceStatus, ...]
+    # An identity provider is configured (web.oidc_*): "Log in" leads to it, not to help.
+    login_configured: bool = False
+    # Simulated seconds per wall second when the agency follows a time-scaled world.
+    clock_speed: float | None = None
+
+    @property
+    def login_offer(self) -> str:
+        return login_offer()
 
     @property
     def switched_off(self) -> bool:
@@ -69,9 +82,13 @@ def source_statuses(
 
 def read_banner(tx: Transaction, services: WebServices, now: datetime) -> Banner:
     health = tx.health.all()
+    settings = services.settings
+    clock = services.clock
     return Banner(
         tx.controls.get(SIGNALS_ENABLED),
         services.signals_configured,
         services.dry_run,
         source_statuses(health, services.policy, now),
+        login_configured=OidcClient.from_settings(settings) is not None,
+        clock_speed=clock.speed if isinstance(clock, ScaledClock) else None,
     )
