@@ -1,4 +1,4 @@
-"""DQM GUI answers for the ALCAPROMPT datasets (docs/protocols.d/dqm.md).
+"""DQM GUI answers for the ALCAPROMPT datasets (docs/protocols.md, "DQM GUI JSON").
 
 ``data/json/archive`` folders in the shape of dqmgui_prod ``serverext.cc`` ``objectToJSON``: a
 histogram only as ``rootobj`` (hex of a streamed object; ours is opaque filler), a scalar as a

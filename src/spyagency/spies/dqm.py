@@ -1,5 +1,5 @@
 """The DQM spy: quality tests and alignment decisions of each PCL workflow's ALCAPROMPT
-folder (docs/protocols.d/dqm.md).
+folder (docs/protocols.md, "DQM GUI JSON").
 
 Per cycle: one folder request per (stopped open run, workflow with a DQM folder, stream of the
 run the workflow runs in, with the stream's express ``proc_version`` known) whose workflow has

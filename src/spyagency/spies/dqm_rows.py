@@ -1,5 +1,5 @@
 """Reading one ALCAPROMPT folder answer of the DQM GUI (``data/json/archive``) and pede's
-exit message (docs/protocols.d/dqm.md).
+exit message (docs/protocols.md, "DQM GUI JSON").
 
 The GUI writes the answer by string formatting (dqmgui_prod ``serverext.cc`` ``objectToJSON``):
 one entry per line, ``"contents": [{"streamerinfo": ..}, {"obj": ..}, {"subdir": ..}]``, and a

@@ -1,5 +1,5 @@
 """Parsing OMS ``runs`` pages (JSON:API, ``https://cmsoms.cern.ch/agg/api/v1/runs``) into
-``RunInfo`` (docs/protocols.d/oms.md)."""
+``RunInfo`` (docs/protocols.md, "OMS")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Parsers for the Tier-0 data service answers (``{"result": [...]}``).
 
 The shapes are those of dmwm/t0wmadatasvc ``src/python/T0WmaDataSvc/Data*.py`` (see
-docs/protocols.d/tier0.md)."""
+docs/protocols.md, "Tier-0 data service")."""
 
 from __future__ import annotations
 

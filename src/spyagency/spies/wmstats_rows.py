@@ -1,6 +1,6 @@
 """Parsing WMStats (t0_reqmon) ``requestcache`` and ``jobdetail`` answers.
 
-The shapes, as docs/protocols.d/wmstats.md traces them to dmwm/WMCore:
+The shapes, as docs/protocols.md ("WMStats") traces them to dmwm/WMCore:
 
 * ``requestcache``: ``{"result": [{<request name>: <request document>}]}``. A Tier-0 request
   document carries ``RequestName``, ``Run``, ``RequestStatus``, ``RequestTransition`` and
