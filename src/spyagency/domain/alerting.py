@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from spyagency.domain.forecast import Forecast
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.lifecycle import HARVEST_TROUBLE
 from spyagency.domain.policy import Policy
@@ -31,6 +32,8 @@ class AlertKind(StrEnum):
     UNJUDGED = "unjudged"
     # The Tier-0 runs a PCL producer the catalogue does not know: the run cannot be proven.
     UNKNOWN_PRODUCER = "unknown_producer"
+    # The forecast's 80% bound is past the lock-in: hours before a deadline alert would fire.
+    FORECAST_LATE = "forecast_late"
 
 
 class Severity(StrEnum):
@@ -240,3 +243,28 @@ def source_alerts(
             )
         )
     return found
+
+
+def forecast_alerts(assessment: RunAssessment, forecast: Forecast) -> list[AlertCandidate]:
+    """``forecast_late`` while a pending run's 80% forecast bound lies past its lock-in (a
+    blocked or unknown run has alerts of its own, and no forecast)."""
+    lock_in = assessment.lock_in_at
+    high = forecast.high
+    if (
+        assessment.verdict is not Verdict.PENDING
+        or lock_in is None
+        or assessment.locked_at is not None
+        or high is None
+        or high <= lock_in
+    ):
+        return []
+    return [
+        AlertCandidate(
+            AlertKind.FORECAST_LATE,
+            Severity.WARNING,
+            f"run {assessment.run} may miss its lock-in at {lock_in:%Y-%m-%d %H:%M}Z",
+            "the 80% interval of its forecast ends after the lock-in (see the run page)",
+            run=assessment.run,
+            state=assessment.verdict.value,
+        )
+    ]

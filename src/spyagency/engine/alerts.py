@@ -61,8 +61,10 @@ class AlertKeeper:
         now: datetime,
         *,
         include_sources: bool,
+        extra: Sequence[AlertCandidate] = (),
     ) -> tuple[int, int]:
-        candidates: list[AlertCandidate] = []
+        """``extra``: candidates of the judged runs raised elsewhere (the forecaster's)."""
+        candidates: list[AlertCandidate] = list(extra)
         for assessment in assessments:
             since = self.state_since.get(assessment.run, {})
             candidates.extend(run_alerts(assessment, since, self.policy, now))

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from spyagency.domain.alerting import AlertCandidate
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import Clock
 from spyagency.domain.health import SourceHealth
@@ -42,6 +43,7 @@ from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source, Verdict
 from spyagency.domain.verdict import Context, RunAssessment, judge_run
 from spyagency.engine.alerts import AlertKeeper
+from spyagency.engine.forecasting import Forecaster
 from spyagency.engine.scoping import poll_scope
 from spyagency.engine.signals import SignalDesk
 from spyagency.spies.scope import PollScope, RunScope, SpyReport
@@ -110,6 +112,7 @@ class Evaluator:
         signals: SignalDesk,
         alerts: AlertKeeper,
         prompt_global_tags: Iterable[str] = (),
+        forecaster: Forecaster | None = None,
     ) -> None:
         self.store = store
         self.catalogue = catalogue
@@ -118,6 +121,7 @@ class Evaluator:
         self.signals = signals
         self.alerts = alerts
         self.prompt_global_tags = tuple(prompt_global_tags)
+        self.forecaster = forecaster or Forecaster(catalogue)
         self.knowledge = Knowledge()
         self.health: dict[Source, SourceHealth] = {}
         self.overrides: list[Override] = []
@@ -161,6 +165,7 @@ class Evaluator:
             self.overrides = list(tx.overrides.all_in_force_or_expiring_after(self.clock.now()))
             self.signals.load(tx)
             self.alerts.load(tx)
+            self.forecaster.load(tx, self.clock.now(), self._open)
         return count
 
     # -- what to poll -----------------------------------------------------------------------
@@ -447,8 +452,10 @@ class Evaluator:
     ) -> EvaluationResult:
         result = EvaluationResult()
         context = self._context(now)
+        forecast_alerts: list[AlertCandidate] = []
         for run in sorted(runs):
-            assessment = judge_run(self.knowledge.run(run), context)
+            knowledge = self.knowledge.run(run)
+            assessment = judge_run(knowledge, context)
             previous = self._saved(run)
             if previous is not None and previous.assessment == assessment:
                 verdict = assessment.verdict
@@ -462,11 +469,17 @@ class Evaluator:
             if change.changed:
                 result.changes.append(change)
             self.alerts.note_changes(change, now)
+            forecast_alerts += self.forecaster.update(tx, assessment, knowledge, now)
         result.signals = self.signals.decide(
             tx, self.open_verdicts(), result.assessments, now, self.assess
         )
         opened, resolved = self.alerts.reconcile(
-            tx, result.assessments, self.health, now, include_sources=sources
+            tx,
+            result.assessments,
+            self.health,
+            now,
+            include_sources=sources,
+            extra=forecast_alerts,
         )
         result.alerts_opened, result.alerts_resolved = opened, resolved
         # Evicted only after the batch: the decisions above still saw these runs.

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 
 from spyagency.domain.states import Verdict
 from spyagency.web import plot_answers, schemas
+from spyagency.web.api.forecasts import forecast_score
 from spyagency.web.authorization import Action
 from spyagency.web.params import MAX_RUN
 from spyagency.web.security import require
@@ -48,6 +49,7 @@ def router(services: WebServices) -> APIRouter:
         with services.store.read() as tx:
             released = tx.states.list_runs(Verdict.RELEASED, run_min, run_max, limit=None)
             missed = tx.states.list_runs(Verdict.MISSED, run_min, run_max, limit=None)
+            scored = tx.forecasts.scored()
         rows = []
         for record in sorted(released, key=lambda r: r.run):
             stop, at = record.assessment.stop, record.assessment.released_at
@@ -79,6 +81,7 @@ def router(services: WebServices) -> APIRouter:
                 schemas.MonthCount(month=month, missed=count)
                 for month, count in sorted(months.items())
             ],
+            forecast_score=forecast_score(scored, services.clock.now(), run_min, run_max),
         )
 
     @api.get("/kpi/release-histogram", response_model=schemas.ReleaseHistogram)

@@ -12,7 +12,7 @@ from spyagency.domain.facts import fact_to_dict
 from spyagency.domain.states import Verdict
 from spyagency.store.run_records import RunSummary
 from spyagency.web import plot_answers, schemas
-from spyagency.web.api import conversions
+from spyagency.web.api import conversions, forecasts
 from spyagency.web.api.caching import combined_etag, not_modified
 from spyagency.web.authorization import Action
 from spyagency.web.encoded import JSON, EncodedBody, accepts_gzip
@@ -102,20 +102,23 @@ def router(services: WebServices) -> APIRouter:
         run: RunNumber, request: Request, response: Response
     ) -> schemas.RunDetail | Response:
         """The verdict, its reasons, every workflow's state with evidence, and overrides."""
+        now = services.clock.now()
         with services.store.read() as tx:
             record = tx.states.get_run(run)
             overrides = tx.overrides.for_run(run) if record is not None else []
-        if record is None:
+            forecast = forecasts.run_forecast(tx, record, now) if record is not None else None
+        if record is None or forecast is None:
             raise HTTPException(404, f"run {run} is not known to the agency")
-        # Overrides can expire without a new version; include their state in the tag.
-        now = services.clock.now()
+        # Overrides can expire without a new version; include their state in the tag. The
+        # forecast moves with the clock (hours from now): its own text is in the tag too.
         active = ",".join(str(item.override.id) for item in overrides if item.override.active(now))
-        etag = combined_etag([record.etag, active, str(len(overrides))])
+        etag = combined_etag([record.etag, active, str(len(overrides)), forecast.model_dump_json()])
         cached = not_modified(request, etag)
         if cached is not None:
             return cached
         response.headers["ETag"] = etag
-        return conversions.run_detail(record, overrides, now)
+        detail = conversions.run_detail(record, overrides, now)
+        return detail.model_copy(update={"forecast": forecast})
 
     @api.get(
         "/runs/{run}/timeline", response_model=list[schemas.TimelineEntry], responses=NOT_FOUND
