@@ -4,6 +4,7 @@ each caller returning once its report is committed (or failed with its batch).""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
@@ -61,13 +62,50 @@ async def test_reports_handed_in_together_are_committed_together(
     assert [b.news for b in batches] == [6, 1]
 
 
+class HeldWrite:
+    """A store fence that, once armed, holds the next write transaction open in its worker
+    thread until released: reports can then be handed in while a batch is provably being
+    written, whatever the machine's speed."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._armed = False
+        self.writing = asyncio.Event()
+        self._released = threading.Event()
+
+    def hold_next_write(self) -> None:
+        self._armed = True
+
+    def release(self) -> None:
+        self._released.set()
+
+    def __call__(self, tx: Transaction) -> None:
+        if not self._armed:
+            return
+        self._armed = False
+        self._loop.call_soon_threadsafe(self.writing.set)
+        self._released.wait()
+
+
 async def test_reports_handed_in_while_a_batch_is_written_wait_for_the_next(
     store: Store, clock: ManualClock
 ) -> None:
-    agency, batches = listening(store, clock)
+    held = HeldWrite(asyncio.get_running_loop())
+    agency, batches = listening(store.with_fence(held), clock)
+    held.hold_next_write()
     first = asyncio.create_task(agency.ingest(report(380000, clock)))
-    await asyncio.sleep(0.001)  # the first batch is being written (in a worker thread)
-    later = [agency.ingest(report(run, clock)) for run in range(380001, 380004)]
+    later: list[asyncio.Task[None]] = []
+    try:
+        await held.writing.wait()  # the first batch is inside its transaction
+        later = [
+            asyncio.create_task(agency.ingest(report(run, clock))) for run in range(380001, 380004)
+        ]
+        await asyncio.sleep(0)  # one turn: each later report has been handed in
+        assert not first.done()
+        assert not any(task.done() for task in later)
+        assert batches == []
+    finally:
+        held.release()
     await asyncio.gather(first, *later)
     assert [b.news for b in batches] == [1, 3]
 
