@@ -91,7 +91,7 @@ async def test_kpi_page(world: World) -> None:
     assert '<th scope="row">p50</th>' in html
     missed = text_between(html, 'id="missed-h"', "</table>")
     assert '<th scope="row">2026-06</th><td>1</td><td>6</td>' in missed
-    assert 'data-plot="histogram"' in html
+    assert 'data-plot-src="/api/v1/kpi/release-histogram?days=730"' in html
 
 
 async def test_every_page_links_the_stylesheet_and_no_inline_script(world: World) -> None:

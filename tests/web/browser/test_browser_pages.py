@@ -105,7 +105,7 @@ def test_plots_draw_on_the_workflow_and_kpi_pages(live: LiveServer, watched: Wat
     expect(page.locator("div.plot[data-plot=dqm] canvas")).to_have_count(1)
     screenshot(page, "workflow")
     page.goto(live.url + "/kpi")
-    expect(page.locator("div.plot[data-plot=histogram] canvas")).to_have_count(1)
+    expect(page.locator("#release-histogram canvas")).to_have_count(1)
     screenshot(page, "kpi")
     assert watched.console_errors == []
 

@@ -1,5 +1,6 @@
-"""The KPI page: run stop to PromptReco release (quantiles and a histogram), early releases
-against the timer, and missed runs per month.
+"""The KPI page: run stop to PromptReco release (quantiles, a histogram, the delay per week
+against the timer), early releases, stop-to-proof latency per workflow, missed runs per month.
+The plots are drawn from the API; the tables under them print the same answers.
 
 Route: ``GET /kpi`` (``days`` back, default about two years).
 """
@@ -12,9 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from spyagency.web import plot_answers
 from spyagency.web.pages.banner import read_banner
 from spyagency.web.pages.kit import PageKit
-from spyagency.web.pages.kpi_model import BIN_HOURS, read_kpi
+from spyagency.web.pages.kpi_model import read_kpi
 from spyagency.web.pages.viewer import Viewer
 
 DEFAULT_DAYS = 730
@@ -31,9 +33,14 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         if not isinstance(viewer, Viewer):
             return viewer
         now = services.clock.now()
+        since = now - timedelta(days=days)
+        policy = services.policy
         with services.store.read() as tx:
             banner = read_banner(tx, services, now)
-            figures = read_kpi(tx, services.policy, since=now - timedelta(days=days))
+            figures = read_kpi(tx, policy, since=since)
+            histogram = plot_answers.release_histogram(tx, policy, since)
+            weekly = plot_answers.weekly_releases(tx, policy, since)
+            latency = plot_answers.proof_latency(tx, since)
         return kit.page(
             request,
             "kpi.html",
@@ -41,6 +48,8 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             banner,
             kpi=figures,
             days=days,
-            bin_hours=BIN_HOURS,
-            reco_delay_hours=services.policy.reco_delay / timedelta(hours=1),
+            histogram=histogram,
+            weekly=weekly,
+            latency=latency,
+            reco_delay_hours=policy.reco_delay / timedelta(hours=1),
         )

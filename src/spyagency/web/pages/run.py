@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.overrides import OverrideKind
 from spyagency.domain.states import WorkflowState
+from spyagency.web import plot_answers, schemas
 from spyagency.web.authorization import give_override, revoke_override
 from spyagency.web.pages.banner import read_banner
 from spyagency.web.pages.kit import PageKit
@@ -31,10 +32,13 @@ EvidenceLinker = Callable[[Evidence, str], str | None]
 def add_routes(api: APIRouter, kit: PageKit) -> None:
     services = kit.services
 
-    def detail_context(page: RunPage, viewer: Viewer) -> dict[str, Any]:
+    def detail_context(
+        page: RunPage, bars: schemas.RunStateBars | None, viewer: Viewer
+    ) -> dict[str, Any]:
         now = services.clock.now()
         return {
             "page": page,
+            "state_bars": bars,
             "record": page.record,
             "assessment": page.record.assessment,
             "deadlines": deadlines(page.record, services.policy),
@@ -57,11 +61,12 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         with services.store.read() as tx:
             banner = read_banner(tx, services, now)
             page = read_run_page(tx, run)
+            bars = plot_answers.run_state_bars(tx, services.policy, run, now)
         if page is None:
             return kit.page(
                 request, "not_found.html", viewer, banner, status=404, what=f"run {run}"
             )
-        context = detail_context(page, viewer)
+        context = detail_context(page, bars, viewer)
         return kit.page(request, "run.html", viewer, banner, **context)
 
     @api.get("/fragments/runs/{run}/detail", response_class=HTMLResponse, include_in_schema=False)
@@ -71,9 +76,10 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             return Response(status_code=401)
         with services.store.read() as tx:
             page = read_run_page(tx, run)
+            bars = plot_answers.run_state_bars(tx, services.policy, run, services.clock.now())
         if page is None:
             return Response(status_code=404)
-        context = detail_context(page, viewer)
+        context = detail_context(page, bars, viewer)
         body = kit.render_text(
             "_run_detail.html", viewer=viewer, now=services.clock.now(), **context
         )

@@ -5,7 +5,8 @@
  *    /fragments/runs/N/detail), and refreshes the verdict counts; swaps are coalesced so a
  *    burst of events costs one request per run.
  * 2. Countdowns: every <time data-lock-in> shows the time left, updated each second.
- * 3. Plots: uPlot charts from the JSON in data-series attributes.
+ * 3. Plots: uPlot charts from the JSON in data-series attributes (plots drawn from the API
+ *    are plots.js's; a replaced run detail is handed to it to draw again).
  * Action forms need nothing here: they are plain form posts answered by a redirect.
  */
 (function () {
@@ -132,6 +133,7 @@
       function (answer) {
         detail.innerHTML = answer.html;
         tickCountdowns();
+        if (window.SpyAgencyPlots) window.SpyAgencyPlots.draw(detail);
       }
     );
   }
@@ -216,18 +218,6 @@
             { label: "DB updated", stroke: "#2ca02c", points: { show: true } }]
         },
         columns: [data.runs, data.failed_tests, data.vetoed, data.db_updated]
-      };
-    },
-    histogram: function (data) {
-      var bars = window.uPlot.paths && window.uPlot.paths.bars ? window.uPlot.paths.bars({ size: [0.9] }) : null;
-      return {
-        opts: {
-          title: "runs per release delay bin (hours after stop)", height: 260,
-          scales: { x: { time: false } },
-          axes: [{ label: "hours after stop (bin start)" }, { label: "runs" }],
-          series: [{ label: "hours" }, { label: "runs", stroke: "#1f77b4", fill: "rgba(31,119,180,0.4)", paths: bars }]
-        },
-        columns: [data.bins, data.counts]
       };
     }
   };
