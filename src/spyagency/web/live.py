@@ -4,20 +4,26 @@ A client resumes where it left off: the browser's ``EventSource`` sends ``Last-E
 reconnection (tools may pass ``?after=``). Without either the stream starts with the next new
 event. The loop reads what is new, then sleeps until the engine signals a change on the
 ``ChangeFeed``, or at most ``POLL_SECONDS``: the fallback covers writers in other processes that
-cannot reach this one's feed. FastAPI sends keep-alive comments while nothing happens.
+cannot reach this one's feed. A comment goes out after ``KEEPALIVE_SECONDS`` without an event,
+so proxies do not close a quiet stream.
+
+The frames are written here, on a plain streaming response, rather than by FastAPI's own
+server-sent-event support: its keep-alive task raises when a client disconnects at the wrong
+moment, and every such ordinary tab close was logged as "Exception in ASGI application".
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from spyagency.store.events import Event
@@ -32,6 +38,38 @@ BATCH = 500
 # Events kept in memory for the live streams (a few minutes of a busy engine's changes).
 TAIL_CAPACITY = 2000
 RETRY_MILLISECONDS = 3000
+KEEPALIVE_SECONDS = 15.0
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse_frame(
+    *,
+    data: str | None = None,
+    event: str | None = None,
+    event_id: int | None = None,
+    comment: str | None = None,
+    retry_ms: int | None = None,
+) -> bytes:
+    """One server-sent event in its wire format: ``field: value`` lines and a blank line.
+
+    Data with line breaks becomes several ``data:`` lines (the browser joins them back with
+    line feeds). Only CR, LF and CRLF break a line in this format: ``str.splitlines`` would
+    also split at U+2028 and friends, which JSON keeps raw inside strings, and the page would
+    receive broken JSON. Comments and names cannot hold line breaks (a new field would start).
+    """
+    lines = []
+    if comment is not None:
+        lines.append(": " + comment.replace("\r", " ").replace("\n", " "))
+    if event is not None:
+        lines.append("event: " + event.replace("\r", " ").replace("\n", " "))
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if retry_ms is not None:
+        lines.append(f"retry: {retry_ms}")
+    if data is not None:
+        lines.extend("data: " + line for line in LINE_BREAK.split(data))
+    return ("\n".join(lines) + "\n\n").encode()
 
 
 class EventTail:
@@ -101,7 +139,13 @@ class EventTail:
             self._generation, self._refreshed_at = generation, refreshed_at
 
 
-def router(services: WebServices, poll_seconds: float = POLL_SECONDS) -> APIRouter:
+def router(
+    services: WebServices,
+    poll_seconds: float = POLL_SECONDS,
+    keepalive_seconds: float | None = None,
+) -> APIRouter:
+    # Read when the router is built, not when the module is: a test may shorten it.
+    keepalive = KEEPALIVE_SECONDS if keepalive_seconds is None else keepalive_seconds
     api = APIRouter(prefix=PREFIX, tags=["live"])
 
     def read_since(event_id: int) -> list[Event]:
@@ -114,33 +158,50 @@ def router(services: WebServices, poll_seconds: float = POLL_SECONDS) -> APIRout
 
     tail = EventTail(read_since, latest, poll_seconds)
 
+    async def frames(request: Request, position: int) -> AsyncIterator[bytes]:
+        changes = services.changes
+        yield sse_frame(comment="spyagency live events", retry_ms=RETRY_MILLISECONDS)
+        quiet_since = time.monotonic()
+        while not await request.is_disconnected():
+            events = await tail.since(position, changes.generation)
+            for item in events:
+                position = item.id
+                data = conversions.event(item).model_dump_json()
+                yield sse_frame(data=data, event=item.kind, event_id=item.id)
+            if events:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= keepalive:
+                yield sse_frame(comment="keep-alive")
+                quiet_since = time.monotonic()
+            if len(events) < BATCH:
+                await changes.wait(poll_seconds)
+
     @api.get(
         "/events/stream",
-        response_class=EventSourceResponse,
+        response_class=StreamingResponse,
         dependencies=[Depends(require(Action.READ))],
+        responses={
+            200: {
+                "description": "a stream of server-sent events",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        },
     )
     async def stream(
         request: Request,
         after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         last_event_id: Annotated[int | None, Header(ge=0, le=MAX_ID)] = None,
-    ) -> AsyncIterator[ServerSentEvent]:
-        """Each event's ``id`` is its event id and ``data`` the JSON of ``Event``."""
-        changes = services.changes
+    ) -> StreamingResponse:
+        """Each event's ``id`` is its event id, ``event`` its kind and ``data`` the JSON of
+        ``Event``."""
         if last_event_id is not None:
             position = last_event_id
         elif after is not None:
             position = after
         else:
-            position = await tail.latest(changes.generation)
-        yield ServerSentEvent(comment="spyagency live events", retry=RETRY_MILLISECONDS)
-        while not await request.is_disconnected():
-            events = await tail.since(position, changes.generation)
-            for item in events:
-                position = item.id
-                yield ServerSentEvent(
-                    id=str(item.id), event=item.kind, data=conversions.event(item)
-                )
-            if len(events) < BATCH:
-                await changes.wait(poll_seconds)
+            position = await tail.latest(services.changes.generation)
+        return StreamingResponse(
+            frames(request, position), media_type="text/event-stream", headers=STREAM_HEADERS
+        )
 
     return api
