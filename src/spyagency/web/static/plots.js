@@ -28,6 +28,15 @@
 
   function utcDate(ts) { return window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
 
+  /* Time ticks in UTC, 24 h, as the pages write times: "06-01 14:00", or "06-01" at midnight. */
+  function utcTicks(u, splits) {
+    return splits.map(function (ts) {
+      var iso = new Date(ts * 1000).toISOString();
+      var day = iso.slice(5, 10), time = iso.slice(11, 16);
+      return time === "00:00" ? day : day + " " + time;
+    });
+  }
+
   function shortName(name) { return name.length > 18 ? name.slice(0, 17) + "…" : name; }
 
   /* A y axis of named lanes, first name on top; lane i spans [n-i-1, n-i). */
@@ -141,7 +150,7 @@
         legend: { show: false },
         cursor: { y: false },
         scales: { x: { time: true, range: [low - pad, high + pad] }, y: { range: [0, names.length] } },
-        axes: [{}, laneAxis(names)],
+        axes: [{ values: utcTicks, space: 70 }, laneAxis(names)],
         series: [{}, { scale: "y", paths: function () { return null; }, points: { show: false } }],
         hooks: {
           draw: [function (u) {
@@ -319,7 +328,7 @@
         legend: { show: false },
         cursor: { y: false },
         scales: { x: { time: true, range: [hours[0], hours[hours.length - 1] + HOUR] }, y: { range: [0, names.length] } },
-        axes: [{}, laneAxis(names)],
+        axes: [{ values: utcTicks, space: 70 }, laneAxis(names)],
         series: [{}, { scale: "y", paths: function () { return null; }, points: { show: false } }],
         hooks: {
           draw: [function (u) {
