@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import httpx2
 import pytest
 
 from spyagency.web.app import create_app
+from spyagency.web.services import ChangeFeed
 from tests.web.api_world import NOW, READY, World, make_world
 from tests.web.loopback import serving
 
@@ -40,6 +42,29 @@ async def read_events(lines: AsyncIterator[str], count: int) -> list[dict[str, A
     raise AssertionError(f"the stream ended after {len(events)} events")
 
 
+# Only against a hang, never a measure: the awaited event normally comes at once (notified) or
+# within one fallback poll.
+HANG_GUARD_SECONDS = 30
+
+
+class WatchedFeed(ChangeFeed):
+    """The live feed with a hook for tests: ``parked`` is set when a stream has sent all it had
+    and waits for a change, so a test writes only once the stream listens. With
+    ``notified_only`` a waiting stream wakes on a notification alone, never on the fallback
+    poll's timeout: an event that then arrives was delivered by the notification."""
+
+    def __init__(self, *, notified_only: bool) -> None:
+        super().__init__()
+        self.parked = asyncio.Event()
+        self._notified_only = notified_only
+
+    async def wait(self, timeout: float) -> bool:
+        self.parked.set()
+        if self._notified_only:
+            timeout = math.inf
+        return await super().wait(timeout)
+
+
 def latest_event_id(world: World) -> int:
     with world.store.read() as tx:
         return tx.events.latest_id()
@@ -60,16 +85,17 @@ async def test_a_stream_catches_up_wakes_on_changes_and_resumes(world: World) ->
         data = json.loads(first[0]["data"])
         assert data["id"] == 1 and first[0]["event"] == data["kind"]
 
-        # From the newest event on, a new one arrives as soon as the feed is notified, well
-        # before the fallback poll would have found it.
+        # From the newest event on, a new one arrives when the feed is notified: the stream
+        # waits for nothing else here.
+        feed = world.services.changes = WatchedFeed(notified_only=True)
         headers = {"Last-Event-ID": str(latest)}
         async with http.stream("GET", "/api/v1/events/stream", headers=headers) as stream:
             lines = stream.aiter_lines()
-            await asyncio.sleep(0.2)
+            await feed.parked.wait()
             with world.store.transaction() as tx:
                 new_id = tx.events.append(NOW, "override", run=READY, new="hold")
-            await world.services.changes.notify()
-            [live] = await asyncio.wait_for(read_events(lines, 1), 1.5)
+            await feed.notify()
+            [live] = await asyncio.wait_for(read_events(lines, 1), HANG_GUARD_SECONDS)
         assert int(live["id"]) == new_id == latest + 1
         assert json.loads(live["data"])["new"] == "hold"
 
@@ -85,16 +111,17 @@ async def test_a_stream_catches_up_wakes_on_changes_and_resumes(world: World) ->
 
 async def test_the_fallback_poll_finds_events_written_elsewhere(world: World) -> None:
     latest = latest_event_id(world)
+    feed = world.services.changes = WatchedFeed(notified_only=False)
     async with (
         serving(create_app(world.services)) as base,
         httpx2.AsyncClient(base_url=base) as http,
         http.stream("GET", "/api/v1/events/stream") as stream,
     ):
         lines = stream.aiter_lines()
-        await asyncio.sleep(0.2)
+        await feed.parked.wait()  # the stream starts after the latest event and listens
         with world.store.transaction() as tx:  # no notify: another process wrote it
             tx.events.append(NOW, "signal", run=READY, new="ready")
-        [found] = await asyncio.wait_for(read_events(lines, 1), 5)
+        [found] = await asyncio.wait_for(read_events(lines, 1), HANG_GUARD_SECONDS)
     assert int(found["id"]) == latest + 1
 
 
