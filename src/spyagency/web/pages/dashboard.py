@@ -89,7 +89,12 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         # The environment autoescapes: its output is HTML-safe by construction.
         rows = Markup(  # noqa: S704
             kit.render_text(
-                "_run_rows.html", runs=data.runs, columns=columns, fcsr=data.fcsr, wall=wall
+                "_run_rows.html",
+                runs=data.runs,
+                columns=columns,
+                fcsr=data.fcsr,
+                wall=wall,
+                queue=data.queue,
             )
         )
         classes, eras = _filter_options(tx)
@@ -160,13 +165,19 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         with services.store.read() as tx:
             found = read_dashboard_run(tx, run)
             fcsr = first_condition_safe_run(tx)
+            queue = queue_of(tx.states.queued_runs())
         if found is None:
             return Response(status_code=404)
         names = tuple(name for name in columns.split(",") if name) or tuple(
             visible_columns(services.catalogue.names(), [found], wall).names
         )
         body = kit.render_text(
-            "_run_row.html", run=found, columns=Columns(names), fcsr=fcsr, wall=wall
+            "_run_row.html",
+            run=found,
+            columns=Columns(names),
+            fcsr=fcsr,
+            wall=wall,
+            queue=queue,
         )
         headers = {"Cache-Control": "no-store", "X-FCSR": str(fcsr or "")}
         return HTMLResponse(body, headers=headers)

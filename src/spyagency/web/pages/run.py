@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.overrides import OverrideKind
+from spyagency.domain.queue import queue_of
 from spyagency.domain.states import WorkflowState
 from spyagency.web import plot_answers, schemas
 from spyagency.web.authorization import give_override, revoke_override
@@ -33,12 +34,13 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     services = kit.services
 
     def detail_context(
-        page: RunPage, bars: schemas.RunStateBars | None, viewer: Viewer
+        page: RunPage, bars: schemas.RunStateBars | None, held_by: int | None, viewer: Viewer
     ) -> dict[str, Any]:
         now = services.clock.now()
         return {
             "page": page,
             "state_bars": bars,
+            "held_by": held_by,
             "record": page.record,
             "assessment": page.record.assessment,
             "deadlines": deadlines(page.record, services.policy),
@@ -62,11 +64,12 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             banner = read_banner(tx, services, now)
             page = read_run_page(tx, run)
             bars = plot_answers.run_state_bars(tx, services.policy, run, now)
+            held_by = queue_of(tx.states.queued_runs()).held_by(run)
         if page is None:
             return kit.page(
                 request, "not_found.html", viewer, banner, status=404, what=f"run {run}"
             )
-        context = detail_context(page, bars, viewer)
+        context = detail_context(page, bars, held_by, viewer)
         return kit.page(request, "run.html", viewer, banner, **context)
 
     @api.get("/fragments/runs/{run}/detail", response_class=HTMLResponse, include_in_schema=False)
@@ -77,9 +80,10 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         with services.store.read() as tx:
             page = read_run_page(tx, run)
             bars = plot_answers.run_state_bars(tx, services.policy, run, services.clock.now())
+            held_by = queue_of(tx.states.queued_runs()).held_by(run)
         if page is None:
             return Response(status_code=404)
-        context = detail_context(page, bars, viewer)
+        context = detail_context(page, bars, held_by, viewer)
         body = kit.render_text(
             "_run_detail.html", viewer=viewer, now=services.clock.now(), **context
         )
