@@ -3,12 +3,18 @@ the setting, never prints a secret, and every file it accepts builds a runtime c
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from spyagency.bootstrap import build_runtime
+from spyagency.bootstrap import build_runtime, serve
 from spyagency.cli import app
 from spyagency.config import load_settings
 
@@ -109,3 +115,98 @@ def test_token_names_are_unique_among_active_tokens(tmp_path: Path) -> None:
     runner.invoke(app, ["token", "revoke", "tier0-poller", "-c", str(config)])
     renewed = runner.invoke(app, ["token", "issue", "tier0-poller", "-c", str(config)])
     assert renewed.exit_code == 0, renewed.output
+
+
+# Settings an operator edits, each with values from sensible to absurd: whatever ``config
+# check`` accepts among these must start ``serve`` for real.
+_SENSIBLE = st.one_of(
+    st.sampled_from([0.5, 1, 6, 12, 48, 90]), st.floats(min_value=0.05, max_value=100)
+)
+_ABSURD = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1e-300, 1e300, -1]),
+)
+# Mostly sensible: a file with one absurd value among four is refused, and the property is
+# about the files that are accepted.
+_NUMBERS = st.one_of(_SENSIBLE, _SENSIBLE, _SENSIBLE, _ABSURD)
+_WORKFLOWS = st.lists(
+    st.sampled_from(["SiPixelAli", "SiStripGains", "SiPixelAli", "*", "Typo"]), max_size=2
+)
+_EDITS: dict[str, st.SearchStrategy[object]] = {
+    "policy.reco_delay_hours": _NUMBERS,
+    "policy.lock_in_offset_minutes": _NUMBERS,
+    "policy.harvest_timeout_hours": _NUMBERS,
+    "policy.deadline_lead_hours": _NUMBERS,
+    "policy.magnet_on_above": _NUMBERS,
+    "policy.stale_after_minutes.tier0": _NUMBERS,
+    "policy.stuck_after_hours.harvesting": _NUMBERS,
+    "policy.optional_workflows": _WORKFLOWS,
+    "policy.quality_gate": _WORKFLOWS,
+    "policy.exempt_run_classes": st.lists(
+        st.sampled_from(["Cosmics.*", "Cosmics.*", "", "(", "a{2,1}"]), max_size=2
+    ),
+    "policy.critical_sources": st.lists(
+        st.sampled_from(["tier0", "conddb", "dqm", "nope"]), max_size=2
+    ),
+    "engine.evaluate_interval_seconds": _NUMBERS,
+    "engine.heartbeat_seconds": _NUMBERS,
+    "retention.max_age_days": _NUMBERS,
+    "signals.max_per_minute": _NUMBERS,
+    "web.max_body_bytes": _NUMBERS,
+}
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
+
+
+def _document(edits: dict[str, object], database: Path) -> str:
+    tables: dict[str, list[str]] = {"database": [f'url = "sqlite:///{database}"'], "web": []}
+    tables["web"].append("port = 0")
+    for dotted, value in edits.items():
+        table, _, key = dotted.rpartition(".")
+        tables.setdefault(table, []).append(f"{key} = {_toml_value(value)}")
+    return "\n".join(f"[{table}]\n" + "\n".join(lines) + "\n" for table, lines in tables.items())
+
+
+async def _serve_once(path: Path) -> None:
+    """``serve`` as the command runs it, stopped as soon as the engine and the web run."""
+    runtime = build_runtime(load_settings(path, environ={}))
+    stop = asyncio.Event()
+    try:
+        await asyncio.wait_for(serve(runtime, stop=stop, on_ready=lambda _s: stop.set()), 60)
+    finally:
+        await runtime.aclose()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.dictionaries(
+        st.sampled_from(sorted(_EDITS)), st.none(), min_size=1, max_size=4
+    ).flatmap(lambda keys: st.fixed_dictionaries({key: _EDITS[key] for key in keys}))
+)
+def test_whatever_config_check_accepts_starts_serve(
+    tmp_path: Path, edits: dict[str, object]
+) -> None:
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = folder / "agency.toml"
+    path.write_text(_document(edits, folder / "agency.db"))
+    result = runner.invoke(app, ["config", "check", str(path)])
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 2), result.output
+    event("accepted" if result.exit_code == 0 else "refused")
+    if result.exit_code == 0:
+        asyncio.run(_serve_once(path))
