@@ -15,10 +15,15 @@ a proof. For one open run, ``forecast_run``:
    than the time spent so far are kept; each gives a completion ``step start + (proof -
    step start in that sample)``. Fewer than ``min_samples`` proven samples, or fewer than
    ``MIN_CONDITIONED`` left after conditioning: no forecast, with the reason;
-4. the run's completion is the latest of its workflows' completions. Taking the workflows as
-   independent, its distribution function is the product of theirs; the median and the
-   10th and 90th percentiles are read from that product exactly (each is one of the sample
-   completions), with no random draw;
+4. the run's completion is the latest of its workflows' completions. Workflows still waiting
+   for their harvest share it when they share their Express streams (one harvest job): for
+   them the end of that step ``H`` is drawn once, from the samples of the member with the
+   most history, and what follows it (``U_w``, the proof after the step) for each one;
+   everything else is taken as independent. The run's distribution function is then the
+   product of the independent workflows' and of each group's ``E_H[prod_w F_U_w(t - H)]``
+   (averaged over ``HARVEST_POINTS`` evenly ranked values of ``H``). The median and the 10th
+   and 90th percentiles are read from it: exactly (one of the sample completions) when no
+   group waits, else by bisection to ``RESOLUTION_S``; there is no random draw;
 5. the chance that some workflow fails instead is ``1 - prod(1 - p_w)``, with ``p_w`` the
    workflow's observed failure rate. The times above are those of success.
 
@@ -77,6 +82,8 @@ class WorkflowProgress:
     # once harvested, the first upload marker once an upload was attempted.
     step_started: datetime | None = None
     proven_at: datetime | None = None
+    # Workflows harvested by one job (those of the same Express streams) share its time.
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,7 @@ class _Pool:
     proven: int
     failures: int
     by_step: Mapping[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(default_factory=dict)
+    after_harvest: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, samples: Iterable[StepSample]) -> _Pool:
@@ -208,12 +216,20 @@ class _Pool:
         for step, pairs in steps.items():
             pairs.sort()
             arranged[step] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
-        return cls(len(proven), len(items) - len(proven), arranged)
+        # From the end of the step after the stop to the proof: what follows a harvest.
+        after = tuple(sorted(proof - lasted for lasted, proof in steps["stop"]))
+        return cls(len(proven), len(items) - len(proven), arranged, after)
 
     @property
     def failure_rate(self) -> float:
         total = self.proven + self.failures
         return self.failures / total if total else 0.0
+
+    def harvests(self, elapsed: float) -> tuple[float, ...]:
+        """When the step after the stop ended (sorted), in the samples where it outlasted
+        ``elapsed``."""
+        lasted = self.by_step.get("stop", ((), ()))[0]
+        return lasted[bisect.bisect_right(lasted, elapsed) :]
 
     def completions(self, step: str, elapsed: float) -> list[float]:
         """Proof offsets from the step start of the samples whose step outlasted
@@ -233,6 +249,40 @@ def _step_of(progress: WorkflowProgress) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Group:
+    """Workflows waiting for one harvest job: its end ``H`` is shared, what follows it
+    (``U_w``) is each one's own. ``P(max_w (H + U_w) <= t)`` averages, over
+    ``HARVEST_POINTS`` evenly ranked values of ``H``, the product of the ``U_w``'s
+    distribution functions."""
+
+    harvests: tuple[float, ...]
+    columns: tuple[tuple[float, ...], ...]
+
+    def cdf(self, t: float) -> float:
+        total = 0.0
+        for harvest in self.harvests:
+            total += _cdf(self.columns, t - harvest)
+        return total / len(self.harvests)
+
+
+# Values of the shared harvest time the grouped distribution is averaged over.
+HARVEST_POINTS = 12
+# The bisection over time stops within this many seconds of the quantile.
+RESOLUTION_S = 30.0
+
+
+def _spread(values: Sequence[float], points: int = HARVEST_POINTS) -> tuple[float, ...]:
+    """``points`` values of ``values`` (sorted) at evenly spaced ranks (all when fewer)."""
+    if len(values) <= points:
+        return tuple(values)
+    return tuple(values[int((index + 0.5) * len(values) / points)] for index in range(points))
+
+
+class _Unknown(Exception):
+    """The forecast cannot be made: its message says why."""
+
+
 def forecast_run(
     progress: RunProgress,
     history: StepHistory,
@@ -242,7 +292,8 @@ def forecast_run(
 ) -> Forecast:
     """The forecast of ``progress`` at ``now`` (see the module docstring)."""
     run = progress.run
-    if progress.stop is None:
+    stop = progress.stop
+    if stop is None:
         return Forecast(run, now, reason="the run is still taking data")
     if not progress.workflows:
         return Forecast(run, now, reason="no calibration to wait for")
@@ -250,62 +301,98 @@ def forecast_run(
     if failed:
         names = ", ".join(f"{w.workflow} {w.state.value}" for w in failed)
         return Forecast(run, now, reason=f"needs an expert first: {names}")
-    # Each workflow's completions as seconds after the stop, sorted; and its own forecast.
-    columns: list[list[float]] = []
-    items: list[WorkflowForecast] = []
+    try:
+        return _forecast(progress, stop, history, now, min_samples)
+    except _Unknown as unknown:
+        return Forecast(run, now, reason=str(unknown))
+
+
+def _forecast(
+    progress: RunProgress,
+    stop: datetime,
+    history: StepHistory,
+    now: datetime,
+    min_samples: int,
+) -> Forecast:
+    # Each factor of the run's distribution function, as seconds after the stop: sorted
+    # completions of one workflow (independent of the others), or a group sharing a harvest.
+    columns: list[tuple[float, ...]] = []
+    waiting: dict[str, list[tuple[WorkflowProgress, _Pool]]] = {}
+    items: dict[str, WorkflowForecast] = {}
     fewest: int | None = None
     survive = 1.0
+    elapsed_since_stop = max(0.0, (now - stop).total_seconds())
+
+    def at(offset: float) -> datetime:
+        return stop + timedelta(seconds=offset)
+
     for item in progress.workflows:
         if item.state.is_satisfied:
-            at = item.proven_at or progress.stop
-            offset = (at - progress.stop).total_seconds()
-            columns.append([offset])
-            items.append(WorkflowForecast(item.workflow, at, at, at, 0, 0.0))
+            moment = item.proven_at or stop
+            columns.append(((moment - stop).total_seconds(),))
+            items[item.workflow] = WorkflowForecast(item.workflow, moment, moment, moment, 0, 0.0)
             continue
         step = _step_of(item)
         if step is None or item.step_started is None:
-            return Forecast(run, now, reason=f"the state of {item.workflow} is not known")
+            raise _Unknown(f"the state of {item.workflow} is not known")
         pool = history.pool(item.workflow, progress.run_class, now)
         if pool.proven < min_samples:
-            return Forecast(
-                run,
-                now,
-                reason=f"too little history for {item.workflow}: {pool.proven} proven past "
-                f"run(s), {min_samples} needed",
+            raise _Unknown(
+                f"too little history for {item.workflow}: {pool.proven} proven past run(s), "
+                f"{min_samples} needed"
             )
-        elapsed = max(0.0, (now - item.step_started).total_seconds())
-        found = pool.completions(step, elapsed)
-        if len(found) < MIN_CONDITIONED:
-            return Forecast(
-                run,
-                now,
-                reason=f"{item.workflow} has been at its step longer than all but {len(found)} "
-                f"of {pool.proven} past runs",
-            )
-        base = (item.step_started - progress.stop).total_seconds()
-        column = [base + value for value in found]
-        columns.append(column)
         fewest = pool.proven if fewest is None else min(fewest, pool.proven)
         survive *= 1.0 - pool.failure_rate
-        times = [progress.stop + timedelta(seconds=_quantile([column], q)) for q in QUANTILES]
-        items.append(
-            WorkflowForecast(
-                item.workflow, times[1], times[0], times[2], pool.proven, pool.failure_rate
-            )
+        if step == "stop":
+            waiting.setdefault(item.group, []).append((item, pool))
+            continue
+        elapsed = max(0.0, (now - item.step_started).total_seconds())
+        found = pool.completions(step, elapsed)
+        _enough(item.workflow, found, pool)
+        base = (item.step_started - stop).total_seconds()
+        column = tuple(base + value for value in found)
+        columns.append(column)
+        low, median, high = (at(_exact_quantile([column], q)) for q in QUANTILES)
+        items[item.workflow] = WorkflowForecast(
+            item.workflow, median, low, high, pool.proven, pool.failure_rate
         )
-    low, median, high = (
-        progress.stop + timedelta(seconds=_quantile(columns, q)) for q in QUANTILES
-    )
+    groups: list[_Group] = []
+    for members in waiting.values():
+        # The harvest's end, from the member with the most proven samples (same job).
+        _, lead = max(members, key=lambda member: member[1].proven)
+        harvests = lead.harvests(elapsed_since_stop)
+        _enough(members[0][0].workflow, harvests, lead)
+        spread = _spread(harvests)
+        group = _Group(spread, tuple(pool.after_harvest for _, pool in members))
+        groups.append(group)
+        for member, pool in members:
+            alone = _Group(spread, (pool.after_harvest,))
+            low, median, high = (at(_numeric_quantile([], [alone], q)) for q in QUANTILES)
+            items[member.workflow] = WorkflowForecast(
+                member.workflow, median, low, high, pool.proven, pool.failure_rate
+            )
+    if groups:
+        low, median, high = (at(_numeric_quantile(columns, groups, q)) for q in QUANTILES)
+    else:
+        low, median, high = (at(_exact_quantile(columns, q)) for q in QUANTILES)
     return Forecast(
-        run,
+        progress.run,
         now,
         median=median,
         low=low,
         high=high,
         samples=fewest or 0,
         failure_chance=1.0 - survive,
-        workflows=tuple(items),
+        workflows=tuple(items[w.workflow] for w in progress.workflows),
     )
+
+
+def _enough(workflow: str, found: Sequence[float], pool: _Pool) -> None:
+    if len(found) < MIN_CONDITIONED:
+        raise _Unknown(
+            f"{workflow} has been at its step longer than all but {len(found)} "
+            f"of {pool.proven} past runs"
+        )
 
 
 def _cdf(columns: Sequence[Sequence[float]], t: float) -> float:
@@ -318,7 +405,7 @@ def _cdf(columns: Sequence[Sequence[float]], t: float) -> float:
     return product
 
 
-def _quantile(columns: Sequence[Sequence[float]], q: float) -> float:
+def _exact_quantile(columns: Sequence[Sequence[float]], q: float) -> float:
     """The smallest sample value ``t`` with ``P(max <= t) >= q``: exact, one of the values.
 
     A bisection over time that, at each turn, first tries the next sample value above its
@@ -342,3 +429,32 @@ def _quantile(columns: Sequence[Sequence[float]], q: float) -> float:
             hi = middle
         else:
             lo = middle
+
+
+def _numeric_quantile(
+    columns: Sequence[Sequence[float]], groups: Sequence[_Group], q: float
+) -> float:
+    """The time ``t`` (within ``RESOLUTION_S``, never below) where the product of the
+    columns' and the groups' distribution functions first reaches ``q``."""
+
+    def cdf(t: float) -> float:
+        product = _cdf(columns, t)
+        for group in groups:
+            if product == 0.0:
+                return 0.0
+            product *= group.cdf(t)
+        return product
+
+    lo = max((column[0] for column in columns), default=0.0)
+    lo = max([lo, *(min(g.harvests) for g in groups)])
+    hi = max((column[-1] for column in columns), default=0.0)
+    hi = max([hi, *(max(g.harvests) + max(c[-1] for c in g.columns) for g in groups)])
+    if cdf(lo) >= q:
+        return lo
+    while hi - lo > RESOLUTION_S:
+        middle = (lo + hi) / 2
+        if cdf(middle) >= q:
+            hi = middle
+        else:
+            lo = middle
+    return hi

@@ -141,7 +141,8 @@ def run_progress(
             started = stop
         if started is not None and stop is not None:
             started = max(started, stop)
-        items.append(WorkflowProgress(w.workflow, w.state, started, w.proven_at))
+        group = ",".join(w.streams)
+        items.append(WorkflowProgress(w.workflow, w.state, started, w.proven_at, group))
     info = knowledge.info
     return RunProgress(
         run=assessment.run,

@@ -43,11 +43,16 @@ def payload_iovs(run: RunPlan, spec: PclOutput, rng: random.Random) -> tuple[Pla
     return tuple(iovs)
 
 
-def _upload_time(scenario: Scenario, run: RunPlan, created: float, rng: random.Random) -> float:
+def _upload_time(
+    scenario: Scenario, run: RunPlan, wf: HarvestWorkflow, created: float, rng: random.Random
+) -> float:
+    """The scenario's delay scaled by the workflow's own ``latency_scale`` (the draws are
+    the same whatever the scale, so the rest of the world does not move with it)."""
     timing = scenario.timing
     if rng.random() < timing.upload_tail_fraction:
         return max(created + MINUTE, run.stop + timing.upload_tail_hours.sample(rng) * HOUR)
-    return created + timing.upload_after_harvest_minutes.sample(rng) * MINUTE
+    delay = timing.upload_after_harvest_minutes.sample(rng) * wf.latency_scale
+    return created + max(1.0, delay) * MINUTE
 
 
 def plan_output(
@@ -68,9 +73,9 @@ def plan_output(
         uuid=job_uuid,
         created_at=created,
         iovs=payload_iovs(run, spec, rng),
-        upload_at=_upload_time(scenario, run, created, rng),
+        upload_at=_upload_time(scenario, run, wf, created, rng),
         processing_s=scenario.timing.upload_processing_seconds.sample(rng),
-        upload_error=rng.random() < scenario.outcomes.upload_error_rate,
+        upload_error=rng.random() < scenario.outcomes.upload_error_rate * wf.failure_scale,
         faults=frozenset(),
     )
 

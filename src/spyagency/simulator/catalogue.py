@@ -54,6 +54,12 @@ class HarvestWorkflow:
     # Whether its DQM statusResults has a "DB update vetoed" bin (SiPixelAli); only then can
     # a declined update be told apart as a veto. Last, with a default: built positionally.
     veto_bin: bool = False
+    # This workflow's own spread (ADR 11 needs each workflow to differ): its upload delay after
+    # the harvest is the scenario's ``upload_after_harvest_minutes`` draw times
+    # ``latency_scale``; its chance of an upload error the scenario's ``upload_error_rate``
+    # times ``failure_scale``.
+    latency_scale: float = 1.0
+    failure_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,13 @@ def _output(raw: dict[str, Any]) -> PclOutput:
     )
 
 
+def _scale(raw: dict[str, Any], key: str) -> float:
+    value = float(raw.get(key, 1.0))
+    if not 0.0 < value <= 100.0:
+        raise ValueError(f"{key} must lie in (0, 100], not {value}")
+    return value
+
+
 @functools.cache
 def load_catalogue() -> Catalogue:
     text = resources.files(__package__).joinpath("catalogue.toml").read_text(encoding="utf-8")
@@ -127,6 +140,8 @@ def load_catalogue() -> Catalogue:
                 is_alignment=workflows[name].get("kind") == "alignment",
                 outputs=tuple(_output(o) for o in workflows[name]["outputs"]),
                 veto_bin=bool(workflows[name].get("veto_bin", False)),
+                latency_scale=_scale(workflows[name], "latency_scale"),
+                failure_scale=_scale(workflows[name], "failure_scale"),
             )
             for name in names
         )
