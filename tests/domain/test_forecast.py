@@ -210,3 +210,25 @@ def test_samples_older_than_the_window_are_forgotten() -> None:
         later,
     ).known
     assert len(history) == 0
+
+
+def test_workflows_waiting_for_one_harvest_job_share_its_time() -> None:
+    """Two workflows harvested by the same job, then proven at once: the run is done when
+    that job is, so its median is theirs; taken as independent it would be later."""
+    steps = [(float(hours) * HOUR, 0.0, 0.0) for hours in range(1, 41)]
+    history = StepHistory([*history_of("A", steps), *history_of("B", steps)])
+    shared = run_of(
+        WorkflowProgress("A", WorkflowState.WAITING_EXPRESS, STOP, group="Express"),
+        WorkflowProgress("B", WorkflowState.WAITING_EXPRESS, STOP, group="Express"),
+    )
+    apart = run_of(
+        WorkflowProgress("A", WorkflowState.WAITING_EXPRESS, STOP, group="Express"),
+        WorkflowProgress("B", WorkflowState.WAITING_EXPRESS, STOP, group="Calibration"),
+    )
+    together = forecast_run(shared, history, STOP)
+    separate = forecast_run(apart, history, STOP)
+    assert together.median is not None and separate.median is not None
+    alone = together.workflows[0].median
+    assert alone is not None
+    assert abs(together.median - alone) <= timedelta(hours=2)
+    assert separate.median - together.median >= timedelta(hours=5)
