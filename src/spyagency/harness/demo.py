@@ -4,6 +4,11 @@ Both run on the wall clock sped up by the same factor (``clock.mode = "scaled"``
 simulator's origin), so every deadline on the pages matches the simulated world. Durations
 that are about the agency's own polling (staleness) are scaled so that a source polled every
 few wall seconds is not "stale" after a fraction of one.
+
+Logging in works as in production, against the simulator's identity provider (see
+``demo_login``). The agency's configuration is written to ``agency.toml`` in the working
+folder, so the command line (``spyagency token issue NAME -c agency.toml``) works on the
+demo's store with the demo's clock, and its actions land at the demo's "now".
 """
 
 from __future__ import annotations
@@ -18,7 +23,23 @@ from typing import Any
 from spyagency.bootstrap import build_runtime, serve
 from spyagency.config import parse_settings
 from spyagency.domain.states import Source
+from spyagency.harness.demo_login import (
+    CLIENT_ID,
+    DemoUser,
+    ServedApp,
+    demo_provider,
+    demo_users,
+)
+from spyagency.harness.toml_text import to_toml
 from spyagency.simulator import SimulatorServer, load_scenario
+
+CONFIG_FILE = "agency.toml"
+CONFIG_HEADER = """\
+# The demo agency's configuration, written by `spyagency demo` for the command line:
+#   spyagency token issue NAME --role operator -c {path}
+# It holds the demo's secrets (a webhook secret, an identity provider's client secret):
+# they are throwaway ones, valid only while this demo runs.
+"""
 
 
 def free_port() -> int:
@@ -64,33 +85,64 @@ def agency_document(
     }
 
 
+@dataclasses.dataclass(frozen=True)
+class DemoStarted:
+    """What a newcomer needs once the demo runs."""
+
+    url: str
+    # The agency's configuration, for ``spyagency ... -c config_file``.
+    config_file: Path
+    users: tuple[DemoUser, ...]
+    # Where the identity provider lets one pick a user.
+    issuer: str
+
+
+def write_config(document: dict[str, Any], path: Path) -> None:
+    """The configuration as TOML, readable by its owner only (it holds the demo's secrets)."""
+    path.write_text(CONFIG_HEADER.format(path=path) + to_toml(document), "utf-8")
+    path.chmod(0o600)
+
+
 async def run_demo(
     scenario: str,
     workdir: Path,
     *,
     speed: float,
     port: int = 0,
-    announce: Callable[[str, dict[str, Any]], None] = lambda url, config: None,
+    announce: Callable[[DemoStarted], None] = lambda started: None,
     stop: asyncio.Event | None = None,
 ) -> None:
     web_port = port or free_port()
+    agency_url = f"http://127.0.0.1:{web_port}"
+    users = demo_users()
+    provider = demo_provider(users)
+    identity = ServedApp.bind(provider.app())
     plan = load_scenario(scenario)
     readiness = dataclasses.replace(
         plan.readiness,
         consume=True,
         webhook=True,
-        poll_url=f"http://127.0.0.1:{web_port}/api/v1/readiness",
+        poll_url=f"{agency_url}/api/v1/readiness",
     )
     simulator = SimulatorServer(
         plan.replace(readiness=readiness), workdir / "simulator", speed=speed, port=0
     ).start()
     try:
         document = agency_document(simulator.agency_config(), workdir, web_port, speed)
+        document["web"].update(
+            oidc_issuer=identity.url,
+            oidc_client_id=CLIENT_ID,
+            oidc_client_secret=provider.client_secret,
+        )
+        config_file = workdir / CONFIG_FILE
+        write_config(document, config_file)
         runtime = build_runtime(parse_settings(document))
 
         def ready(_server: object) -> None:
-            announce(f"http://127.0.0.1:{web_port}/", document)
+            announce(DemoStarted(f"{agency_url}/", config_file, users, identity.url))
 
-        await serve(runtime, engine=True, web=True, stop=stop, on_ready=ready)
+        async with identity.running():
+            await serve(runtime, engine=True, web=True, stop=stop, on_ready=ready)
     finally:
         simulator.stop()
+        identity.listener.close()

@@ -1,8 +1,10 @@
 """A tiny OpenID Connect provider for tests and demos: discovery, authorize, token, JWKS.
 
 It auto-approves: ``/authorize`` logs in the user named by ``login_hint`` (or the default user)
-with the roles configured for that user, and redirects straight back with a code. ``/token``
-checks the client, the redirect URI and the PKCE verifier, and answers an RS256-signed
+with the roles configured for that user, and redirects straight back with a code. Built with
+``chooser=True`` (the demo), a request without ``login_hint`` gets a page listing the users
+instead, each a link to the same request with that user's hint: a newcomer picks whom to be.
+``/token`` checks the client, the redirect URI and the PKCE verifier, and answers an RS256-signed
 id_token. The signing key is generated when the provider is built.
 
 Faults for testing a client's checks: add names from ``FAULTS`` to ``provider.faults`` and
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -23,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -49,6 +52,8 @@ class OidcProvider:
     users: dict[str, list[str]] = field(default_factory=dict)
     default_user: str = "tester"
     faults: set[str] = field(default_factory=set)
+    # Without a login_hint, ask which user to be instead of logging in the default one.
+    chooser: bool = False
     _key: RSAKey = field(init=False, repr=False)
     _other_key: RSAKey = field(init=False, repr=False)
     _grants: dict[str, Grant] = field(init=False, default_factory=dict, repr=False)
@@ -82,8 +87,12 @@ class OidcProvider:
             return {"keys": [self._key.as_dict(private=False)]}
 
         @app.get("/authorize")
-        def authorize(request: Request) -> RedirectResponse:
-            return RedirectResponse(self._authorize(dict(request.query_params)), 302)
+        def authorize(request: Request) -> Response:
+            query = dict(request.query_params)
+            if self.chooser and not query.get("login_hint"):
+                self._check_request(query)
+                return HTMLResponse(self._choice_page(query))
+            return RedirectResponse(self._authorize(query), 302)
 
         @app.post("/token")
         async def token(request: Request) -> JSONResponse:
@@ -92,7 +101,8 @@ class OidcProvider:
 
         return app
 
-    def _authorize(self, query: dict[str, str]) -> str:
+    def _check_request(self, query: dict[str, str]) -> str:
+        """The redirect URI of a well-formed authorization request (400 otherwise)."""
         if query.get("response_type") != "code" or query.get("client_id") != self.client_id:
             raise HTTPException(400, "unsupported response_type or unknown client")
         redirect_uri = query.get("redirect_uri")
@@ -100,6 +110,26 @@ class OidcProvider:
             raise HTTPException(400, "redirect_uri is required")
         if query.get("code_challenge") and query.get("code_challenge_method") != "S256":
             raise HTTPException(400, "only S256 code challenges")
+        return redirect_uri
+
+    def _choice_page(self, query: dict[str, str]) -> str:
+        """One link per user: the same authorization request, with that user's login_hint."""
+        items = []
+        for user, roles in self.users.items():
+            target = html.escape(f"/authorize?{urlencode({**query, 'login_hint': user})}")
+            granted = html.escape(", ".join(roles) or "no role: a viewer")
+            items.append(f'<li><a href="{target}">{html.escape(user)}</a> ({granted})</li>')
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,"><title>Simulated login</title></head><body><main>'
+            "<h1>Simulated identity provider</h1>"
+            "<p>No password here: this provider logs in whichever user you pick.</p>"
+            f"<ul>{''.join(items)}</ul></main></body></html>"
+        )
+
+    def _authorize(self, query: dict[str, str]) -> str:
+        redirect_uri = self._check_request(query)
         code = secrets.token_urlsafe(24)
         self._grants[code] = Grant(
             client_id=self.client_id,
