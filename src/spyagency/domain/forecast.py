@@ -141,6 +141,7 @@ class StepHistory:
         self.max_samples = max_samples
         self._by_run: dict[int, tuple[StepSample, ...]] = {}
         self._pools: dict[tuple[str, str | None], _Pool] | None = None
+        self._earliest: datetime | None = None  # the oldest run stop held (None: scan)
         by_run: dict[int, list[StepSample]] = {}
         for sample in samples:
             by_run.setdefault(sample.run, []).append(sample)
@@ -150,6 +151,7 @@ class StepHistory:
     def add_run(self, run: int, samples: Sequence[StepSample]) -> None:
         self._by_run[run] = tuple(samples)
         self._pools = None
+        self._earliest = None
 
     def __len__(self) -> int:
         return sum(len(items) for items in self._by_run.values())
@@ -168,9 +170,14 @@ class StepHistory:
 
     def _indexed(self, now: datetime) -> dict[tuple[str, str | None], _Pool]:
         oldest = now - self.window
-        stale = [run for run, items in self._by_run.items() if items and items[0].stop < oldest]
-        for run in stale:
-            del self._by_run[run]
+        stale: list[int] = []
+        # Scanned only when the oldest run has left the window (not at every forecast).
+        if self._earliest is None or self._earliest < oldest:
+            stale = [r for r, items in self._by_run.items() if items and items[0].stop < oldest]
+            for run in stale:
+                del self._by_run[run]
+            stops = [items[0].stop for items in self._by_run.values() if items]
+            self._earliest = min(stops, default=None)
         if self._pools is None or stale:
             grouped: dict[tuple[str, str | None], list[StepSample]] = {}
             for items in self._by_run.values():
@@ -267,9 +274,9 @@ class _Group:
 
 
 # Values of the shared harvest time the grouped distribution is averaged over.
-HARVEST_POINTS = 12
+HARVEST_POINTS = 8
 # The bisection over time stops within this many seconds of the quantile.
-RESOLUTION_S = 30.0
+RESOLUTION_S = 60.0
 
 
 def _spread(values: Sequence[float], points: int = HARVEST_POINTS) -> tuple[float, ...]:
