@@ -5,17 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from spyagency.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from spyagency.domain.policy import Policy
+    from spyagency.harness.demo import DemoStarted
 
 app = typer.Typer(
     name="spyagency",
@@ -53,6 +58,52 @@ def _settings(path: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
+# Set, it names the database as explicitly as a configuration file does.
+DATABASE_ENVIRONMENT = "SPYAGENCY__DATABASE__"
+
+
+def _store_settings(config: Path | None, *, creates: bool = False) -> Settings:
+    """The settings of a command that opens the store, never an unannounced default one.
+
+    Without ``-c``/``SPYAGENCY_CONFIG`` (nor a ``SPYAGENCY__DATABASE__*`` variable) the
+    database is the built-in default: the command says so on stderr. A command that only
+    works on the agency's existing store (tokens, sessions, what-if, compaction, a web server
+    alone) refuses when that default database does not exist yet: a token issued into a fresh
+    empty database would be a token the agency never sees. Commands that create a store
+    (``serve``, ``engine``, ``db upgrade``: ``creates``) go on with it."""
+    settings = _settings(config)
+    if config is not None or any(name.startswith(DATABASE_ENVIRONMENT) for name in os.environ):
+        return settings
+    url = settings.database.url
+    missing = _sqlite_file(url)
+    if not creates and missing is not None and not missing.exists():
+        errors.print(
+            f"no database at {missing}: no configuration was given (-c FILE or "
+            "SPYAGENCY_CONFIG), and the default database does not exist.\n"
+            "Pass the agency's configuration with -c FILE (or set SPYAGENCY_CONFIG=FILE).",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    errors.print(
+        f"no configuration given (-c FILE or SPYAGENCY_CONFIG): using the default database "
+        f"{_redact(url)}",
+        markup=False,
+        soft_wrap=True,
+    )
+    return settings
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None: another database, or one in memory)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 @config_app.command("check")
 def config_check(
     file: Annotated[Path, typer.Argument(help="The TOML file to validate.", dir_okay=False)],
@@ -82,7 +133,7 @@ def db_upgrade(
     """Create or migrate the database schema to the latest version."""
     from spyagency.store.migrations import upgrade
 
-    target = url or _settings(config).database.url
+    target = url or _store_settings(config, creates=True).database.url
     upgrade(target)
     console.print(f"[green]database at head[/]: {_redact(target)}")
 
@@ -105,7 +156,7 @@ def db_compact(
     from spyagency.bootstrap import build_clock, build_store
     from spyagency.store.retention import compact, retention_cutoff
 
-    settings = _settings(config)
+    settings = _store_settings(config)
     now = build_clock(settings).now()
     if older_than_days is None:
         older_than = retention_cutoff(now, settings.retention.max_age_days)
@@ -150,7 +201,7 @@ def _run(coroutine: Any) -> None:
 def _processes(config: Path | None, *, engine: bool, web: bool) -> None:
     from spyagency.bootstrap import build_runtime, serve
 
-    settings = _settings(config)
+    settings = _store_settings(config, creates=engine)
     _configure_logging(settings)
     runtime = build_runtime(settings)
 
@@ -246,20 +297,62 @@ def demo(
     speed: Annotated[float, typer.Option(help="Simulated seconds per wall second.")] = 600.0,
     port: Annotated[int, typer.Option(help="Web port of the agency (0: a free one).")] = 8080,
     directory: Annotated[
-        Path | None, typer.Option("--dir", help="Working directory (default: a new temp dir).")
+        Path | None,
+        typer.Option(
+            "--dir", help="Working directory, kept afterwards (default: a temporary one, removed)."
+        ),
     ] = None,
 ) -> None:
     """Start a simulated CMS, the agency and its web UI in one command, on SQLite."""
+    import shutil
+
     from spyagency.harness.demo import run_demo
 
     root = directory or Path(tempfile.mkdtemp(prefix="spyagency-demo-"))
     logging.basicConfig(level=logging.WARNING)
 
-    def announce(url: str, _config: dict[str, Any]) -> None:
-        console.print(f"[bold green]Spy-Agency demo[/] at [link={url}]{url}[/link]")
-        console.print(f"scenario {scenario}, {speed:g}x real time; files in {root}; Ctrl-C stops")
+    def announce(started: DemoStarted) -> None:
+        for line in demo_greeting(started, scenario, speed, root, kept=directory is not None):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    _run(run_demo(scenario, root, speed=speed, port=port, announce=announce))
+    async def until_told_to_stop() -> None:
+        # SIGTERM stops it as cleanly as Ctrl-C, so its temporary folder goes either way.
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_demo(scenario, root, speed=speed, port=port, announce=announce, stop=stop)
+
+    try:
+        _run(until_told_to_stop())
+    finally:
+        if directory is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def demo_greeting(
+    started: DemoStarted, scenario: str, speed: float, root: Path, *, kept: bool
+) -> list[str]:
+    """What the demo prints once it runs: where, how to log in as each role, how to point
+    the command line at it."""
+    logins = [(user, user.login_url(started.url)) for user in started.users]
+    width = max(len(user.name) for user, _ in logins)
+    url_width = max(len(url) for _, url in logins)
+    config = started.config_file
+    return [
+        f"Spy-Agency demo at {started.url}",
+        f"scenario {scenario}, {speed:g}x real time; Ctrl-C stops",
+        "",
+        "Log in as one of the demo users (the simulated identity provider asks no password):",
+        *(f"  {user.name:<{width}}  {url:<{url_width}}  {user.may}" for user, url in logins),
+        '  or click "Log in" on any page and pick a user.',
+        "",
+        "The command line on the demo's store, with the demo's clock:",
+        f"  spyagency token issue NAME --role operator -c {config}",
+        f"  (every command takes -c {config}; or export SPYAGENCY_CONFIG={config})",
+        "",
+        f"files in {root}" + (" (kept)" if kept else " (removed on exit; --dir DIR keeps them)"),
+    ]
 
 
 @app.command()
@@ -327,22 +420,14 @@ def whatif(
     ] = False,
 ) -> None:
     """Re-judge the stored observations under another policy and show what would have differed."""
-    import tomllib
-
     from rich.progress import Progress
     from rich.table import Table
 
     from spyagency.bootstrap import build_catalogue, build_store
-    from spyagency.config import PolicySettings
     from spyagency.engine.whatif import compare_policies
 
-    settings = _settings(config)
-    try:
-        document = tomllib.loads(policy.read_text("utf-8")).get("policy", {})
-        alternative = PolicySettings.model_validate(document).to_policy()
-    except (OSError, ValueError) as error:
-        errors.print(f"[bold red]bad policy file[/] {policy}: {error}")
-        raise typer.Exit(2) from None
+    settings = _store_settings(config)
+    alternative = _alternative_policy(settings, policy)
     store = build_store(settings)
     with store.read() as tx:
         observations = list(tx.observations.iter_all())
@@ -373,6 +458,38 @@ def whatif(
     console.print(f"{shown} of {len(results)} runs shown; {len(observations)} observations")
 
 
+def _alternative_policy(settings: Settings, file: Path) -> Policy:
+    """The ``[policy]`` table of ``file``, checked as ``config check`` checks a configuration
+    (the same validation, the same catalogue checks) and refused the same way: one line per
+    problem, exit code 2. The environment's ``SPYAGENCY__POLICY__*`` variables do not apply:
+    the file alone is the alternative."""
+    import tomllib
+
+    from spyagency.bootstrap import check_settings
+
+    def refuse(problems: list[str]) -> NoReturn:
+        errors.print(f"[bold red]configuration error[/]\n{file}:")
+        for problem in problems:
+            errors.print(f"  {problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+    try:
+        alternative = load_settings(file, environ={})
+    except ConfigError as error:
+        refuse(str(error).removeprefix(f"{file}: ").splitlines())
+    if "policy" not in tomllib.loads(file.read_text("utf-8")):
+        refuse(["policy: no [policy] table, so no alternative to compare with"])
+    swapped = settings.model_copy(update={"policy": alternative.policy})
+    # Only the policy's own problems: the rest is the agency's configuration, not this file.
+    problems = [p for p in check_settings(swapped) if p.startswith("policy")]
+    if problems:
+        refuse(problems)
+    try:
+        return alternative.policy.to_policy()
+    except ValueError as error:
+        refuse([f"policy: {error}"])
+
+
 token_app = typer.Typer(
     help="API tokens for tools (the Tier-0 poller, scripts).", no_args_is_help=True
 )
@@ -387,9 +504,16 @@ def token_issue(
 ) -> None:
     """Create an API token; the plaintext is printed once and stored only as a hash."""
     from spyagency.bootstrap import build_clock, build_store
+    from spyagency.web.authorization import Role
     from spyagency.web.security import issue_token
 
-    settings = _settings(config)
+    try:
+        # Before the store is opened: a mistyped role is the first thing to hear about.
+        Role.parse(role)
+    except ValueError as refused:
+        errors.print(f"token not issued: {refused}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    settings = _store_settings(config)
     store = build_store(settings)
     try:
         token = issue_token(store, name, role, build_clock(settings).now())
@@ -408,7 +532,7 @@ def token_revoke(
     from spyagency.bootstrap import build_clock, build_store
     from spyagency.web.security import revoke_tokens
 
-    settings = _settings(config)
+    settings = _store_settings(config)
     count = revoke_tokens(build_store(settings), name, build_clock(settings).now())
     console.print(f"revoked {count} token(s) named {name}")
 
@@ -428,7 +552,7 @@ def session_end(
     from spyagency.bootstrap import build_clock, build_store
     from spyagency.web.security import end_sessions
 
-    settings = _settings(config)
+    settings = _store_settings(config)
     end_sessions(build_store(settings), name, "cli", build_clock(settings).now(), reason)
     console.print(f"ended every browser session of {name}")
 
