@@ -196,3 +196,30 @@ async def test_a_login_hint_is_passed_on_to_the_provider(tmp_path: Path) -> None
         await login.callback(back.headers["location"])
         me = (await login.agency.get("/auth/me")).json()
     assert (me["name"], me["role"]) == ("olga", "operator")
+
+
+async def test_the_demo_provider_asks_whom_to_log_in_without_a_hint() -> None:
+    users = {"expert": ["spyagency-expert"], "<b>eve</b>": []}
+    provider = OidcProvider(CLIENT_ID, CLIENT_SECRET, users=users, chooser=True)
+    request = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": "http://agency.test/auth/callback",
+        "state": "s1",
+    }
+    async with serving(provider.app()) as issuer, httpx2.AsyncClient(base_url=issuer) as browser:
+        chooser = await browser.get("/authorize", params=request)
+        assert chooser.status_code == 200 and "text/html" in chooser.headers["content-type"]
+        assert "&lt;b&gt;eve&lt;/b&gt;" in chooser.text and "<b>eve</b>" not in chooser.text
+        link = next(
+            part.split('"', 1)[0]
+            for part in chooser.text.split('href="')[1:]
+            if "login_hint=expert" in part.split('"', 1)[0]
+        )
+        picked = await browser.get(link.replace("&amp;", "&"))
+        # The original request, with the picked user: straight back to the agency with a code.
+        assert picked.status_code == 302
+        back = urlparse(picked.headers["location"])
+        assert back.path == "/auth/callback" and parse_qs(back.query)["state"] == ["s1"]
+        refused = await browser.get("/authorize", params={**request, "client_id": "other"})
+        assert refused.status_code == 400
