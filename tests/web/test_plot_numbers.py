@@ -9,6 +9,8 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spyagency.domain.policy import Policy
+from spyagency.web.plot_answers import early_before
 from spyagency.web.plots.binning import NICE_WIDTHS, histogram
 from spyagency.web.plots.five_numbers import five_numbers
 from spyagency.web.plots.state_bars import CurrentState, StateBar, StateChange, state_bars
@@ -132,3 +134,10 @@ def test_a_workflow_dropped_from_the_run_ends_its_bar() -> None:
         StateChange(at(2), "Gains", "harvesting", None),
     ]
     assert state_bars(changes, [], end=at(8)) == [StateBar("Gains", "harvesting", at(1), at(2))]
+
+
+def test_every_release_on_the_agency_signal_counts_as_early() -> None:
+    # The agency can release a run until its lock-in (stop + delay - offset); the timer
+    # releases at stop + delay. One rule for the KPI answer and its plots.
+    policy = Policy()
+    assert policy.lock_in_delay < early_before(policy) < policy.reco_delay

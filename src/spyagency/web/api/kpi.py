@@ -19,8 +19,6 @@ from spyagency.web.params import MAX_RUN
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
-# A release this much before the timer's lock-in is the agency's doing, not clock jitter.
-EARLY_MARGIN = timedelta(minutes=5)
 HOUR = timedelta(hours=1)
 DEFAULT_DAYS = 730
 Days = Annotated[int, Query(ge=1, le=3650, description="runs stopped in the last N days")]
@@ -45,7 +43,7 @@ def router(services: WebServices) -> APIRouter:
     ) -> schemas.Kpi:
         """Release latency per released run, its distribution, and missed runs per month."""
         policy = services.policy
-        timer = policy.reco_delay - policy.lock_in_offset
+        early_before = plot_answers.early_before(policy)
         with services.store.read() as tx:
             released = tx.states.list_runs(Verdict.RELEASED, run_min, run_max, limit=None)
             missed = tx.states.list_runs(Verdict.MISSED, run_min, run_max, limit=None)
@@ -61,7 +59,7 @@ def router(services: WebServices) -> APIRouter:
                     stop=stop,
                     released_at=at,
                     hours=round((at - stop) / HOUR, 3),
-                    early=at < stop + timer - EARLY_MARGIN,
+                    early=at - stop < early_before,
                 )
             )
         hours = [row.hours for row in rows]
