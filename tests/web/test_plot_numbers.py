@@ -140,4 +140,4 @@ def test_every_release_on_the_agency_signal_counts_as_early() -> None:
     # The agency can release a run until its lock-in (stop + delay - offset); the timer
     # releases at stop + delay. One rule for the KPI answer and its plots.
     policy = Policy()
-    assert policy.lock_in_delay < early_before(policy) < policy.reco_delay
+    assert policy.lock_in_delay() < early_before(policy) < policy.reco_delay
