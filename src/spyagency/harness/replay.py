@@ -96,16 +96,33 @@ def simulator_sources(world: World, *, http_timeout: float = 2.0) -> dict[str, A
 
 
 def agency_settings(
-    world: World, workdir: Path, secret: str, policy: Mapping[str, Any] | None = None
+    world: World,
+    workdir: Path,
+    secret: str,
+    policy: Mapping[str, Any] | None = None,
+    *,
+    step: timedelta | None = None,
 ) -> Settings:
-    """What an agency watching this in-process simulator is configured with."""
+    """What an agency watching this in-process simulator is configured with.
+
+    ``step`` makes every source polled, and the engine evaluate and campaign, that often (an
+    agency run by its own loop in virtual time; the stepper polls on its grid whatever the
+    settings say). The leader's heartbeat follows because its lease is on the wall clock:
+    a campaign every few simulated seconds would cost much and decide nothing.
+    """
+    sources = simulator_sources(world)
     document: dict[str, Any] = {
         "database": {"url": f"sqlite:///{workdir / 'agency.db'}"},
-        "sources": simulator_sources(world),
+        "sources": sources,
         "signals": {"webhook_url": f"{SIM}/sim/tier0/readiness", "webhook_secret": secret},
         "policy": dict(policy or {}),
         "web": {"public_url": "http://agency.invalid"},
     }
+    if step is not None:
+        seconds = step.total_seconds()
+        for source in sources.values():
+            source["poll_interval_seconds"] = seconds
+        document["engine"] = {"evaluate_interval_seconds": seconds, "heartbeat_seconds": seconds}
     return parse_settings(document)
 
 
@@ -145,7 +162,7 @@ class ReplayResult:
         return next(r for r in self.truth["runs"] if r["run"] == run)
 
 
-def _signals(runtime: Runtime) -> list[SignalRecord]:
+def read_signals(runtime: Runtime) -> list[SignalRecord]:
     found = []
     with runtime.store.read() as tx:
         for latest in tx.signals.all_latest():
@@ -154,7 +171,7 @@ def _signals(runtime: Runtime) -> list[SignalRecord]:
     return sorted(found, key=lambda s: (s.decided_at, s.run))
 
 
-def _stored_counts(tx: Transaction) -> dict[str, int]:
+def stored_counts(tx: Transaction) -> dict[str, int]:
     alerts = tx.alerts.history(limit=10**7)
     alert_events = [e for e in tx.events.since(0, limit=10**8) if e.kind == EventKind.ALERT]
     return {
@@ -476,12 +493,12 @@ async def replay(
             answer = await client.get("/sim/truth")
             answer.raise_for_status()
             result.truth = answer.json()
-        result.signals = _signals(runtime)
+        result.signals = read_signals(runtime)
         with runtime.store.read() as tx:
             for record in tx.states.list_runs(limit=None):
                 result.reasons[record.run] = record.assessment.reasons
                 result.verdicts[record.run] = record.verdict
-            result.stored = _stored_counts(tx)
+            result.stored = stored_counts(tx)
         result.verdicts.update(evaluator.verdicts)
     finally:
         for schedule in runtime.agency.supervisor.schedules:
