@@ -28,7 +28,8 @@
 
   function utcDate(ts) { return window.uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
 
-  /* Time ticks in UTC, 24 h, as the pages write times: "06-01 14:00", or "06-01" at midnight. */
+  /* Time ticks in UTC, 24 h, as the pages write times: "06-01 14:00", or "06-01" at midnight.
+     The axes using them ask for 110 px between ticks: a label is about 80 px wide. */
   function utcTicks(u, splits) {
     return splits.map(function (ts) {
       var iso = new Date(ts * 1000).toISOString();
@@ -89,7 +90,9 @@
     ctx.stroke();
     ctx.fillStyle = colour;
     ctx.font = (11 * devicePixelRatio) + "px system-ui, sans-serif";
-    ctx.fillText(label, u.bbox.left + 4 * devicePixelRatio, py - 4 * devicePixelRatio);
+    // At the right end: the left end sits against the y axis and its tick labels.
+    var width = ctx.measureText(label).width;
+    ctx.fillText(label, u.bbox.left + u.bbox.width - width - 4 * devicePixelRatio, py - 4 * devicePixelRatio);
     ctx.restore();
   }
 
@@ -150,7 +153,7 @@
         legend: { show: false },
         cursor: { y: false },
         scales: { x: { time: true, range: [low - pad, high + pad] }, y: { range: [0, names.length] } },
-        axes: [{ values: utcTicks, space: 70 }, laneAxis(names)],
+        axes: [{ values: utcTicks, space: 110 }, laneAxis(names)],
         series: [{}, { scale: "y", paths: function () { return null; }, points: { show: false } }],
         hooks: {
           draw: [function (u) {
@@ -328,7 +331,7 @@
         legend: { show: false },
         cursor: { y: false },
         scales: { x: { time: true, range: [hours[0], hours[hours.length - 1] + HOUR] }, y: { range: [0, names.length] } },
-        axes: [{ values: utcTicks, space: 70 }, laneAxis(names)],
+        axes: [{ values: utcTicks, space: 110 }, laneAxis(names)],
         series: [{}, { scale: "y", paths: function () { return null; }, points: { show: false } }],
         hooks: {
           draw: [function (u) {
