@@ -1,5 +1,6 @@
 """The KPI page: run stop to PromptReco release (quantiles, a histogram, the delay per week
-against the timer), early releases, stop-to-proof latency per workflow, missed runs per month.
+against the timer), early releases, stop-to-proof latency per workflow, how the forecasts fared
+(ADR 11), missed runs per month.
 The plots are drawn from the API; the tables under them print the same answers.
 
 Route: ``GET /kpi`` (``days`` back, default about two years).
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from spyagency.web import plot_answers
+from spyagency.web.api.forecasts import forecast_score
 from spyagency.web.pages.banner import read_banner
 from spyagency.web.pages.kit import PageKit
 from spyagency.web.pages.kpi_model import read_kpi
@@ -41,6 +43,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             histogram = plot_answers.release_histogram(tx, policy, since)
             weekly = plot_answers.weekly_releases(tx, policy, since)
             latency = plot_answers.proof_latency(tx, since)
+            scored = tx.forecasts.scored(stopped_since=since)
         return kit.page(
             request,
             "kpi.html",
@@ -51,5 +54,6 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             histogram=histogram,
             weekly=weekly,
             latency=latency,
+            forecast_score=forecast_score(scored, now, None, None),
             reco_delay_hours=policy.reco_delay / timedelta(hours=1),
         )
