@@ -184,6 +184,10 @@ class AlertRepository:
             found.extend(self._read(query))
         return sorted(found, key=lambda item: item.id)
 
+    def for_run(self, run: int) -> list[Alert]:
+        """Every alert ever raised about ``run``, open or resolved, newest first."""
+        return self._read(select(alert).where(alert.c.run == run).order_by(alert.c.id.desc()))
+
     def history(self, limit: int = 100, before_id: int | None = None) -> list[Alert]:
         """All alerts, newest first; page on with ``before_id``."""
         query = select(alert)

@@ -28,11 +28,14 @@ from spyagency.store.observations import ObservationRepository
 from spyagency.store.outbox import OutboxRepository
 from spyagency.store.overrides import OverrideRepository
 from spyagency.store.retention import RetentionRepository
+from spyagency.store.run_labels import RunLabelRepository
+from spyagency.store.run_lists import RunListRepository
 from spyagency.store.run_states import RunStateRepository
 from spyagency.store.signals import SignalRepository
 from spyagency.store.source_health import SourceHealthRepository
 from spyagency.store.step_history import StepHistoryRepository
 from spyagency.store.tokens import ApiTokenRepository
+from spyagency.store.workflow_figures import WorkflowFigureRepository
 
 
 @dataclass
@@ -54,6 +57,9 @@ class Transaction:
     retention: RetentionRepository = field(init=False)
     forecasts: ForecastRepository = field(init=False)
     step_history: StepHistoryRepository = field(init=False)
+    labels: RunLabelRepository = field(init=False)
+    run_lists: RunListRepository = field(init=False)
+    workflow_figures: WorkflowFigureRepository = field(init=False)
 
     def __post_init__(self) -> None:
         connection = self.connection
@@ -72,6 +78,9 @@ class Transaction:
         self.retention = RetentionRepository(connection)
         self.forecasts = ForecastRepository(connection)
         self.step_history = StepHistoryRepository(connection)
+        self.labels = RunLabelRepository(connection)
+        self.run_lists = RunListRepository(connection, self.events)
+        self.workflow_figures = WorkflowFigureRepository(connection)
 
     def write_refusal(self) -> str | None:
         """Why the database would refuse a write (asked without writing), or None."""

@@ -18,11 +18,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spyagency.engine.leadership import ENGINE_LEASE
+from spyagency.store.errors import StoreUnavailableError
 from spyagency.web import api_docs, auth_routes, live, metrics, schemas
 from spyagency.web.api import api_router
 from spyagency.web.security import secret_for
@@ -186,8 +186,8 @@ def create_app(services: WebServices) -> FastAPI:
             return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
         return await http_exception_handler(request, error)
 
-    @app.exception_handler(OperationalError)
-    async def store_unavailable(_request: Request, _error: OperationalError) -> JSONResponse:
+    @app.exception_handler(StoreUnavailableError)
+    async def store_unavailable(_request: Request, _error: StoreUnavailableError) -> JSONResponse:
         # The database refused or could not be reached (read-only, locked, down): the
         # request may be retried later, and the caller is told so, not "internal error".
         headers = {**ERROR_HEADERS, "retry-after": "30"}

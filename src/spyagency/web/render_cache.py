@@ -2,8 +2,9 @@
 
 Operators leave the dashboard open on many screens, each reloading it, while the state moves
 only when the engine saves a change. So a table is rendered once per (store fingerprint, view)
-and served from memory until the fingerprint moves (checking it costs two index lookups) or
-the entry is ``TTL_SECONDS`` old, which bounds how long a change that left no event can hide.
+and served from memory until the fingerprint moves (checking it costs two index lookups, see
+``RunListRepository.fingerprint``) or the entry is ``TTL_SECONDS`` old, which bounds how long
+a change that left no event can hide.
 Nothing time-dependent is rendered into a cached table (countdowns are computed in the
 browser from ``data-*`` attributes).
 """
@@ -16,10 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from sqlalchemy import func, select
-
-from spyagency.store.schema import run_state
-from spyagency.store.uow import Store, Transaction
+from spyagency.store.run_lists import RunListFingerprint
+from spyagency.store.uow import Store
 from spyagency.web.services import ChangeFeed
 
 Value = TypeVar("Value")
@@ -71,15 +70,6 @@ class RenderCache(Generic[Value]):
         return value
 
 
-def store_fingerprint(tx: Transaction) -> tuple[int, int]:
-    """Moves when what a run list shows changes: every verdict, workflow-state and override
-    change appends an event, and a new run changes the count. Both are index lookups (a scan
-    for the newest ``updated_at`` would read every stored assessment). Changes that append no
-    event (evidence wording, a corrected stop time) show when a cached entry expires."""
-    count = tx.connection.execute(select(func.count()).select_from(run_state)).scalar_one()
-    return (tx.events.latest_id(), int(count))
-
-
 class StoreGlance:
     """The store fingerprint, read at most every ``GLANCE_SECONDS``, and again as soon as
     the change feed's generation moves (an action or the engine notified a change)."""
@@ -87,16 +77,16 @@ class StoreGlance:
     def __init__(self, store: Store, changes: ChangeFeed) -> None:
         self._store = store
         self._changes = changes
-        self._looks: RenderCache[tuple[int, int]] = RenderCache(1, GLANCE_SECONDS)
+        self._looks: RenderCache[RunListFingerprint] = RenderCache(1, GLANCE_SECONDS)
 
-    def fingerprint(self) -> tuple[int, int]:
+    def fingerprint(self) -> RunListFingerprint:
         """Blocking when the last look is stale: call it from a thread."""
         return self._looks.get_or_build(self._changes.generation, self._look)
 
-    def recent(self) -> tuple[int, int] | None:
+    def recent(self) -> RunListFingerprint | None:
         """The fingerprint if the last look still holds, without touching the store."""
         return self._looks.peek(self._changes.generation)
 
-    def _look(self) -> tuple[int, int]:
+    def _look(self) -> RunListFingerprint:
         with self._store.read() as tx:
-            return store_fingerprint(tx)
+            return tx.run_lists.fingerprint()

@@ -14,11 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
-from sqlalchemy import select
 
 from spyagency.domain.queue import queue_of
 from spyagency.domain.states import Verdict
-from spyagency.store.schema import run_state
+from spyagency.store.run_lists import RunListFingerprint
 from spyagency.store.uow import Transaction
 from spyagency.web.encoded import HTML, EncodedBody
 from spyagency.web.pages.banner import Banner, read_banner
@@ -26,16 +25,14 @@ from spyagency.web.pages.columns import Columns, visible_columns
 from spyagency.web.pages.dashboard_model import (
     DashboardData,
     DashboardFilters,
-    first_condition_safe_run,
     read_dashboard,
     read_dashboard_run,
 )
 from spyagency.web.pages.kit import NO_STORE, PageKit
 from spyagency.web.pages.notices import Notice, clear_notice, pending_notice
-from spyagency.web.pages.run_labels import labels_of
 from spyagency.web.pages.viewer import Viewer
 from spyagency.web.params import RunNumber
-from spyagency.web.render_cache import GLANCE_SECONDS, RenderCache, store_fingerprint
+from spyagency.web.render_cache import GLANCE_SECONDS, RenderCache
 
 DEFAULT_LIMIT = 100
 WALL_LIMIT = 30
@@ -46,7 +43,7 @@ OPTION_WINDOW = 500
 
 @dataclass(frozen=True)
 class Glance:
-    fingerprint: tuple[int, int]
+    fingerprint: RunListFingerprint
     banner: Banner
     now: datetime
 
@@ -103,7 +100,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     def look() -> Glance:
         now = services.clock.now().replace(microsecond=0)
         with services.store.read() as tx:
-            return Glance(store_fingerprint(tx), read_banner(tx, services, now), now)
+            return Glance(tx.run_lists.fingerprint(), read_banner(tx, services, now), now)
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(
@@ -164,7 +161,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             return Response(status_code=401)
         with services.store.read() as tx:
             found = read_dashboard_run(tx, run)
-            fcsr = first_condition_safe_run(tx)
+            fcsr = tx.run_lists.first_condition_safe_run()
             queue = queue_of(tx.states.queued_runs())
         if found is None:
             return Response(status_code=404)
@@ -189,7 +186,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             return Response(status_code=401)
         with services.store.read() as tx:
             counts = tx.states.counts_by_verdict()
-            fcsr = first_condition_safe_run(tx)
+            fcsr = tx.run_lists.first_condition_safe_run()
             queue = queue_of(tx.states.queued_runs())
         body = kit.render_text(
             "_summary.html",
@@ -202,9 +199,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
 
 
 def _filter_options(tx: Transaction) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    recent = select(run_state.c.run).order_by(run_state.c.run.desc()).limit(OPTION_WINDOW)
-    runs = [int(run) for run in tx.connection.execute(recent).scalars()]
-    labels = labels_of(tx.connection, runs).values()
+    labels = tx.labels.of_newest_runs(OPTION_WINDOW)
     classes = sorted({label.run_class for label in labels if label.run_class})
     eras = sorted({label.era for label in labels if label.era}, reverse=True)
     return tuple(classes), tuple(eras)

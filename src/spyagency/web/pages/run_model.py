@@ -6,20 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import WorkflowState
 from spyagency.store.alerts import Alert
 from spyagency.store.overrides import OverrideRecord
 from spyagency.store.retention import ObservationSummary
+from spyagency.store.run_labels import RunLabels
 from spyagency.store.run_records import RunRecord
-from spyagency.store.schema import alert
 from spyagency.store.signals import Signal
 from spyagency.store.uow import Transaction
-from spyagency.web.pages.dashboard_model import first_condition_safe_run
 from spyagency.web.pages.formatting import when
-from spyagency.web.pages.run_labels import RunLabels, labels_of
 from spyagency.web.pages.timeline import TimelineEntry, merge_timeline
 
 
@@ -57,18 +53,13 @@ def read_run_page(tx: Transaction, run: int) -> RunPage | None:
     if record is None:
         return None
     timeline = merge_timeline(tx.observations.timeline(run), tx.events.for_run(run))
-    query = select(alert).where(alert.c.run == run).order_by(alert.c.id.desc())
-    alerts = [
-        Alert(**{name: row[name] for name in Alert.__dataclass_fields__})
-        for row in tx.connection.execute(query).mappings()
-    ]
     return RunPage(
         record=record,
-        labels=labels_of(tx.connection, [run]).get(run, RunLabels()),
-        fcsr=first_condition_safe_run(tx),
+        labels=tx.labels.of_run(run),
+        fcsr=tx.run_lists.first_condition_safe_run(),
         timeline=timeline,
         overrides=tx.overrides.for_run(run),
-        alerts=alerts,
+        alerts=tx.alerts.for_run(run),
         signals=tx.signals.for_run(run),
         compacted=tx.retention.summaries_for_run(run),
     )
