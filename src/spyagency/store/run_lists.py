@@ -55,17 +55,13 @@ class RunListRepository:
             query = select(
                 c.run, c.workflow, c.state, c.state_since, c.counted, c.optional, c.ignored_by
             ).where(c.run.in_(chunk))
-            for (
-                run,
-                workflow,
-                state,
-                since,
-                counted,
-                optional,
-                ignored_by,
-            ) in self._connection.execute(query):
-                found.setdefault(int(run), {})[workflow] = WorkflowSummary(
-                    WorkflowState(state), since, bool(counted), bool(optional), ignored_by
+            for row in self._connection.execute(query):
+                found.setdefault(int(row.run), {})[row.workflow] = WorkflowSummary(
+                    state=WorkflowState(row.state),
+                    since=row.state_since,
+                    counted=bool(row.counted),
+                    optional=bool(row.optional),
+                    ignored_by=row.ignored_by,
                 )
         return found
 
