@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from sqlalchemy import select
 
 from spyagency.domain.facts import RunInfo
+from spyagency.domain.forecast import Forecast
+from spyagency.domain.forecast_score import Horizon
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import OverrideKind
@@ -41,6 +43,9 @@ def fill_every_table(store: Store) -> None:
         tx.signals.record(1, Verdict.READY, "k", now, {})
         tx.leader.try_acquire("engine", "h", now, timedelta(seconds=5))
         tx.retention.add_to_summary(1, Source.OMS, 2, (now, now), now)
+        kept = Forecast(1, now, median=now, low=now, high=now)
+        tx.forecasts.save_latest(kept)
+        tx.forecasts.keep(kept, Horizon.STOP)
 
 
 def test_every_time_column_is_a_utc_column() -> None:
