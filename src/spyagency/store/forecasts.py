@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping, func, select
 
 from spyagency.domain.forecast import Forecast, WorkflowForecast
 from spyagency.domain.forecast_score import Horizon, ScoredForecast
@@ -35,6 +35,24 @@ class ForecastRepository:
         query = select(forecast).where(forecast.c.run == run, forecast.c.horizon == LATEST)
         row = self._connection.execute(query).mappings().first()
         return _forecast(row) if row is not None else None
+
+    def latest_for(self, runs: Iterable[int]) -> dict[int, Forecast]:
+        """The latest forecast of each of ``runs`` that has one."""
+        found: dict[int, Forecast] = {}
+        for chunk in chunked(runs):
+            query = select(forecast).where(forecast.c.run.in_(chunk), forecast.c.horizon == LATEST)
+            for row in self._connection.execute(query).mappings():
+                found[int(row["run"])] = _forecast(row)
+        return found
+
+    def latest_mark(self) -> tuple[int, datetime | None]:
+        """Changes whenever a latest forecast is written or removed: pages that show them
+        key their caches on it."""
+        query = select(func.count(), func.max(forecast.c.made_at)).where(
+            forecast.c.horizon == LATEST
+        )
+        count, newest = self._connection.execute(query).one()
+        return int(count), newest
 
     def kept_horizons(self, runs: Iterable[int]) -> dict[int, set[Horizon]]:
         """The horizons already kept for each of ``runs``."""

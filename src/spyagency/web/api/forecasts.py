@@ -7,7 +7,7 @@ an interval that was not calibrated then is not to be shown as a forecast now.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from spyagency.domain.forecast import Forecast
@@ -41,6 +41,18 @@ def run_forecast(tx: Transaction, record: RunRecord, now: datetime) -> schemas.R
     if latest is None:
         return _unknown("not forecast yet", calibration, assessment.lock_in_at)
     return _known(latest, now, assessment.lock_in_at, calibration)
+
+
+def open_run_forecasts(
+    tx: Transaction, lock_ins: Mapping[int, datetime | None], now: datetime
+) -> dict[int, schemas.RunForecast]:
+    """The latest forecast of each open run in ``lock_ins`` (run -> its lock-in), flagged by
+    the recent calibration as ``run_forecast`` does for one run: for lists of runs."""
+    if not lock_ins:
+        return {}
+    calibration = recent_calibration(tx, now)
+    latest = tx.forecasts.latest_for(lock_ins)
+    return {run: _known(item, now, lock_ins[run], calibration) for run, item in latest.items()}
 
 
 def _hours(moment: datetime | None, now: datetime) -> float | None:

@@ -19,12 +19,14 @@ from spyagency.domain.queue import queue_of
 from spyagency.domain.states import Verdict
 from spyagency.store.run_lists import RunListFingerprint
 from spyagency.store.uow import Transaction
+from spyagency.web.api.forecasts import open_run_forecasts
 from spyagency.web.encoded import HTML, EncodedBody
 from spyagency.web.pages.banner import Banner, read_banner
 from spyagency.web.pages.columns import Columns, visible_columns
 from spyagency.web.pages.dashboard_model import (
     DashboardData,
     DashboardFilters,
+    DashboardRun,
     read_dashboard,
     read_dashboard_run,
 )
@@ -33,6 +35,7 @@ from spyagency.web.pages.notices import Notice, clear_notice, pending_notice
 from spyagency.web.pages.viewer import Viewer
 from spyagency.web.params import RunNumber
 from spyagency.web.render_cache import GLANCE_SECONDS, RenderCache
+from spyagency.web.schemas import RunForecast
 
 DEFAULT_LIMIT = 100
 WALL_LIMIT = 30
@@ -44,6 +47,8 @@ OPTION_WINDOW = 500
 @dataclass(frozen=True)
 class Glance:
     fingerprint: RunListFingerprint
+    # Forecasts move without a run's state changing: the rows that show them are keyed on it.
+    forecast_mark: tuple[int, datetime | None]
     banner: Banner
     now: datetime
 
@@ -80,6 +85,10 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     # and the second it was rendered in (the countdowns' reference time).
     pages: RenderCache[EncodedBody] = RenderCache(capacity=64)
 
+    def forecasts_of(tx: Transaction, runs: list[DashboardRun]) -> dict[int, RunForecast]:
+        lock_ins = {item.run: item.summary.lock_in_at for item in runs if item.open}
+        return open_run_forecasts(tx, lock_ins, services.clock.now())
+
     def build_table(tx: Transaction, filters: DashboardFilters, wall: bool) -> DashboardTable:
         data = read_dashboard(tx, filters)
         columns = visible_columns(services.catalogue.names(), data.runs, wall)
@@ -92,6 +101,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
                 fcsr=data.fcsr,
                 wall=wall,
                 queue=data.queue,
+                forecasts=forecasts_of(tx, data.runs),
             )
         )
         classes, eras = _filter_options(tx)
@@ -100,7 +110,12 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     def look() -> Glance:
         now = services.clock.now().replace(microsecond=0)
         with services.store.read() as tx:
-            return Glance(tx.run_lists.fingerprint(), read_banner(tx, services, now), now)
+            return Glance(
+                tx.run_lists.fingerprint(),
+                tx.forecasts.latest_mark(),
+                read_banner(tx, services, now),
+                now,
+            )
 
     @api.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(
@@ -119,7 +134,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         # moment, or until a change is announced (GLANCE_SECONDS in render_cache).
         glance = glances.get_or_build(services.changes.generation, look)
         now, banner = glance.now, glance.banner
-        key = (glance.fingerprint, filters.key(), wall)
+        key = (glance.fingerprint, glance.forecast_mark, filters.key(), wall)
 
         def build() -> DashboardTable:
             with services.store.read() as tx:
@@ -163,6 +178,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             found = read_dashboard_run(tx, run)
             fcsr = tx.run_lists.first_condition_safe_run()
             queue = queue_of(tx.states.queued_runs())
+            forecasts = forecasts_of(tx, [found]) if found is not None else {}
         if found is None:
             return Response(status_code=404)
         names = tuple(name for name in columns.split(",") if name) or tuple(
@@ -175,6 +191,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             fcsr=fcsr,
             wall=wall,
             queue=queue,
+            forecasts=forecasts,
         )
         headers = {"Cache-Control": "no-store", "X-FCSR": str(fcsr or "")}
         return HTMLResponse(body, headers=headers)

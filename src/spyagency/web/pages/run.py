@@ -1,5 +1,6 @@
-"""The run page: verdict with reasons and proof, deadlines, every workflow with its evidence,
-the merged timeline, overrides (with forms for those allowed) and the run's alerts.
+"""The run page: verdict with reasons, proof and the forecast of when it will be ready,
+deadlines, every workflow with its evidence, the merged timeline, overrides (with forms for
+those allowed) and the run's alerts.
 
 Routes: ``GET /runs/{run}`` and ``GET /fragments/runs/{run}/detail`` (the same content without
 the page around it, re-fetched by app.js when the run changes).
@@ -18,6 +19,7 @@ from spyagency.domain.overrides import OverrideKind
 from spyagency.domain.queue import queue_of
 from spyagency.domain.states import WorkflowState
 from spyagency.web import plot_answers, schemas
+from spyagency.web.api.forecasts import run_forecast
 from spyagency.web.authorization import give_override, revoke_override
 from spyagency.web.pages.banner import read_banner
 from spyagency.web.pages.kit import PageKit
@@ -34,11 +36,16 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     services = kit.services
 
     def detail_context(
-        page: RunPage, bars: schemas.RunStateBars | None, held_by: int | None, viewer: Viewer
+        page: RunPage,
+        bars: schemas.RunStateBars | None,
+        held_by: int | None,
+        forecast: schemas.RunForecast,
+        viewer: Viewer,
     ) -> dict[str, Any]:
         now = services.clock.now()
         return {
             "page": page,
+            "forecast": forecast,
             "state_bars": bars,
             "held_by": held_by,
             "record": page.record,
@@ -65,11 +72,12 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
             page = read_run_page(tx, run)
             bars = plot_answers.run_state_bars(tx, services.policy, run, now)
             held_by = queue_of(tx.states.queued_runs()).held_by(run)
-        if page is None:
+            forecast = run_forecast(tx, page.record, now) if page is not None else None
+        if page is None or forecast is None:
             return kit.page(
                 request, "not_found.html", viewer, banner, status=404, what=f"run {run}"
             )
-        context = detail_context(page, bars, held_by, viewer)
+        context = detail_context(page, bars, held_by, forecast, viewer)
         return kit.page(request, "run.html", viewer, banner, **context)
 
     @api.get("/fragments/runs/{run}/detail", response_class=HTMLResponse, include_in_schema=False)
@@ -77,13 +85,15 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
         viewer = kit.reader(request)
         if not isinstance(viewer, Viewer):
             return Response(status_code=401)
+        now = services.clock.now()
         with services.store.read() as tx:
             page = read_run_page(tx, run)
-            bars = plot_answers.run_state_bars(tx, services.policy, run, services.clock.now())
+            bars = plot_answers.run_state_bars(tx, services.policy, run, now)
             held_by = queue_of(tx.states.queued_runs()).held_by(run)
-        if page is None:
+            forecast = run_forecast(tx, page.record, now) if page is not None else None
+        if page is None or forecast is None:
             return Response(status_code=404)
-        context = detail_context(page, bars, held_by, viewer)
+        context = detail_context(page, bars, held_by, forecast, viewer)
         body = kit.render_text(
             "_run_detail.html", viewer=viewer, now=services.clock.now(), **context
         )

@@ -4,7 +4,8 @@
  *    dashboard row of N (GET /fragments/runs/N/row) or the run page's detail (GET
  *    /fragments/runs/N/detail), and refreshes the verdict counts; swaps are coalesced so a
  *    burst of events costs one request per run.
- * 2. Countdowns: every <time data-lock-in> shows the time left, updated each second.
+ * 2. Countdowns: every <time data-lock-in> shows the time left, updated each second, and
+ *    every <time data-eta> (a forecast) the time until it.
  * 3. Plots: uPlot charts from the JSON in data-series attributes (plots drawn from the API
  *    are plots.js's; a replaced run detail is handed to it to draw again).
  * Action forms need nothing here: they are plain form posts answered by a redirect.
@@ -50,6 +51,12 @@
       el.textContent = formatLeft(left);
       el.classList.toggle("soon", left >= 0 && left < 6 * 3600 * 1000);
       el.classList.toggle("overdue", left < 0);
+    });
+    // Forecasts: a moment expected, not a deadline; past it, the proof is due any minute.
+    document.querySelectorAll("time[data-eta]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("data-eta") || "");
+      if (isNaN(at)) return;
+      el.textContent = at > now ? formatLeft(at - now).replace(/^in /, "in about ") : "any time now";
     });
   }
 
