@@ -23,6 +23,7 @@ PAGES = {
     "sources": "/sources",
     "kpi": "/kpi",
     "not-found": "/no-such-page",
+    "login": "/login",
 }
 
 
