@@ -122,7 +122,9 @@ async def test_readyz_is_unready_while_the_store_refuses_writes(
 
 
 @pytest.mark.postgres
-async def test_readyz_is_unready_on_a_read_only_postgresql(postgres_database: str) -> None:
+async def test_a_read_only_postgresql_is_unready_and_refuses_writes_with_503(
+    postgres_database: str,
+) -> None:
     world = make_world(postgres_database)
     _with_leader(world.store)
     url = make_url(postgres_database).update_query_dict(
@@ -132,10 +134,16 @@ async def test_readyz_is_unready_on_a_read_only_postgresql(postgres_database: st
     try:
         async with client_for(world.services) as client:
             writable = await client.get("/readyz")
+        hold = {"kind": "hold", "run": READY, "why": "look", "expires_in_hours": 1}
         async with client_for(dataclasses.replace(world.services, store=read_only)) as client:
             refused = await client.get("/readyz")
+            write = await client.post(
+                "/api/v1/overrides", json=hold, headers=world.auth(Role.EXPERT)
+            )
     finally:
         read_only.dispose()
         world.store.dispose()
     assert writable.json()["status"] == "ok"
     assert refused.status_code == 503 and refused.json()["status"] == "read_only"
+    # PostgreSQL refuses a read-only write with an error of another class than SQLite's.
+    assert write.status_code == 503 and write.headers["retry-after"] == "30"

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spyagency.engine.leadership import ENGINE_LEASE
-from spyagency.store.errors import StoreUnavailableError
+from spyagency.store.errors import StoreError, unavailable
 from spyagency.web import api_docs, auth_routes, live, metrics, schemas
 from spyagency.web.api import api_router
 from spyagency.web.security import secret_for
@@ -186,8 +186,12 @@ def create_app(services: WebServices) -> FastAPI:
             return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
         return await http_exception_handler(request, error)
 
-    @app.exception_handler(StoreUnavailableError)
-    async def store_unavailable(_request: Request, _error: StoreUnavailableError) -> JSONResponse:
+    @app.exception_handler(StoreError)
+    async def store_error(_request: Request, error: StoreError) -> JSONResponse:
+        if not unavailable(error):
+            return JSONResponse(
+                {"detail": "internal error"}, status_code=500, headers=ERROR_HEADERS
+            )
         # The database refused or could not be reached (read-only, locked, down): the
         # request may be retried later, and the caller is told so, not "internal error".
         headers = {**ERROR_HEADERS, "retry-after": "30"}
