@@ -1,4 +1,4 @@
-"""The fast replay concludes what the literal one does.
+"""The fast replay concludes what the literal one does, and what the production loop does.
 
 The literal replay polls every source at every grid point and hands each report to the engine
 as its own batch, then ticks. The fast one (the default) polls a source only when its answer
@@ -10,6 +10,15 @@ same verdicts and send the same signals at the same moments.
 Per-request faults drawn from rates are switched off: they hit whichever request comes n-th,
 so a replay that sends fewer requests meets them elsewhere (that is luck, not a difference in
 what the agency concludes).
+
+The production loop (``Agency`` with its pollers side by side, in virtual time) is the
+reference for both: the stepper must reach its verdicts, signals and releases. It may reach
+them sooner, never later. It polls the spies in turn at a grid point, so each spy's scope
+already holds what the spy before it reported at that instant: the harvest area looks up the
+files WMStats has just named, the upload log the markers the harvest area has just found.
+Production pollers run side by side and see another's report of the same instant only at
+their next poll, one poll interval later per hop of that chain (WMStats, harvest area,
+upload log: at most ``CHAIN_HOPS``).
 """
 
 from __future__ import annotations
@@ -21,16 +30,21 @@ from pathlib import Path
 
 import pytest
 
+from spyagency.harness.agency_replay import replay_agency
 from spyagency.harness.replay import Mode, ReplayResult, replay
 from spyagency.simulator import load_scenario
 
 STEP = timedelta(minutes=15)
 HOURS = 30.0  # past the last run's calibrations; the 48 h lock-ins are not needed here
+CHAIN_HOPS = 2  # spies that read what another reported: WMStats -> harvest -> upload log
+
+
+def without_rate_faults() -> dict[str, object]:
+    plan = load_scenario("quiet_day")
+    return {"faults": dataclasses.replace(plan.faults, http_rates={})}
 
 
 def quiet_day(workdir: Path, mode: Mode, batch: bool) -> ReplayResult:
-    plan = load_scenario("quiet_day")
-    faults = dataclasses.replace(plan.faults, http_rates={})
     return asyncio.run(
         replay(
             "quiet_day",
@@ -39,13 +53,23 @@ def quiet_day(workdir: Path, mode: Mode, batch: bool) -> ReplayResult:
             hours=HOURS,
             mode=mode,
             batch=batch,
-            plan_changes={"faults": faults},
+            plan_changes=without_rate_faults(),
         )
+    )
+
+
+def production_loop(workdir: Path) -> ReplayResult:
+    return replay_agency(
+        "quiet_day", workdir, step=STEP, hours=HOURS, plan_changes=without_rate_faults()
     )
 
 
 def signals(result: ReplayResult) -> list[tuple[int, str, float]]:
     return [(s.run, s.verdict.value, s.decided_at.timestamp()) for s in result.signals]
+
+
+def signalled(result: ReplayResult) -> list[tuple[int, str]]:
+    return [(s.run, s.verdict.value) for s in result.signals]
 
 
 def releases(result: ReplayResult) -> dict[int, tuple[str | None, float | None]]:
@@ -68,3 +92,47 @@ def test_event_driven_replay_concludes_what_the_literal_loop_does(
     assert signals(fast) == signals(literal)
     assert releases(fast) == releases(literal)
     assert fast.polls < literal.polls, (fast.polls, literal.polls)
+
+
+@pytest.fixture(scope="module")
+def stepper(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
+    return quiet_day(tmp_path_factory.mktemp("stepper"), "events", batch=True)
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
+    return production_loop(tmp_path_factory.mktemp("production"))
+
+
+@pytest.mark.timeout(300)
+def test_the_stepper_concludes_what_the_production_loop_does(
+    stepper: ReplayResult, production: ReplayResult
+) -> None:
+    assert any(s.verdict.value == "ready" for s in production.signals), "the day must signal"
+    assert stepper.verdicts == production.verdicts
+    assert signalled(stepper) == signalled(production)
+    kinds = {run: kind for run, (kind, _) in releases(production).items()}
+    assert {run: kind for run, (kind, _) in releases(stepper).items()} == kinds
+    # The stepper is never later, and sooner by at most a poll interval per hop of the chain.
+    allowance = CHAIN_HOPS * STEP.total_seconds()
+    for ours, reference in zip(signals(stepper), signals(production), strict=True):
+        assert 0 <= reference[2] - ours[2] <= allowance, (ours, reference)
+    ours_released, reference_released = releases(stepper), releases(production)
+    for run, (_, released_at) in reference_released.items():
+        stepper_at = ours_released[run][1]
+        if released_at is None or stepper_at is None:
+            assert released_at == stepper_at, run
+        else:
+            assert 0 <= released_at - stepper_at <= allowance, run
+
+
+@pytest.mark.timeout(300)
+def test_the_production_loop_in_virtual_time_replays_the_same_way_twice(
+    production: ReplayResult, tmp_path: Path
+) -> None:
+    again = production_loop(tmp_path)
+    assert signals(again) == signals(production)
+    assert again.verdicts == production.verdicts
+    assert again.reasons == production.reasons
+    assert releases(again) == releases(production)
+    assert again.news == production.news

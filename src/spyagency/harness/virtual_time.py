@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from _typeshed import FileDescriptorLike
 
 T = TypeVar("T")
+RESOLUTION = 1e-6  # seconds; see ``VirtualTimeLoop.__init__``
 TimeListener = Callable[[float], None]
 
 
@@ -116,6 +117,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         )
         super().__init__(selector=_VirtualSelector(self))
         self.set_default_executor(self._worker)
+        # A timer fires once it is due within the clock's resolution. asyncio takes the
+        # monotonic clock's (a nanosecond), finer than a float can tell apart near a
+        # simulated year (2^24 s) or a Unix time: a timer due "now" would then never fire,
+        # and the loop would spin. A microsecond is finer than anything a replay schedules
+        # and coarser than a float's step up to 2^32 s (136 years from the loop's origin).
+        self._clock_resolution = RESOLUTION
 
     def time(self) -> float:
         return self._virtual_now
