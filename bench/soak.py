@@ -11,7 +11,7 @@ tests/e2e/test_soak.py, the month there too when slow tests are asked for (--run
 Prints one line per rate with its figures and problems; last line ``RATIO x`` with x = the
 number of problems found (target 0).
 
-    .venv/bin/python bench/soak.py [--days 30] [--rates 1,10]
+    .venv/bin/python bench/soak.py [--days 30] [--rates 1,10] [--engine agency|stepper]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from spyagency.harness.soak import soak
+from spyagency.harness.soak import soak, soak_in_agency
 
 
 def _scratch() -> Path:
@@ -33,10 +33,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--rates", default="1,10", help="fault rate factors, comma-separated")
+    parser.add_argument(
+        "--engine",
+        choices=["agency", "stepper"],
+        default="stepper",
+        help="the production Agency in virtual time, or the replay's own stepper",
+    )
     args = parser.parse_args()
     problems = 0
     for factor in (float(f) for f in args.rates.split(",")):
-        outcome = asyncio.run(soak(args.days, factor, _scratch()))
+        if args.engine == "agency":
+            outcome = soak_in_agency(args.days, factor, _scratch())
+        else:
+            outcome = asyncio.run(soak(args.days, factor, _scratch()))
         result = outcome.result
         ready = sum(1 for s in result.signals if s.verdict.value == "ready")
         print(
