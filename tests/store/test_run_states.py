@@ -7,8 +7,8 @@ import pytest
 
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.store import Store
-from spyagency.store.run_records import WorkflowChange
-from spyagency.store.run_state_writer import ConcurrentUpdateError, SavedRun
+from spyagency.store.run_records import SavedRun, WorkflowChange
+from spyagency.store.run_states import ConcurrentUpdateError
 
 from .builders import assessment, at
 

@@ -23,7 +23,7 @@ from spyagency.domain.observation import Observation
 from spyagency.domain.states import Source
 from spyagency.store.batches import chunked
 from spyagency.store.columns import storable_text
-from spyagency.store.run_state_queries import FINAL_VERDICTS
+from spyagency.store.run_states import FINAL_VERDICTS
 from spyagency.store.schema import observation, run_state
 
 

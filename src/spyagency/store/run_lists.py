@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from spyagency.domain.states import WorkflowState
 from spyagency.store.batches import chunked
 from spyagency.store.events import EventRepository
-from spyagency.store.run_state_queries import FINAL_VERDICTS
+from spyagency.store.run_states import FINAL_VERDICTS
 from spyagency.store.schema import run_state, workflow_state
 
 

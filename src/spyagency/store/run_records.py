@@ -1,5 +1,9 @@
-"""What the store returns about runs: the saved assessment plus bookkeeping the domain does not
-keep (since when a state holds, the version used as an ETag), and what a save changed."""
+"""What the run-state repository (``store.run_states``) takes and returns about runs: the saved
+assessment plus bookkeeping the domain does not keep (since when a state holds, the version
+used as an ETag), what a save changed, and what the engine remembers of its last save.
+
+These types stay apart from the repository because many read them without it: the engine
+(``StateChange``, ``SavedRun``), the alert rules, the JSON API and the pages."""
 
 from __future__ import annotations
 
@@ -121,3 +125,12 @@ class RunSummary:
     def overridden(self) -> bool:
         """An override changed the automatic verdict."""
         return self.verdict is not self.automatic_verdict
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """What was last saved for a run, as the only writer of run states remembers it: lets the
+    next save skip reading the run back (the version check still catches any other writer)."""
+
+    assessment: RunAssessment
+    version: int

@@ -19,7 +19,7 @@ from spyagency.domain.facts import HarvestFile, RunInfo, UploadMarker, fact_from
 from spyagency.domain.forecast_steps import FinishedRun, FinishedWorkflow, first_times
 from spyagency.domain.states import WorkflowState
 from spyagency.store.batches import chunked
-from spyagency.store.run_state_queries import FINAL_VERDICTS
+from spyagency.store.run_states import FINAL_VERDICTS
 from spyagency.store.schema import observation, run_state, workflow_state
 
 STEP_KINDS = (RunInfo.kind, HarvestFile.kind, UploadMarker.kind)
