@@ -69,16 +69,17 @@ def test_call_later_handles_fire_at_their_due_time(delays: list[float]) -> None:
     assert all(close(t, d) for d, t in fired)
 
 
-def test_an_hour_of_sleep_takes_no_wall_time() -> None:
+def test_a_year_of_hourly_sleeps_ends_a_year_later_in_virtual_time() -> None:
+    """Each sleep ends by a jump of virtual time, never by waiting: the test could not end
+    otherwise (one real hour per sleep). Past 2^24 s a float cannot tell a nanosecond apart,
+    where asyncio's own timer resolution would leave a due timer unfired for ever."""
+
     async def main(loop: VirtualTimeLoop) -> float:
         for _ in range(24 * 365):
             await asyncio.sleep(3600)
         return loop.time()
 
-    began = time.monotonic()
     assert run_in_virtual_time(main) == 365 * 86400.0
-    # A simulated year of hourly sleeps: far from the hour of wall time one sleep would cost.
-    assert time.monotonic() - began < 3600
 
 
 def test_time_stands_still_while_a_thread_works() -> None:

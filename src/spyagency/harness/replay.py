@@ -29,6 +29,11 @@ fresh): the others would be judged as before.
 
 At the end it reads the simulator's ground truth, so tests and benchmarks can compare what the
 agency decided with what really happened.
+
+This stepper re-implements the engine's loop for speed. The production loop itself replays
+through ``harness/agency_replay.py`` in virtual time, and is the reference (ADR 12): the
+stepper reaches its verdicts and signals, up to a poll interval per hop of the spy chain
+sooner, because it polls the spies in turn where production pollers run side by side.
 """
 
 from __future__ import annotations
