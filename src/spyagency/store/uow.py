@@ -27,10 +27,12 @@ from spyagency.store.notifications import notify_events_written
 from spyagency.store.observations import ObservationRepository
 from spyagency.store.outbox import OutboxRepository
 from spyagency.store.overrides import OverrideRepository
+from spyagency.store.poll_history import PollHistoryRepository
 from spyagency.store.retention import RetentionRepository
 from spyagency.store.run_labels import RunLabelRepository
 from spyagency.store.run_lists import RunListRepository
 from spyagency.store.run_states import RunStateRepository
+from spyagency.store.run_timing import RunTimingQueries
 from spyagency.store.signals import SignalRepository
 from spyagency.store.source_health import SourceHealthRepository
 from spyagency.store.step_history import StepHistoryRepository
@@ -60,6 +62,8 @@ class Transaction:
     labels: RunLabelRepository = field(init=False)
     run_lists: RunListRepository = field(init=False)
     workflow_figures: WorkflowFigureRepository = field(init=False)
+    run_timing: RunTimingQueries = field(init=False)
+    poll_history: PollHistoryRepository = field(init=False)
 
     def __post_init__(self) -> None:
         connection = self.connection
@@ -81,6 +85,8 @@ class Transaction:
         self.labels = RunLabelRepository(connection)
         self.run_lists = RunListRepository(connection, self.events)
         self.workflow_figures = WorkflowFigureRepository(connection)
+        self.run_timing = RunTimingQueries(connection)
+        self.poll_history = PollHistoryRepository(connection)
 
     def write_refusal(self) -> str | None:
         """Why the database would refuse a write (asked without writing), or None."""

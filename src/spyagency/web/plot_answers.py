@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source, WorkflowState
 from spyagency.store.events import EventKind
-from spyagency.store.poll_history import PollHistoryRepository, hour_of
-from spyagency.store.run_timing import RunTiming, RunTimingQueries
+from spyagency.store.poll_history import hour_of
+from spyagency.store.run_timing import RunTiming
 from spyagency.store.uow import Transaction
 from spyagency.web import schemas
 from spyagency.web.plots.binning import histogram
@@ -36,7 +36,7 @@ def releases(timings: list[RunTiming]) -> list[Release]:
 
 
 def release_histogram(tx: Transaction, policy: Policy, since: datetime) -> schemas.ReleaseHistogram:
-    released = releases(RunTimingQueries(tx.connection).stopped_since(since))
+    released = releases(tx.run_timing.stopped_since(since))
     bins = histogram([item.hours for item in released])
     return schemas.ReleaseHistogram(
         edges_hours=bins.edges,
@@ -47,7 +47,7 @@ def release_histogram(tx: Transaction, policy: Policy, since: datetime) -> schem
 
 
 def weekly_releases(tx: Transaction, policy: Policy, since: datetime) -> schemas.ReleasesPerWeek:
-    released = releases(RunTimingQueries(tx.connection).stopped_since(since))
+    released = releases(tx.run_timing.stopped_since(since))
     weeks = releases_per_week(released, early_before(policy))
     return schemas.ReleasesPerWeek(
         timer_hours=policy.reco_delay / HOUR,
@@ -66,9 +66,7 @@ def weekly_releases(tx: Transaction, policy: Policy, since: datetime) -> schemas
 
 def proof_latency(tx: Transaction, since: datetime) -> schemas.ProofLatency:
     boxes = []
-    for workflow, hours in sorted(
-        RunTimingQueries(tx.connection).proof_hours_by_workflow(since).items()
-    ):
+    for workflow, hours in sorted(tx.run_timing.proof_hours_by_workflow(since).items()):
         numbers = five_numbers(hours)
         if numbers is None:
             continue
@@ -137,7 +135,7 @@ def source_history(tx: Transaction, now: datetime, days: int) -> schemas.SourceH
     index = {hour: position for position, hour in enumerate(hours)}
     successes = {source: [0] * count for source in Source}
     failures = {source: [0] * count for source in Source}
-    for item in PollHistoryRepository(tx.connection).since(hours[0]):
+    for item in tx.poll_history.since(hours[0]):
         position = index.get(item.hour)
         if position is None:
             continue  # a clock that moved back: an hour after now

@@ -11,7 +11,7 @@ from datetime import datetime
 from spyagency.domain.clock import utc
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import Verdict
-from spyagency.store.run_timing import HOUR, RunTimingQueries
+from spyagency.store.run_timing import HOUR
 from spyagency.store.uow import Transaction
 from spyagency.web.plot_answers import early_before
 
@@ -43,7 +43,7 @@ def read_kpi(tx: Transaction, policy: Policy, since: datetime | None = None) -> 
     early = timer = 0
     missed: Counter[str] = Counter()
     stopped: Counter[str] = Counter()
-    for item in RunTimingQueries(tx.connection).stopped_since(since):
+    for item in tx.run_timing.stopped_since(since):
         month = f"{utc(item.stop):%Y-%m}"
         stopped[month] += 1
         if item.verdict is Verdict.MISSED:
