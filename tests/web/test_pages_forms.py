@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from spyagency.store.controls import SIGNALS_ENABLED
-from spyagency.web.pages.notices import NOTICE_COOKIE
+from spyagency.web.pages.rendering import NOTICE_COOKIE
 from spyagency.web.security import SESSION_COOKIE, SignedCookie, secret_for
 from tests.web.page_world import (
     PENDING,

@@ -8,13 +8,18 @@ from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.states import Source, Verdict, WorkflowState
 from spyagency.store.run_records import RunSummary
-from spyagency.web.pages.columns import visible_columns
-from spyagency.web.pages.dashboard_model import Cell, DashboardRun
-from spyagency.web.pages.formatting import duration, hours_after, iso, when
-from spyagency.web.pages.kpi_model import Kpi, quantile
-from spyagency.web.pages.links import EvidenceContext, evidence_link
-from spyagency.web.pages.presentation import state_look, verdict_look
-from spyagency.web.pages.row_cells import cells_html
+from spyagency.web.pages.dashboard import Cell, DashboardRun, cells_html, visible_columns
+from spyagency.web.pages.kpi import Kpi, quantile
+from spyagency.web.pages.presentation import (
+    EvidenceContext,
+    duration,
+    evidence_link,
+    hours_after,
+    iso,
+    state_look,
+    verdict_look,
+    when,
+)
 
 T = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 SHA = "0123456789abcdef0123456789abcdef01234567"

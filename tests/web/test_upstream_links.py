@@ -13,7 +13,7 @@ from spyagency.domain.evidence import Evidence
 from spyagency.domain.states import Source
 from spyagency.harness.demo import agency_document
 from spyagency.simulator import SimulatorServer
-from spyagency.web.pages.links import EvidenceContext, UpstreamSites, evidence_link
+from spyagency.web.pages.presentation import EvidenceContext, UpstreamSites, evidence_link
 from tests.web.page_world import READY, fetch_page, make_world, text_between
 
 RUN = 380100

@@ -2,6 +2,13 @@
 form posts, see ``forms``); ``static/app.js`` only enhances it (live rows by server-sent
 events, countdowns, plots).
 
+One module per page holds its read model and its routes (``dashboard``, ``run``, ``workflow``,
+``kpi``, ``sources``, ``alerts``, ``audit``, ``login``; ``forms`` the action form posts). What
+they share is in two modules: ``rendering``, how a page is built and answered (the template
+environment, the page kit, the viewer, the banner, one-time notices, paged lists), and
+``presentation``, how a single value reads on any page (times, the looks of states and
+verdicts, links from evidence to its upstream page).
+
 ``router(services)`` builds everything on call, never at import time::
 
     app.include_router(pages.router(services))
@@ -26,16 +33,16 @@ from spyagency.web.pages import (
     sources,
     workflow,
 )
-from spyagency.web.pages.kit import PageKit
-from spyagency.web.pages.links import UpstreamSites
-from spyagency.web.pages.templating import build_environment
+from spyagency.web.pages.presentation import UpstreamSites
+from spyagency.web.pages.rendering import PageKit, build_environment
 from spyagency.web.services import WebServices
 
 PAGE_MODULES = (dashboard, run, workflow, kpi, sources, alerts, audit, login, forms)
 
 
 def router(services: WebServices) -> APIRouter:
-    kit = PageKit(services, build_environment(), UpstreamSites.from_sources(services.sources))
+    environment = build_environment(cells_html=dashboard.cells_html)
+    kit = PageKit(services, environment, UpstreamSites.from_sources(services.sources))
     pages = APIRouter()
     for module in PAGE_MODULES:
         module.add_routes(pages, kit)

@@ -12,8 +12,7 @@ from fastapi import APIRouter
 
 from spyagency.store.alerts import Alert
 from spyagency.store.uow import Transaction
-from spyagency.web.pages.kit import PageKit
-from spyagency.web.pages.paged import add_paged_list
+from spyagency.web.pages.rendering import PageKit, add_paged_list
 
 
 def _resolved(tx: Transaction, limit: int, before: int | None) -> list[Alert]:

@@ -33,11 +33,14 @@ from starlette.concurrency import run_in_threadpool
 
 from spyagency.web import actions, schemas
 from spyagency.web.auth_routes import safe_next
-from spyagency.web.pages.banner import read_banner
-from spyagency.web.pages.formatting import when
-from spyagency.web.pages.kit import PageKit
-from spyagency.web.pages.notices import Notice, leave_notice
-from spyagency.web.pages.viewer import viewer_of
+from spyagency.web.pages.presentation import when
+from spyagency.web.pages.rendering import (
+    Notice,
+    PageKit,
+    leave_notice,
+    read_banner,
+    viewer_of,
+)
 from spyagency.web.params import RecordId, RunNumber
 from spyagency.web.security import Principal, check_csrf, current_principal
 

@@ -16,9 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from spyagency.web.abilities import allowed_to
 from spyagency.web.auth_routes import ROLE_CLAIMS, ROLE_VALUES, OidcClient, safe_next
 from spyagency.web.authorization import Role
-from spyagency.web.pages.banner import Banner, read_banner
-from spyagency.web.pages.kit import PageKit
-from spyagency.web.pages.viewer import viewer_of
+from spyagency.web.pages.rendering import Banner, PageKit, read_banner, viewer_of
 
 # What an administrator sets to enable login (README's configuration reference).
 LOGIN_SETTINGS = (

@@ -15,9 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from spyagency.domain.states import Source
 from spyagency.web import plot_answers, schemas
-from spyagency.web.pages.banner import read_banner
-from spyagency.web.pages.kit import PageKit
-from spyagency.web.pages.viewer import Viewer
+from spyagency.web.pages.rendering import PageKit, Viewer, read_banner
 
 HISTORY_DAYS = 7
 
