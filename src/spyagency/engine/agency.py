@@ -123,8 +123,12 @@ class Agency:
     async def _commit_batch(self, batch: list[tuple[SpyReport, asyncio.Future[None]]]) -> None:
         reports = [report for report, _ in batch]
         began = time.perf_counter()
+
+        def ingest_and_scope() -> tuple[EvaluationResult, PollScope]:
+            return self.evaluator.ingest_many(reports), self.evaluator.scope()
+
         try:
-            result = await asyncio.to_thread(self.evaluator.ingest_many, reports)
+            result, scope = await asyncio.to_thread(ingest_and_scope)
         except BaseException as failure:
             # Every caller of the batch learns its fate; none is left waiting.
             for _, done in batch:
@@ -141,6 +145,7 @@ class Agency:
             self.metrics.observe_evaluation("ingest", time.perf_counter() - began)
         for _, done in batch:
             done.set_result(None)
+        self.supervisor.scope_changed(scope)
         self._publish(result)
 
     async def tick(self) -> None:

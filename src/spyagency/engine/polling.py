@@ -5,7 +5,9 @@ Each source gets one asyncio task:
 1. ask the engine for the current poll scope (the open runs and what they still need);
 2. run the spy's ``poll`` with an overall deadline (a spy that hangs is cut off);
 3. hand the report to the engine, which stores observations and health in one transaction;
-4. sleep until the next poll, or until woken early (a new run appeared, an operator asked).
+4. sleep until the next poll, or until woken early: a batch changed what this spy would ask
+   (``scope_changed``: another source's report named a harvest, a new run appeared), or an
+   operator asked.
 
 A spy that raises despite its contract, or times out, becomes a report with one source error:
 the loop never dies and the engine keeps everything it knew.
@@ -18,13 +20,14 @@ import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
 from spyagency.domain.states import Source
 from spyagency.spies.base import Spy
 from spyagency.spies.scope import PollScope, SourceError, SpyReport
+from spyagency.spies.scope_reads import scope_key
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ class Supervisor:
         self.now = now
         self.on_poll = on_poll
         self._wake = {s.spy.source: asyncio.Event() for s in schedules}
+        # What each poller's spy read of the scope it last polled with (``scope_key``).
+        self._asked: dict[Source, Hashable] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     def wake(self, source: Source | None = None) -> None:
@@ -83,12 +88,24 @@ class Supervisor:
             if source is None or name is source:
                 event.set()
 
+    def scope_changed(self, scope: PollScope) -> list[Source]:
+        """Wake every poller whose spy would ask something else of ``scope`` than at its last
+        poll: a harvest WMStats just reported is looked for now, and the upload it leads to
+        after it, instead of one poll interval later for each hop. Returns who was woken."""
+        woken = []
+        for source, asked in self._asked.items():
+            if scope_key(source, scope) != asked:
+                self._wake[source].set()
+                woken.append(source)
+        return woken
+
     async def _loop(self, schedule: Schedule) -> None:
         wake = self._wake[schedule.spy.source]
         while True:
             wake.clear()
             try:
                 scope = await self.scope()
+                self._asked[schedule.spy.source] = scope_key(schedule.spy.source, scope)
                 began = time.perf_counter()
                 report = await poll_once(schedule.spy, scope, schedule.deadline_seconds, self.now)
                 if self.on_poll is not None:

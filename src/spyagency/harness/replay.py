@@ -60,11 +60,11 @@ from spyagency.harness.deadlines import next_time_change, runs_due
 from spyagency.simulator import ManualClock as SimClock
 from spyagency.simulator import World, build_app, load_scenario
 from spyagency.spies.scope import PollScope
+from spyagency.spies.scope_reads import scope_key
 from spyagency.store.events import EventKind
 from spyagency.store.uow import Transaction
 
 SIM = "http://simulator"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The simulator's name for the view each source reads.
 SERVICE_OF = {
     Source.TIER0: "t0",
@@ -195,56 +195,6 @@ class _Watch:
     polled_at: tuple[float, int] | None = None  # the world's change mark at that poll
     ok: bool = False
     scope: Hashable = None  # what the spy read of its scope (``scope_key``)
-
-
-def _full_scope(scope: PollScope) -> Hashable:
-    # Everything a spy is asked, without the instant; the year is kept because the harvest
-    # spy looks into the folders of the current year (and the ones before).
-    return dataclasses.replace(scope, now=EPOCH), scope.now.year
-
-
-# What each spy reads of its poll scope (from the spies' code): a scope change elsewhere asks
-# that spy nothing new, so its answer cannot differ. A source not listed counts as reading
-# all of it. (The replay-equivalence test checks the whole against polling at every step.)
-_SCOPE_READS: dict[Source, Callable[[PollScope], Hashable]] = {
-    Source.OMS: lambda scope: (tuple(scope.open_runs), scope.highest_known_run),
-    Source.HARVEST: lambda scope: (
-        tuple(
-            (r.run, r.harvest_outputs, r.finished_harvests, r.harvested_tags, r.start_year)
-            for r in scope.runs
-        ),
-        scope.highest_known_run,
-        scope.now.year,
-    ),
-    Source.CONDDB: lambda scope: (
-        tuple((r.run, tuple(w.destination_tags for w in r.workflows)) for r in scope.runs),
-        scope.prompt_global_tags,
-    ),
-    Source.UPLOAD_LOG: lambda scope: tuple((r.run, r.uploads) for r in scope.runs),
-    Source.WMSTATS: lambda scope: tuple((r.run, r.streams) for r in scope.runs if r.stopped),
-    Source.DQM: lambda scope: tuple(
-        (
-            r.run,
-            r.stopped,
-            r.acq_era,
-            r.streams,
-            tuple(
-                (w.name, w.producer, w.dqm_folder, w.harvest_mark, w.streams) for w in r.workflows
-            ),
-        )
-        for r in scope.runs
-    ),
-    Source.TIER0: lambda scope: (
-        tuple((r.run, r.stopped, r.acq_era, r.streams, r.done_streams) for r in scope.runs),
-        scope.highest_known_run,
-    ),
-}
-
-
-def scope_key(source: Source, scope: PollScope) -> Hashable:
-    """The part of ``scope`` that ``source``'s spy reads: equal keys, equal questions."""
-    reads = _SCOPE_READS.get(source, _full_scope)
-    return reads(scope)
 
 
 class _Stepper:

@@ -17,9 +17,7 @@ times ``rate_factor``) and checks, against the simulator's ground truth and the 
 ``problems`` lists every violation (empty: the soak passed).
 
 ``soak_in_agency`` replays through the production engine loop in virtual time
-(``harness/agency_replay.py``) instead of the replay's stepper; its pollers run side by side,
-so a run may be signalled a poll interval later per hop of the spy chain, which its liveness
-grace allows for.
+(``harness/agency_replay.py``) instead of the replay's stepper, under the same checks.
 """
 
 from __future__ import annotations
@@ -39,9 +37,6 @@ from spyagency.simulator import Scenario, load_scenario
 BASE = "bad_day"
 DAY_S = 86400.0
 STEP = timedelta(minutes=15)
-# Spies whose scope holds what another reported (WMStats -> harvest area -> upload log): with
-# pollers side by side, each hop may wait one more poll interval.
-CHAIN_HOPS = 2
 
 
 @dataclass
@@ -98,15 +93,14 @@ def _quality_gated(run: dict[str, Any], policy: Policy) -> bool:
     )
 
 
-def check_liveness(result: ReplayResult, policy: Policy | None = None, hops: int = 0) -> list[str]:
+def check_liveness(result: ReplayResult, policy: Policy | None = None) -> list[str]:
     """In run order: once a run is provable and every lower run settled, a signal must come
-    before its lock-in, given time for the sources to recover from the longest fault window
-    (and a poll interval per hop of the spy chain, ``hops``, where pollers run side by side).
+    before its lock-in, given time for the sources to recover from the longest fault window.
     A run the quality gate withholds (``policy``, default the agency's default) is left out."""
     policy = policy or Policy()
     problems = []
     ready = {s.run: s.decided_at.timestamp() for s in result.signals if s.verdict is Verdict.READY}
-    grace = _longest_window_s() + (2 + hops) * result.step.total_seconds()
+    grace = _longest_window_s() + 2 * result.step.total_seconds()
     settled_below = 0.0
     for run in sorted(result.truth["runs"], key=lambda r: r["run"]):
         provable, lock = run["provable_at"], run["lock_in_time"]
@@ -150,13 +144,11 @@ def soak_in_agency(days: float, rate_factor: float, workdir: Path) -> SoakOutcom
     """The soak through the production engine loop in virtual time."""
     changes = soak_changes(days, rate_factor)
     result = replay_agency(BASE, workdir, step=STEP, plan_changes=changes)
-    return _judged(days, rate_factor, result, hops=CHAIN_HOPS)
+    return _judged(days, rate_factor, result)
 
 
-def _judged(days: float, rate_factor: float, result: ReplayResult, hops: int = 0) -> SoakOutcome:
+def _judged(days: float, rate_factor: float, result: ReplayResult) -> SoakOutcome:
     outcome = SoakOutcome(days, rate_factor, result)
     outcome.fault_kinds = {f["kind"].removeprefix("window:") for f in result.truth["faults"]}
-    outcome.problems = (
-        check_safety(result) + check_liveness(result, hops=hops) + check_accounting(result)
-    )
+    outcome.problems = check_safety(result) + check_liveness(result) + check_accounting(result)
     return outcome
