@@ -47,8 +47,7 @@ from spyagency.engine.forecasting import Forecaster
 from spyagency.engine.scoping import poll_scope
 from spyagency.engine.signals import SignalDesk
 from spyagency.spies.scope import PollScope, RunScope, SpyReport
-from spyagency.store.run_records import StateChange
-from spyagency.store.run_state_writer import SavedRun
+from spyagency.store.run_records import SavedRun, StateChange
 from spyagency.store.uow import Store, Transaction
 
 log = logging.getLogger(__name__)
