@@ -40,11 +40,9 @@ import httpx2
 
 from spyagency.bootstrap import Runtime, build_runtime
 from spyagency.harness.replay import (
-    SIM,
     ReplayResult,
     agency_settings,
-    read_signals,
-    stored_counts,
+    record_outcome,
 )
 from spyagency.harness.virtual_time import VirtualClock, VirtualTimeLoop, run_in_virtual_time
 from spyagency.simulator import ManualClock as SimClock
@@ -121,17 +119,7 @@ def replay_agency(
             await loop.until_idle()
             running = False
             await agency.stop()
-            async with httpx2.AsyncClient(transport=transport, base_url=SIM) as client:
-                answer = await client.get("/sim/truth")
-                answer.raise_for_status()
-                result.truth = answer.json()
-            result.signals = read_signals(runtime)
-            with runtime.store.read() as tx:
-                for record in tx.states.list_runs(limit=None):
-                    result.reasons[record.run] = record.assessment.reasons
-                    result.verdicts[record.run] = record.verdict
-                result.stored = stored_counts(tx)
-            result.verdicts.update(agency.evaluator.verdicts)
+            await record_outcome(result, runtime, transport)
             _count_work(runtime, result, last, seconds)
         finally:
             if running:

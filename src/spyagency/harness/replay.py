@@ -167,6 +167,25 @@ class ReplayResult:
         return next(r for r in self.truth["runs"] if r["run"] == run)
 
 
+async def record_outcome(
+    result: ReplayResult, runtime: Runtime, simulator: httpx2.AsyncBaseTransport
+) -> None:
+    """What every replay ends with: the simulator's truth, the signals sent, each run's
+    verdict and reasons as stored (the evaluator's memory over them: final runs leave it),
+    and the store's counts."""
+    async with httpx2.AsyncClient(transport=simulator, base_url=SIM) as client:
+        answer = await client.get("/sim/truth")
+        answer.raise_for_status()
+        result.truth = answer.json()
+    result.signals = read_signals(runtime)
+    with runtime.store.read() as tx:
+        for record in tx.states.list_runs(limit=None):
+            result.reasons[record.run] = record.assessment.reasons
+            result.verdicts[record.run] = record.verdict
+        result.stored = stored_counts(tx)
+    result.verdicts.update(runtime.agency.evaluator.verdicts)
+
+
 def read_signals(runtime: Runtime) -> list[SignalRecord]:
     found = []
     with runtime.store.read() as tx:
@@ -444,17 +463,7 @@ async def replay(
             # The polls skipped since each source's last visit: their health, as of the end.
             clock.set(datetime.fromtimestamp(last, UTC))
             stepper.record_quiet(last + step.total_seconds(), clock.now())
-        async with httpx2.AsyncClient(transport=transport, base_url=SIM) as client:
-            answer = await client.get("/sim/truth")
-            answer.raise_for_status()
-            result.truth = answer.json()
-        result.signals = read_signals(runtime)
-        with runtime.store.read() as tx:
-            for record in tx.states.list_runs(limit=None):
-                result.reasons[record.run] = record.assessment.reasons
-                result.verdicts[record.run] = record.verdict
-            result.stored = stored_counts(tx)
-        result.verdicts.update(evaluator.verdicts)
+        await record_outcome(result, runtime, transport)
     finally:
         for schedule in runtime.agency.supervisor.schedules:
             await schedule.spy.aclose()
