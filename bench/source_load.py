@@ -139,8 +139,6 @@ class Watcher:
         return (*figures, reported)
 
     async def aclose(self) -> None:
-        for schedule in self.runtime.agency.supervisor.schedules:
-            await schedule.spy.aclose()
         await self.runtime.aclose()
 
 

@@ -312,6 +312,10 @@ class Runtime:
         return signals_allowed(self.settings, self.store)
 
     async def aclose(self) -> None:
+        """Close what the process opened: the spies' connections to the upstream services
+        (left open, their sockets outlive the runtime), the signal channels, the store."""
+        for schedule in self.agency.supervisor.schedules:
+            await schedule.spy.aclose()
         for channel in self.channels.values():
             await channel.aclose()
         self.store.dispose()

@@ -124,8 +124,6 @@ def replay_agency(
         finally:
             if running:
                 await agency.stop()
-            for schedule in agency.supervisor.schedules:
-                await schedule.spy.aclose()
             await runtime.aclose()
             world.condb.close()
         return result

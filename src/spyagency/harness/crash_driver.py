@@ -204,8 +204,6 @@ async def drive(options: DriverOptions) -> int:
                 phases += 1
                 await advance_to(sim, following)
         finally:
-            for schedule in runtime.agency.supervisor.schedules:
-                await schedule.spy.aclose()
             await runtime.aclose()
     announce("done")
     return phases

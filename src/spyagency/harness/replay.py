@@ -465,8 +465,6 @@ async def replay(
             stepper.record_quiet(last + step.total_seconds(), clock.now())
         await record_outcome(result, runtime, transport)
     finally:
-        for schedule in runtime.agency.supervisor.schedules:
-            await schedule.spy.aclose()
         await runtime.aclose()
         world.condb.close()
     result.wall_seconds = time.perf_counter() - began
