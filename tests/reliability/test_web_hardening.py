@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from spyagency.store.database import build_engine
+from spyagency.store.errors import StoreError
 from spyagency.store.uow import Store
 from spyagency.web.app import create_app
 from spyagency.web.authorization import Role
@@ -147,3 +148,25 @@ async def test_a_read_only_postgresql_is_unready_and_refuses_writes_with_503(
     assert refused.status_code == 503 and refused.json()["status"] == "read_only"
     # PostgreSQL refuses a read-only write with an error of another class than SQLite's.
     assert write.status_code == 503 and write.headers["retry-after"] == "30"
+
+
+async def test_a_database_bug_is_a_500_that_reaches_the_server_log(world: World) -> None:
+    app = create_app(world.services)
+
+    @app.get("/broken-query")
+    def broken() -> None:
+        with world.store.read() as tx:
+            tx.connection.exec_driver_sql("SELECT * FROM no_such_table")
+
+    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        answer = await client.get("/broken-query")
+    assert answer.status_code == 500 and answer.json() == {"detail": "internal error"}
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "retry-after" not in answer.headers
+    # The error leaves the app after the answer, as every unhandled one does: the server
+    # (uvicorn) logs it with its traceback. A 503 for it would have hidden a bug.
+    raising = httpx2.ASGITransport(app=app, raise_app_exceptions=True)
+    async with httpx2.AsyncClient(transport=raising, base_url=BASE_URL) as client:
+        with pytest.raises(StoreError, match="no_such_table"):
+            await client.get("/broken-query")

@@ -189,9 +189,9 @@ def create_app(services: WebServices) -> FastAPI:
     @app.exception_handler(StoreError)
     async def store_error(_request: Request, error: StoreError) -> JSONResponse:
         if not unavailable(error):
-            return JSONResponse(
-                {"detail": "internal error"}, status_code=500, headers=ERROR_HEADERS
-            )
+            # A bug: on to the server-error handler below, which logs it with its traceback
+            # (an answer from here would be a silent 500).
+            raise error
         # The database refused or could not be reached (read-only, locked, down): the
         # request may be retried later, and the caller is told so, not "internal error".
         headers = {**ERROR_HEADERS, "retry-after": "30"}
