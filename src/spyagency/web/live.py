@@ -142,10 +142,9 @@ class EventTail:
 def router(
     services: WebServices,
     poll_seconds: float = POLL_SECONDS,
-    keepalive_seconds: float | None = None,
 ) -> APIRouter:
     # Read when the router is built, not when the module is: a test may shorten it.
-    keepalive = KEEPALIVE_SECONDS if keepalive_seconds is None else keepalive_seconds
+    keepalive = KEEPALIVE_SECONDS
     api = APIRouter(prefix=PREFIX, tags=["live"])
 
     def read_since(event_id: int) -> list[Event]:
