@@ -13,93 +13,43 @@ counts for metrics, and one workflow's record across runs.
 
 The types it returns (``RunRecord``, ``RunSummary``, ``StateChange``, ``SavedRun``...) live in
 ``store.run_records``: the engine and the web layer use them without needing the repository.
+Two helpers keep this module to the transaction logic and the queries: ``store.run_state_rows``
+translates between those types and table rows, and ``store.run_state_changes`` plans, writes
+and records a save's changes to the workflow rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    RowMapping,
-    Select,
-    and_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Select, func, insert, select, update
 
-from spyagency.domain.evidence import Evidence
-from spyagency.domain.lifecycle import WorkflowAssessment
 from spyagency.domain.queue import QueuedRun
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.domain.verdict import RunAssessment
 from spyagency.store.batches import chunked
-from spyagency.store.codec import JsonDict, assessment_from_dict, assessment_to_dict
-from spyagency.store.events import EventKind, EventRepository, NewEvent
-from spyagency.store.run_records import (
-    RunRecord,
-    RunSummary,
-    SavedRun,
-    StateChange,
-    WorkflowChange,
-    WorkflowRecord,
+from spyagency.store.codec import assessment_to_dict
+from spyagency.store.events import EventRepository
+from spyagency.store.run_records import RunRecord, RunSummary, SavedRun, StateChange, WorkflowRecord
+from spyagency.store.run_state_changes import plan_workflows, record_events, write_workflows
+from spyagency.store.run_state_rows import (
+    SUMMARY_COLUMNS,
+    queued_run_from_row,
+    run_record_from_row,
+    run_row_values,
+    run_summary_from_row,
+    workflow_record_from_row,
+    workflow_row_values,
 )
 from spyagency.store.schema import run_state, workflow_state
 
 FINAL_VERDICTS = (Verdict.RELEASED.value, Verdict.MISSED.value)
 
 
-# Columns a workflow row is compared on; ``state_since`` and ``updated_at`` are bookkeeping.
-WORKFLOW_FIELDS = (
-    "state",
-    "evidence",
-    "proven_at",
-    "deadline",
-    "counted",
-    "optional",
-    "ignored_by",
-)
-
-
-def _update_workflow(columns: tuple[str, ...]) -> Any:
-    """One UPDATE of a workflow row, run as an executemany over the changed rows."""
-    return (
-        update(workflow_state)
-        .where(
-            and_(
-                workflow_state.c.run == bindparam("_run"),
-                workflow_state.c.workflow == bindparam("_workflow"),
-            )
-        )
-        .values({name: bindparam(f"_{name}") for name in columns})
-    )
-
-
-# A workflow whose state moved gets a new ``state_since``; one that only changed its evidence
-# or deadline keeps the stored one (so the saver never needs to read it).
-_UPDATE_MOVED_WORKFLOW = _update_workflow((*WORKFLOW_FIELDS, "state_since", "updated_at"))
-_UPDATE_KEPT_WORKFLOW = _update_workflow((*WORKFLOW_FIELDS, "updated_at"))
-
-
 class ConcurrentUpdateError(RuntimeError):
     """Another writer changed the run between our read and our write."""
-
-
-@dataclass
-class _WorkflowPlan:
-    inserts: list[dict[str, Any]] = field(default_factory=list)
-    moved: list[dict[str, Any]] = field(default_factory=list)  # updates with a new state
-    kept: list[dict[str, Any]] = field(default_factory=list)  # updates in the same state
-    deletes: list[str] = field(default_factory=list)
-    changes: list[WorkflowChange] = field(default_factory=list)
-    evidence: dict[str, list[JsonDict]] = field(default_factory=dict)
 
 
 class RunStateRepository:
@@ -131,7 +81,7 @@ class RunStateRepository:
                 assessment.run, old_verdict, assessment.verdict, (), int(old["version"]), False
             )
 
-        values = _run_values(assessment, encoded, now)
+        values = run_row_values(assessment, encoded, now)
         if old is None:
             self._connection.execute(
                 insert(run_state).values(run=assessment.run, verdict_since=now, version=1, **values)
@@ -151,9 +101,9 @@ class RunStateRepository:
             return StateChange(
                 assessment.run, old_verdict, assessment.verdict, (), previous.version, False
             )
-        values = _run_values(assessment, assessment_to_dict(assessment), now)
+        values = run_row_values(assessment, assessment_to_dict(assessment), now)
         version = self._update_run(assessment, values, previous.version, old_verdict, now)
-        stored = {w.workflow: _workflow_values(w) for w in previous.assessment.workflows}
+        stored = {w.workflow: workflow_row_values(w) for w in previous.assessment.workflows}
         return self._finish(assessment, old_verdict, stored, version, now)
 
     def _update_run(
@@ -183,9 +133,9 @@ class RunStateRepository:
         version: int,
         now: datetime,
     ) -> StateChange:
-        plan = _plan_workflows(assessment, stored, now)
-        self._write_workflows(assessment.run, plan)
-        self._record_events(assessment, old_verdict, plan, now)
+        plan = plan_workflows(assessment, stored, now)
+        write_workflows(self._connection, assessment.run, plan)
+        record_events(self._events, assessment, old_verdict, plan, now)
         return StateChange(
             run=assessment.run,
             old_verdict=old_verdict,
@@ -193,63 +143,6 @@ class RunStateRepository:
             workflow_changes=tuple(plan.changes),
             version=version,
             changed=True,
-        )
-
-    def _write_workflows(self, run: int, plan: _WorkflowPlan) -> None:
-        table = workflow_state
-        if plan.inserts:
-            self._connection.execute(insert(table), [{**row, "run": run} for row in plan.inserts])
-        # One statement for every changed row (an executemany), not one per row: a run's
-        # workflows mostly change together, and per-row statements dominated ingest.
-        for statement, rows in (
-            (_UPDATE_MOVED_WORKFLOW, plan.moved),
-            (_UPDATE_KEPT_WORKFLOW, plan.kept),
-        ):
-            if rows:
-                self._connection.execute(
-                    statement,
-                    [
-                        {"_run": run, **{f"_{name}": value for name, value in row.items()}}
-                        for row in rows
-                    ],
-                )
-        if plan.deletes:
-            self._connection.execute(
-                delete(table).where(table.c.run == run, table.c.workflow.in_(plan.deletes))
-            )
-
-    def _record_events(
-        self,
-        assessment: RunAssessment,
-        old_verdict: Verdict | None,
-        plan: _WorkflowPlan,
-        now: datetime,
-    ) -> None:
-        if old_verdict != assessment.verdict:
-            self._events.append(
-                now,
-                EventKind.VERDICT,
-                run=assessment.run,
-                old=old_verdict.value if old_verdict else None,
-                new=assessment.verdict.value,
-                detail={
-                    "reasons": list(assessment.reasons),
-                    "automatic_verdict": assessment.automatic_verdict.value,
-                },
-            )
-        self._events.append_many(
-            [
-                NewEvent(
-                    now,
-                    EventKind.WORKFLOW_STATE,
-                    run=assessment.run,
-                    workflow=change.workflow,
-                    old=change.old.value if change.old else None,
-                    new=change.new.value if change.new else None,
-                    detail={"evidence": plan.evidence.get(change.workflow, [])},
-                )
-                for change in plan.changes
-            ]
         )
 
     # Reading.
@@ -271,43 +164,11 @@ class RunStateRepository:
         no workflow rows, so a page of 500 runs is one small query. ``among``: only these
         runs (say, those carrying a label)."""
         c = run_state.c
-        columns = (
-            c.run,
-            c.verdict,
-            c.automatic_verdict,
-            c.reasons,
-            c.verdict_since,
-            c.stop,
-            c.lock_in_at,
-            c.locked_at,
-            c.released_at,
-            c.proof_complete_at,
-            c.stale_sources,
-            c.updated_at,
-            c.version,
-        )
-        query = _filtered(select(*columns), verdict, run_min, run_max, before_run)
+        query = _filtered(select(*SUMMARY_COLUMNS), verdict, run_min, run_max, before_run)
         if among is not None:
             query = query.where(c.run.in_(list(among)))
         rows = self._connection.execute(query.order_by(c.run.desc()).limit(limit)).mappings()
-        return [
-            RunSummary(
-                run=int(row["run"]),
-                verdict=Verdict(row["verdict"]),
-                automatic_verdict=Verdict(row["automatic_verdict"]),
-                reasons=tuple(str(reason) for reason in row["reasons"] or ()),
-                verdict_since=row["verdict_since"],
-                stop=row["stop"],
-                lock_in_at=row["lock_in_at"],
-                locked_at=row["locked_at"],
-                released_at=row["released_at"],
-                proof_complete_at=row["proof_complete_at"],
-                stale_sources=tuple(str(source) for source in row["stale_sources"] or ()),
-                updated_at=row["updated_at"],
-                version=int(row["version"]),
-            )
-            for row in rows
-        ]
+        return [run_summary_from_row(row) for row in rows]
 
     def list_runs(
         self,
@@ -339,16 +200,7 @@ class RunStateRepository:
             .where(c.verdict.not_in(FINAL_VERDICTS))
             .order_by(c.run)
         )
-        return [
-            QueuedRun(
-                run=int(row["run"]),
-                verdict=Verdict(row["verdict"]),
-                verdict_since=row["verdict_since"],
-                reasons=tuple(str(reason) for reason in row["reasons"] or ()),
-                locked=row["locked_at"] is not None,
-            )
-            for row in self._connection.execute(query).mappings()
-        ]
+        return [queued_run_from_row(row) for row in self._connection.execute(query).mappings()]
 
     def verdicts(self) -> dict[int, Verdict]:
         """Every run's current verdict, without decoding a single assessment: what an engine
@@ -400,21 +252,12 @@ class RunStateRepository:
         if before_run is not None:
             query = query.where(workflow_state.c.run < before_run)
         query = query.order_by(workflow_state.c.run.desc()).limit(limit)
-        return [_workflow_record(row) for row in self._connection.execute(query).mappings()]
+        return [workflow_record_from_row(row) for row in self._connection.execute(query).mappings()]
 
     def _runs(self, query: Select[Any]) -> list[RunRecord]:
         rows = list(self._connection.execute(query).mappings())
         workflows = self._workflows_of(int(row["run"]) for row in rows)
-        return [
-            RunRecord(
-                assessment=assessment_from_dict(row["assessment"]),
-                verdict_since=row["verdict_since"],
-                updated_at=row["updated_at"],
-                version=int(row["version"]),
-                workflows=tuple(workflows.get(int(row["run"]), ())),
-            )
-            for row in rows
-        ]
+        return [run_record_from_row(row, workflows.get(int(row["run"]), ())) for row in rows]
 
     def _workflows_of(self, runs: Iterable[int]) -> dict[int, list[WorkflowRecord]]:
         found: dict[int, list[WorkflowRecord]] = {}
@@ -425,68 +268,9 @@ class RunStateRepository:
                 .order_by(workflow_state.c.run, workflow_state.c.workflow)
             )
             for row in self._connection.execute(query).mappings():
-                record = _workflow_record(row)
+                record = workflow_record_from_row(row)
                 found.setdefault(record.run, []).append(record)
         return found
-
-
-def _workflow_values(item: WorkflowAssessment) -> dict[str, Any]:
-    return {
-        "workflow": item.workflow,
-        "state": item.state.value,
-        "evidence": [e.to_dict() for e in item.evidence],
-        "proven_at": item.proven_at,
-        "deadline": item.deadline,
-        "counted": item.counted,
-        "optional": item.optional,
-        "ignored_by": item.ignored_by,
-    }
-
-
-def _run_values(assessment: RunAssessment, encoded: JsonDict, now: datetime) -> dict[str, Any]:
-    return {
-        "verdict": assessment.verdict.value,
-        "automatic_verdict": assessment.automatic_verdict.value,
-        "reasons": list(assessment.reasons),
-        "stop": assessment.stop,
-        "lock_in_at": assessment.lock_in_at,
-        "locked_at": assessment.locked_at,
-        "released_at": assessment.released_at,
-        "proof_complete_at": assessment.proof_complete_at,
-        "stale_sources": [source.value for source in assessment.stale_sources],
-        "updated_at": now,
-        "assessment": encoded,
-    }
-
-
-def _plan_workflows(
-    assessment: RunAssessment, stored: Mapping[str, Mapping[Any, Any]], now: datetime
-) -> _WorkflowPlan:
-    """The workflow rows to insert, update and delete, from what is stored (``stored`` holds
-    at least ``WORKFLOW_FIELDS`` per workflow)."""
-    remaining = dict(stored)
-    plan = _WorkflowPlan()
-    for item in assessment.workflows:
-        values = _workflow_values(item)
-        plan.evidence[item.workflow] = values["evidence"]
-        old = remaining.pop(item.workflow, None)
-        if old is None:
-            plan.inserts.append({**values, "state_since": now, "updated_at": now})
-            plan.changes.append(WorkflowChange(item.workflow, None, item.state))
-            continue
-        if all(old[name] == values[name] for name in WORKFLOW_FIELDS):
-            continue
-        old_state = WorkflowState(old["state"])
-        if old_state is item.state:
-            plan.kept.append({**values, "updated_at": now})
-        else:
-            plan.moved.append({**values, "state_since": now, "updated_at": now})
-            plan.changes.append(WorkflowChange(item.workflow, old_state, item.state))
-    for name, old in remaining.items():
-        # The catalogue no longer lists the workflow for this run.
-        plan.deletes.append(name)
-        plan.changes.append(WorkflowChange(name, WorkflowState(old["state"]), None))
-    return plan
 
 
 def _filtered(
@@ -505,19 +289,3 @@ def _filtered(
     if before_run is not None:
         query = query.where(run_state.c.run < before_run)
     return query
-
-
-def _workflow_record(row: RowMapping) -> WorkflowRecord:
-    return WorkflowRecord(
-        run=int(row["run"]),
-        workflow=row["workflow"],
-        state=WorkflowState(row["state"]),
-        state_since=row["state_since"],
-        evidence=tuple(Evidence.from_dict(item) for item in row["evidence"]),
-        proven_at=row["proven_at"],
-        deadline=row["deadline"],
-        counted=bool(row["counted"]),
-        optional=bool(row["optional"]),
-        ignored_by=row["ignored_by"],
-        updated_at=row["updated_at"],
-    )
