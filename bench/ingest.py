@@ -43,7 +43,7 @@ from _common import median, proven_run
 from sqlalchemy import create_engine, insert, make_url, text
 
 from spyagency.bootstrap import build_runtime
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.observation import Observation

@@ -59,7 +59,7 @@ def serve(url: str, port: int) -> None:
     """The child process: the app behind uvicorn, as ``spyagency web`` would run it."""
     import uvicorn
 
-    from spyagency.config import WebSettings
+    from spyagency.config.settings import WebSettings
     from spyagency.domain.catalogue import load_catalogue
     from spyagency.domain.clock import SystemClock
     from spyagency.domain.policy import Policy

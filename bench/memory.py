@@ -45,7 +45,7 @@ def seed(url: str, runs: int, runs_per_report: int) -> int:
     """Runs over two years, newest last, fed to the engine as spies would; returns how many
     observations were stored."""
     from spyagency.bootstrap import build_runtime
-    from spyagency.config import parse_settings
+    from spyagency.config.loading import parse_settings
     from spyagency.domain.catalogue import load_catalogue
     from spyagency.domain.clock import ManualClock
     from spyagency.domain.observation import Observation
@@ -103,7 +103,7 @@ def status_mb(pid: int) -> dict[str, float]:
 def engine_child(url: str, pipe: Connection, trace: bool) -> None:
     """Build the engine as the command does, replay the store, report, wait to be measured."""
     from spyagency.bootstrap import build_runtime
-    from spyagency.config import parse_settings
+    from spyagency.config.loading import parse_settings
     from spyagency.domain.clock import ManualClock
 
     runtime = build_runtime(parse_settings({"database": {"url": url}}), clock=ManualClock(NOW))

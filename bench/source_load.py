@@ -38,7 +38,7 @@ from typing import Any
 import httpx2
 
 from spyagency.bootstrap import Runtime, build_runtime
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.domain.clock import ManualClock
 from spyagency.engine.polling import poll_once
 from spyagency.harness.replay import simulator_sources

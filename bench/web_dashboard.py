@@ -143,7 +143,7 @@ def seed(url: str, total_runs: int) -> None:
 
 def build_app(url: str) -> Any:
     """The whole app on the seeded store, as ``spyagency serve`` would build it."""
-    from spyagency.config import WebSettings
+    from spyagency.config.settings import WebSettings
     from spyagency.domain.catalogue import load_catalogue
     from spyagency.domain.clock import ManualClock
     from spyagency.domain.policy import Policy

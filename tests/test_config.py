@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from spyagency.bootstrap import build_spies, check_settings
-from spyagency.config import ConfigError, Settings, load_settings, parse_settings
+from spyagency.config.loading import ConfigError, load_settings, parse_settings
+from spyagency.config.settings import Settings
 from spyagency.domain.clock import ManualClock
 from spyagency.spies.upload_log import UploadLogSpy
 

@@ -23,7 +23,7 @@ import httpx2
 from prometheus_client import start_http_server
 
 from spyagency import __version__
-from spyagency.config import AuthSettings, Settings, SourceSettings
+from spyagency.config.settings import AuthSettings, Settings, SourceSettings
 from spyagency.domain.catalogue import Catalogue, load_catalogue
 from spyagency.domain.clock import Clock, ManualClock, ScaledClock, SystemClock
 from spyagency.domain.policy import Policy

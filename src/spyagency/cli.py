@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from spyagency.config import ConfigError, Settings, load_settings
+from spyagency.config.loading import ConfigError, load_settings
+from spyagency.config.settings import Settings
 
 if TYPE_CHECKING:
     from spyagency.domain.policy import Policy

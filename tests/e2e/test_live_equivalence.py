@@ -23,7 +23,7 @@ import httpx2
 import pytest
 
 from spyagency.bootstrap import build_runtime, serve
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.domain.states import Verdict
 from spyagency.harness.agency_replay import replay_agency
 from spyagency.harness.demo import agency_document, free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx2
 
 from spyagency.bootstrap import build_runtime, serve
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.harness.demo import free_port
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from spyagency.bootstrap import build_runtime
-from spyagency.config import ConfigError, parse_settings
+from spyagency.config.loading import ConfigError, parse_settings
 from spyagency.domain.clock import ManualClock
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from spyagency.bootstrap import build_runtime
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.domain.clock import ManualClock
 
 

@@ -15,7 +15,7 @@ import httpx2
 from fastapi import FastAPI, Request
 
 from spyagency.bootstrap import OMS_AUDIENCE, build_auth
-from spyagency.config import AuthSettings
+from spyagency.config.settings import AuthSettings
 from spyagency.domain.facts import RunInfo
 from spyagency.simulator.http_oms import check_token
 from spyagency.simulator.oidc import API_ACCESS_PATH, TOKEN_PATH, ApiTokenIssuer

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from spyagency.bootstrap import build_runtime, serve
 from spyagency.cli import app
-from spyagency.config import load_settings
+from spyagency.config.loading import load_settings
 
 runner = CliRunner()
 

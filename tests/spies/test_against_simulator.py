@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from spyagency.bootstrap import build_spies
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.facts import (

@@ -12,7 +12,7 @@ from typing import Any
 import httpx2
 from asgi_lifespan import LifespanManager
 
-from spyagency.config import WebSettings
+from spyagency.config.settings import WebSettings
 from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.health import SourceHealth

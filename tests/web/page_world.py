@@ -19,7 +19,7 @@ import httpx2
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from spyagency.config import WebSettings
+from spyagency.config.settings import WebSettings
 from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.facts import DqmQuality

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx2
 from prometheus_client.parser import text_string_to_metric_families
 
-from spyagency.config import WebSettings
+from spyagency.config.settings import WebSettings
 from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.health import SourceHealth

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx2
 
-from spyagency.config import SourcesSettings
+from spyagency.config.settings import SourcesSettings
 from spyagency.domain.catalogue import load_catalogue
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.states import Source

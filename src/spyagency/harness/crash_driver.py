@@ -45,7 +45,7 @@ from pathlib import Path
 import httpx2
 
 from spyagency.bootstrap import Runtime, build_runtime
-from spyagency.config import load_settings
+from spyagency.config.loading import load_settings
 from spyagency.domain.clock import ManualClock
 from spyagency.engine.delivery import LEASE
 from spyagency.engine.polling import poll_once

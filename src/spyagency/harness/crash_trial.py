@@ -45,7 +45,7 @@ from typing import IO, Any
 import httpx2
 
 import spyagency
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.harness.crash_driver import DELIVER, REDELIVER
 from spyagency.harness.toml_text import to_toml
 from spyagency.store.database import build_engine

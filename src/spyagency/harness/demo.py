@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from spyagency.bootstrap import build_runtime, serve
-from spyagency.config import parse_settings
+from spyagency.config.loading import parse_settings
 from spyagency.domain.states import Source
 from spyagency.harness.demo_login import (
     CLIENT_ID,

@@ -50,7 +50,8 @@ from typing import Any, Literal
 import httpx2
 
 from spyagency.bootstrap import Runtime, build_runtime
-from spyagency.config import Settings, parse_settings
+from spyagency.config.loading import parse_settings
+from spyagency.config.settings import Settings
 from spyagency.domain.clock import ManualClock
 from spyagency.domain.health import stale_sources
 from spyagency.domain.states import Source, Verdict

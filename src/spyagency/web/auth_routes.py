@@ -33,7 +33,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
 
-from spyagency.config import WebSettings
+from spyagency.config.settings import WebSettings
 from spyagency.web import schemas
 from spyagency.web.authorization import Role
 from spyagency.web.security import (

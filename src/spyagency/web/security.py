@@ -28,7 +28,7 @@ from urllib.parse import parse_qs
 from fastapi import HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from spyagency.config import WebSettings
+from spyagency.config.settings import WebSettings
 from spyagency.store.uow import Store
 from spyagency.web.authorization import Action, Decision, Role, decide
 from spyagency.web.services import WebServices

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from prometheus_client.registry import Collector
 
-from spyagency.config import SourcesSettings, WebSettings
+from spyagency.config.settings import SourcesSettings, WebSettings
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import Clock
 from spyagency.domain.policy import Policy

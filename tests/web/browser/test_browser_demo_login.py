@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from spyagency.config import load_settings
+from spyagency.config.loading import load_settings
 from spyagency.harness.demo import DemoStarted, run_demo
 from spyagency.web.authorization import Role
 from tests.web.browser.conftest import Watched, screenshot

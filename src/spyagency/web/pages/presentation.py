@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from spyagency.config import SourceSettings, SourcesSettings
+from spyagency.config.settings import SourceSettings, SourcesSettings
 from spyagency.domain.catalogue import WorkflowSpec
 from spyagency.domain.clock import utc
 from spyagency.domain.evidence import Evidence
