@@ -34,13 +34,8 @@ from datetime import UTC, datetime, timedelta
 from _common import median
 
 from spyagency.domain.catalogue import load_catalogue
-from spyagency.domain.forecast import (
-    RunProgress,
-    StepHistory,
-    StepSample,
-    WorkflowProgress,
-    forecast_run,
-)
+from spyagency.domain.forecast import RunProgress, WorkflowProgress, forecast_run
+from spyagency.domain.forecast_history import StepHistory, StepSample
 from spyagency.domain.states import WorkflowState
 
 LIMIT_MS = 100.0

@@ -8,14 +8,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spyagency.domain.forecast import (
-    MIN_SAMPLES,
-    RunProgress,
-    StepHistory,
-    StepSample,
-    WorkflowProgress,
-    forecast_run,
-)
+from spyagency.domain.forecast import RunProgress, WorkflowProgress, forecast_run
+from spyagency.domain.forecast_history import MIN_SAMPLES, StepHistory, StepSample
 from spyagency.domain.states import WorkflowState
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from spyagency.domain.clock import ManualClock
-from spyagency.domain.forecast import MIN_SAMPLES, StepHistory, StepSample
+from spyagency.domain.forecast_history import MIN_SAMPLES, StepHistory, StepSample
 from spyagency.domain.forecast_score import Horizon
 from spyagency.store.uow import Store
 from tests.domain.world import T0, Story

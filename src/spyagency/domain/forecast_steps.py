@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from spyagency.domain.catalogue import Catalogue
-from spyagency.domain.forecast import RunProgress, StepSample, WorkflowProgress
+from spyagency.domain.forecast import RunProgress, WorkflowProgress
+from spyagency.domain.forecast_history import StepSample
 from spyagency.domain.knowledge import RunKnowledge
 from spyagency.domain.lifecycle import WorkflowAssessment
 from spyagency.domain.states import FAILURE_STATES, WorkflowState

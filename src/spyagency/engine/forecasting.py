@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 
 from spyagency.domain.alerting import AlertCandidate, forecast_alerts
 from spyagency.domain.catalogue import Catalogue
-from spyagency.domain.forecast import WINDOW, Forecast, StepHistory, forecast_run
+from spyagency.domain.forecast import Forecast, forecast_run
+from spyagency.domain.forecast_history import WINDOW, StepHistory
 from spyagency.domain.forecast_score import Horizon, snapshot_horizon
 from spyagency.domain.forecast_steps import finished_run, run_progress, step_samples
 from spyagency.domain.knowledge import RunKnowledge
