@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from spyagency.domain.catalogue import load_catalogue
-from spyagency.domain.lifecycle import NO_OUTPUT_LFN
 from spyagency.domain.policy import Policy
+from spyagency.domain.proofs import NO_OUTPUT_LFN
 from spyagency.domain.states import HarvestJobState
 from spyagency.engine.scoping import harvest_output_names, run_scope
 from spyagency.spies.harvest_files import parse_file_name
