@@ -12,6 +12,7 @@ from spyagency.spies.harvest_area import HarvestAreaSpy
 from spyagency.spies.scope import FinishedHarvest, PollScope, RunScope
 from tests.spies.condb_files import write_harvest
 from tests.spies.fakes import NOW, facts_of, fixed_clock
+from tests.spies.file_system_calls import FileSystemWatch
 
 RUN = 380000
 GAINS = "SiStripApvGain_pcl"
@@ -75,14 +76,14 @@ async def test_no_claim_when_the_area_cannot_be_listed(tmp_path: Path) -> None:
 async def test_a_finished_harvest_with_files_forces_no_more_listings(tmp_path: Path) -> None:
     harvest(tmp_path, GAINS)
     spy = HarvestAreaSpy(tmp_path, clock=fixed_clock)
-    await spy.poll(scope(GAINS))
-    listed = spy.listings
+    files = FileSystemWatch(tmp_path)
+    await files.poll(spy, scope(GAINS))
 
     for _ in range(3):
-        report = await spy.poll(scope(GAINS))
+        report = await files.poll(spy, scope(GAINS))
         assert facts_of(report, NoHarvestFile) == []
 
-    assert spy.listings == listed
+    assert files.polls_listing(str(NOW.year)) == [1]
 
 
 async def test_no_claim_when_the_runs_year_folder_is_missing(tmp_path: Path) -> None:
@@ -104,8 +105,9 @@ async def test_a_succeeded_harvest_without_files_forces_one_listing_only(tmp_pat
     will, so the spy does not list the whole area again every cycle for it."""
     (tmp_path / str(NOW.year)).mkdir()
     spy = HarvestAreaSpy(tmp_path, clock=fixed_clock)
+    files = FileSystemWatch(tmp_path)
     run = RunScope(RUN, True, harvested_tags=(PCC,), start_year=None)
     scope = PollScope(now=NOW, runs=(run,), highest_known_run=RUN + 10)
     for _ in range(4):
-        await spy.poll(scope)
-    assert spy.listings == 1
+        await files.poll(spy, scope)
+    assert files.polls_listing(str(NOW.year)) == [1]

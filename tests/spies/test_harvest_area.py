@@ -15,6 +15,7 @@ from spyagency.spies.harvest_files import parse_metadata
 from spyagency.spies.scope import PollScope, RunScope
 from tests.spies.condb_files import set_mtime, write_harvest, write_marker
 from tests.spies.fakes import NOW, facts_of, fixed_clock
+from tests.spies.file_system_calls import FileSystemWatch
 
 CREATED = datetime(2026, 5, 31, 22, 15, tzinfo=UTC)
 DEST = "SiStripApvGain_PCL_v0_prompt"
@@ -68,28 +69,33 @@ async def test_harvested_file_and_marker_are_reported(tmp_path: Path) -> None:
 
 
 async def test_only_new_or_changed_files_are_read_again(tmp_path: Path) -> None:
-    harvest(tmp_path, 380000)
+    db, _ = harvest(tmp_path, 380000)
     spy = HarvestAreaSpy(tmp_path, clock=fixed_clock)
-    first = await spy.poll(scope(380000))
-    reads = spy.reads
-    second = await spy.poll(scope(380000))
+    files = FileSystemWatch(tmp_path)
+    first = await files.poll(spy, scope(380000))
+    assert files.last.files_read() == {db.name, db.with_suffix(".txt").name}
+    second = await files.poll(spy, scope(380000))
     assert len(first.observations) == 1
     assert second.observations == [] and second.errors == [] and second.requests == 0
-    assert spy.reads == reads
+    assert files.last.files_read() == set()
     later = CREATED + timedelta(hours=1)
-    write_marker(tmp_path / "2026", 380000, "SiStripApvGain_pcl", "a1b2c3d4-0001", [DEST], later)
-    third = await spy.poll(scope(380000))
+    marker = write_marker(
+        tmp_path / "2026", 380000, "SiStripApvGain_pcl", "a1b2c3d4-0001", [DEST], later
+    )
+    third = await files.poll(spy, scope(380000))
     assert [type(o.fact) for o in third.observations] == [UploadMarker]
-    assert spy.reads == reads + 1
+    assert files.last.files_read() == {marker.name}
 
 
 async def test_old_finished_runs_are_ignored_and_new_runs_found(tmp_path: Path) -> None:
-    for run in (379000, 379500, 380000, 380011):
-        harvest(tmp_path, run)
+    dbs = {run: harvest(tmp_path, run)[0] for run in (379000, 379500, 380000, 380011)}
     spy = HarvestAreaSpy(tmp_path, clock=fixed_clock)
-    report = await spy.poll(scope(380000, highest=380010))
+    files = FileSystemWatch(tmp_path)
+    report = await files.poll(spy, scope(380000, highest=380010))
     assert sorted(o.fact.run for o in report.observations) == [380000, 380011]  # type: ignore[union-attr]
-    assert spy.reads == 4
+    # The files of the runs neither open nor new are not even opened.
+    read = {name for run in (380000, 380011) for name in (dbs[run].name, f"{dbs[run].stem}.txt")}
+    assert files.last.files_read() == read
 
 
 async def test_duplicate_harvests_are_each_reported(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The harvest spy looks for the files WMStats names instead of listing the year folder.
 
 A year folder holds every output of the year; between full listings the spy stats only the
-files the scope names and the missing files of the outputs it knows for runs in scope.
+files the scope names and the missing files of the outputs it knows for runs in scope. What it
+asks of the file system is measured from outside it (``FileSystemWatch``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from spyagency.domain.facts import HarvestFile, UploadMarker
 from spyagency.spies.harvest_area import HarvestAreaSpy
 from tests.spies.condb_files import set_mtime, write_marker
 from tests.spies.fakes import NOW, fixed_clock
+from tests.spies.file_system_calls import FileSystemWatch
 from tests.spies.test_harvest_area_listing import (
     CREATED,
     DEST,
     TAG,
     harvest,
+    marker_name,
     named_outputs,
     runs_of,
     scope,
@@ -29,101 +32,115 @@ from tests.spies.test_harvest_area_listing import (
 UUID = "a1b2c3d4-0001"
 
 
-async def listed_spy(root: Path) -> HarvestAreaSpy:
-    """A spy that has listed the year folder once (one harvested run, 380000)."""
+def names(entries: tuple[str, ...]) -> set[str]:
+    """The file names of ``<year>/<file name>`` entries."""
+    return {entry.partition("/")[2] for entry in entries}
+
+
+async def listed_spy(root: Path) -> tuple[HarvestAreaSpy, FileSystemWatch]:
+    """A spy that has listed the year folder once (one harvested run, 380000), and the watch
+    of its polls (that listing is the first)."""
     harvest(root, 380000)
     settle(root / "2026")
     spy = HarvestAreaSpy(root, clock=fixed_clock)
-    assert runs_of(await spy.poll(scope(380000, 380001))) == [380000]
-    assert spy.listings == 1
-    return spy
+    files = FileSystemWatch(root)
+    assert runs_of(await files.poll(spy, scope(380000, 380001))) == [380000]
+    assert files.polls_listing("2026") == [1]
+    return spy, files
 
 
 async def test_named_file_is_read_without_listing(tmp_path: Path) -> None:
-    spy = await listed_spy(tmp_path)
-    reads = spy.reads
+    spy, files = await listed_spy(tmp_path)
     db = harvest(tmp_path, 380001)  # the folder changed
-    report = await spy.poll(scope(380000, 380001, named={380001: named_outputs(db)}))
+    named = named_outputs(db)
+    report = await files.poll(spy, scope(380000, 380001, named={380001: named}))
     assert [type(o.fact) for o in report.observations] == [HarvestFile]
     assert runs_of(report) == [380001] and report.errors == []
-    assert spy.listings == 1 and spy.reads == reads + 2
+    assert files.polls_listing("2026") == [1]
+    assert names(named) <= files.last.names_looked_up()
+    assert files.last.files_read() == names(named)
     # Found by name, it joined the cached listing: later polls know it without the name.
-    again = await spy.poll(scope(380000, 380001))
-    assert again.observations == [] and again.errors == [] and spy.listings == 1
+    again = await files.poll(spy, scope(380000, 380001))
+    assert again.observations == [] and again.errors == []
+    assert files.polls_listing("2026") == [1]
 
 
 async def test_unnamed_file_waits_for_the_next_full_listing(tmp_path: Path) -> None:
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     harvest(tmp_path, 380001)  # written by hand, or while WMStats could not be asked
     found_at = []
     for poll in range(1, spy.full_listing_every + 1):
-        if runs_of(await spy.poll(scope(380000, 380001))):
+        if runs_of(await files.poll(spy, scope(380000, 380001))):
             found_at.append(poll)
     # Seen by the poll that lists the folder again: the ``full_listing_every``-th since.
     assert found_at == [spy.full_listing_every]
-    assert spy.listings == 2
+    assert files.polls_listing("2026") == [1, 1 + spy.full_listing_every]
 
 
 async def test_probe_is_no_listing_of_the_changed_folder(tmp_path: Path) -> None:
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     first = harvest(tmp_path, 380001, uuid="a1b2c3d4-0002")
     quiet = settle(tmp_path / "2026")  # the changed folder looks settled again
     named = {380001: named_outputs(first)}
-    assert runs_of(await spy.poll(scope(380000, 380001, named=named))) == [380001]
+    assert runs_of(await files.poll(spy, scope(380000, 380001, named=named))) == [380001]
+    assert marker_name(380000) in files.last.names_missing()  # the folder is probed
     # A file whose arrival kept the folder as the probe saw it: had the probe counted as a
-    # listing of that folder, this poll would skip and miss it.
+    # listing of that folder, this poll would skip probing it and miss what it lacks.
     second = harvest(tmp_path, 380001, uuid="a1b2c3d4-0003")
     set_folder_mtime(tmp_path / "2026", quiet)
     named = {380001: named_outputs(first) + named_outputs(second)}
-    assert runs_of(await spy.poll(scope(380000, 380001, named=named))) == [380001]
-    assert spy.listings == 1 and spy.probes == 2
+    assert runs_of(await files.poll(spy, scope(380000, 380001, named=named))) == [380001]
+    assert files.polls_listing("2026") == [1]
+    assert marker_name(380000) in files.last.names_missing()  # probed again
 
 
 async def test_marker_of_a_known_output_is_found_without_listing(tmp_path: Path) -> None:
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     db = harvest(tmp_path, 380001)
     named = {380001: named_outputs(db)}
-    await spy.poll(scope(380000, 380001, named=named))
+    await files.poll(spy, scope(380000, 380001, named=named))
     # WMStats never names the marker: it is looked for beside every output in scope, for
     # the output read by name (380001) as for the one listed (380000).
     attempted = CREATED + timedelta(minutes=5)
     write_marker(tmp_path / "2026", 380001, TAG, UUID, [DEST], attempted)
     write_marker(tmp_path / "2026", 380000, TAG, UUID, [DEST], attempted)
-    report = await spy.poll(scope(380000, 380001, named=named))
+    report = await files.poll(spy, scope(380000, 380001, named=named))
     assert [o.fact for o in report.observations] == [
         UploadMarker(380000, TAG, UUID, attempted, (DEST,)),
         UploadMarker(380001, TAG, UUID, attempted, (DEST,)),
     ]
-    assert spy.listings == 1
+    assert files.polls_listing("2026") == [1]
 
 
 async def test_half_named_output_then_its_partner(tmp_path: Path) -> None:
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     db = harvest(tmp_path, 380001)
     txt = db.with_suffix(".txt")
     text = txt.read_text()
     txt.unlink()  # the db is there, its metadata still being written
     named = {380001: named_outputs(db)}
-    half = await spy.poll(scope(380000, 380001, named=named))
+    half = await files.poll(spy, scope(380000, 380001, named=named))
     assert half.observations == [] and half.errors == []
+    assert txt.name in files.last.names_missing()
     txt.write_text(text)
     set_mtime(txt, CREATED)
-    report = await spy.poll(scope(380000, 380001, named=named))
+    report = await files.poll(spy, scope(380000, 380001, named=named))
     assert runs_of(report) == [380001]
-    assert spy.listings == 1
+    assert files.polls_listing("2026") == [1]
 
 
 async def test_named_file_not_written_yet_is_no_error(tmp_path: Path) -> None:
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     stem = f"Run380001@{TAG}@{UUID}"
     named = {380001: (f"2026/{stem}.db", f"2026/{stem}.txt", f"2031/{stem}.db")}
     set_folder_mtime(tmp_path / "2026", 0)  # changed, as far as the spy can tell
     for _ in range(3):
-        report = await spy.poll(scope(380000, 380001, named=named))
+        report = await files.poll(spy, scope(380000, 380001, named=named))
         assert report.observations == [] and report.errors == []
+        assert {f"{stem}.db", f"{stem}.txt"} <= files.last.names_missing()
     harvest(tmp_path, 380001)
-    assert runs_of(await spy.poll(scope(380000, 380001, named=named))) == [380001]
-    assert spy.listings == 1
+    assert runs_of(await files.poll(spy, scope(380000, 380001, named=named))) == [380001]
+    assert files.polls_listing("2026") == [1]
 
 
 async def test_restart_lists_even_with_names(tmp_path: Path) -> None:
@@ -133,37 +150,39 @@ async def test_restart_lists_even_with_names(tmp_path: Path) -> None:
     before = HarvestAreaSpy(tmp_path, clock=fixed_clock)
     await before.poll(scope(380001, named=named))
     after = HarvestAreaSpy(tmp_path, clock=fixed_clock)
-    assert runs_of(await after.poll(scope(380001, named=named))) == [380001]
-    assert after.listings == 1 and after.probes == 0
+    files = FileSystemWatch(tmp_path)
+    assert runs_of(await files.poll(after, scope(380001, named=named))) == [380001]
+    # Listed, so nothing is looked for by name: the listing shows what is there.
+    assert files.polls_listing("2026") == [1] and files.last.missing == []
 
 
 async def test_named_file_is_found_even_when_the_folder_seems_unchanged(tmp_path: Path) -> None:
     # A filesystem that does not move a folder's mtime when a file arrives must not hide a
     # file WMStats names until the next full listing.
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     quiet = (tmp_path / "2026").stat().st_mtime_ns
     db = harvest(tmp_path, 380001)
     set_folder_mtime(tmp_path / "2026", quiet)
-    report = await spy.poll(scope(380000, 380001, named={380001: named_outputs(db)}))
-    assert runs_of(report) == [380001] and spy.listings == 1
+    named = named_outputs(db)
+    report = await files.poll(spy, scope(380000, 380001, named={380001: named}))
+    assert runs_of(report) == [380001] and files.polls_listing("2026") == [1]
+    assert names(named) <= files.last.names_looked_up()
 
 
 async def test_full_listings_grow_rarer_as_the_folder_fills(tmp_path: Path) -> None:
     # A listing costs in proportion to the folder: once the folder holds more names than
     # ``listing_names_per_cycle`` per ``full_listing_every`` cycles, it is listed once per
     # that many names, so no cycle pays more than that many names on average.
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     spy.listing_names_per_cycle = 2
     for run in range(380001, 380016):
         harvest(tmp_path, run)  # 2 names each: the folder holds 32 names
-    listed_at = []
-    for poll in range(1, 40):
-        listings = spy.listings
-        await spy.poll(scope(380000, 380001))
-        if spy.listings > listings:
-            listed_at.append(poll)
-    # The first listing (after 10 polls) sees 32 names: the next is due 32 / 2 = 16 later.
-    assert listed_at == [spy.full_listing_every, spy.full_listing_every + 16]
+    for _ in range(1, 40):
+        await files.poll(spy, scope(380000, 380001))
+    # The first listing (10 polls after the first) sees 32 names: the next is due 32 / 2 = 16
+    # polls later.
+    every = spy.full_listing_every
+    assert files.polls_listing("2026") == [1, 1 + every, 1 + every + 16]
 
 
 def young_harvest(root: Path, run: int) -> Path:
@@ -175,20 +194,21 @@ def young_harvest(root: Path, run: int) -> Path:
 
 
 async def test_a_young_output_nobody_names_waits_until_named(tmp_path: Path) -> None:
-    spy = await listed_spy(tmp_path)
+    spy, files = await listed_spy(tmp_path)
     db = young_harvest(tmp_path, 380001)
     for _ in range(spy.full_listing_every):  # the last of these lists the folder again
-        report = await spy.poll(scope(380000, 380001))
+        report = await files.poll(spy, scope(380000, 380001))
         assert report.observations == [] and report.errors == []
-    assert spy.listings == 2  # seen by the listing, and still not reported
-    named = await spy.poll(scope(380000, 380001, named={380001: named_outputs(db)}))
+    # Seen by the listing, and still not reported.
+    assert files.polls_listing("2026") == [1, 1 + spy.full_listing_every]
+    named = await files.poll(spy, scope(380000, 380001, named={380001: named_outputs(db)}))
     assert runs_of(named) == [380001]
 
 
 async def test_an_output_nobody_names_is_reported_once_older_than_the_grace(
     tmp_path: Path,
 ) -> None:
-    spy = await listed_spy(tmp_path)
+    spy, _files = await listed_spy(tmp_path)
     young_harvest(tmp_path, 380001)
     later = dataclasses.replace(
         scope(380000, 380001), now=NOW + timedelta(seconds=spy.unnamed_grace_ns / 1e9)

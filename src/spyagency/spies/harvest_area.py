@@ -248,9 +248,7 @@ class HarvestAreaSpy:
         # Tags of succeeded harvests already looked for by a full listing (found or not).
         self._files_looked_for: set[tuple[int, str]] = set()
         self._probe_next = False  # the last cycle found half an output
-        self.reads = 0  # files opened, for tests and metrics
-        self.listings = 0  # year folders listed, for tests and metrics
-        self.probes = 0  # year folders looked into by name instead, for tests and metrics
+        self.reads = 0  # files opened: a poll reports them as its requests
 
     async def poll(self, scope: PollScope) -> SpyReport:
         async def collect(findings: Findings) -> None:
@@ -398,15 +396,12 @@ class HarvestAreaSpy:
                 known.cycles_since_listing += 1
                 self._probe_named(folder, known, named)
                 probing = self._probe_next or not known.settled or known.identity != identity
-                if probing:
-                    self.probes += 1
                 return known, probing
             names = os.listdir(folder)
         except OSError as bad:
             self._listings.pop(folder, None)
             findings.error(f"cannot list {folder}: {bad}", url=str(folder))
             return None
-        self.listings += 1
         settled = not _is_racy(identity[1], started_ns, self.racy_margin_ns)
         listing = (
             known if known is not None else _FolderListing(identity, settled, int(folder.name))
