@@ -26,8 +26,10 @@ from spyagency.store.controls import SIGNALS_ENABLED
 from spyagency.store.events import EventKind
 from spyagency.store.overrides import OverrideRecord
 from spyagency.store.uow import Transaction
-from spyagency.web import schemas
 from spyagency.web.authorization import Action, give_override, revoke_override
+from spyagency.web.schemas.alerts import Acknowledgement
+from spyagency.web.schemas.control import SignalSwitch
+from spyagency.web.schemas.overrides import NewOverride, Withdrawal
 from spyagency.web.security import Principal, ensure_may
 from spyagency.web.services import WebServices
 
@@ -53,7 +55,7 @@ async def _after_run_change(services: WebServices, run: int) -> None:
 
 
 async def place_override(
-    services: WebServices, principal: Principal, wanted: schemas.NewOverride
+    services: WebServices, principal: Principal, wanted: NewOverride
 ) -> OverrideRecord:
     """hold: operator or expert; force_ready and ignore_workflow: expert only."""
     action = give_override(wanted.kind)
@@ -106,7 +108,7 @@ async def place_override(
 
 
 async def withdraw_override(
-    services: WebServices, principal: Principal, override_id: int, wanted: schemas.Withdrawal
+    services: WebServices, principal: Principal, override_id: int, wanted: Withdrawal
 ) -> OverrideRecord:
     """Withdraw an override from now on (it stays in the history), saying why. Revoking needs
     the role that giving that kind needs."""
@@ -147,7 +149,7 @@ async def acknowledge_alert(
     services: WebServices,
     principal: Principal,
     alert_id: int,
-    wanted: schemas.Acknowledgement | None = None,
+    wanted: Acknowledgement | None = None,
 ) -> Alert:
     """Silence an open alert while the state it describes lasts (operators and experts); an
     optional note says what is being done about it."""
@@ -180,9 +182,7 @@ async def acknowledge_alert(
     return acknowledged
 
 
-async def switch_signals(
-    services: WebServices, principal: Principal, wanted: schemas.SignalSwitch
-) -> None:
+async def switch_signals(services: WebServices, principal: Principal, wanted: SignalSwitch) -> None:
     """Experts only. Turning signals off empties the readiness list at once."""
     ensure_may(principal, Action.SET_SIGNALS)
     now = services.clock.now()

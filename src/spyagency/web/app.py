@@ -23,8 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spyagency.engine.leadership import ENGINE_LEASE
 from spyagency.store.errors import StoreError, unavailable
-from spyagency.web import api_docs, auth_routes, live, metrics, schemas
+from spyagency.web import api_docs, auth_routes, live, metrics
 from spyagency.web.api import api_router
+from spyagency.web.schemas.health import Liveness, ReadinessProbe
 from spyagency.web.security import secret_for
 from spyagency.web.services import WebServices
 
@@ -204,18 +205,18 @@ def create_app(services: WebServices) -> FastAPI:
         # Starlette answers this outside every middleware, so the headers are set here.
         return JSONResponse({"detail": "internal error"}, status_code=500, headers=ERROR_HEADERS)
 
-    @app.get("/healthz", response_model=schemas.Liveness, tags=["health"])
-    def healthz() -> schemas.Liveness:
+    @app.get("/healthz", response_model=Liveness, tags=["health"])
+    def healthz() -> Liveness:
         """The process is alive (for a liveness probe: no database access)."""
-        return schemas.Liveness(version=services.version)
+        return Liveness(version=services.version)
 
     @app.get(
         "/readyz",
-        response_model=schemas.ReadinessProbe,
-        responses={503: {"model": schemas.ReadinessProbe}},
+        response_model=ReadinessProbe,
+        responses={503: {"model": ReadinessProbe}},
         tags=["health"],
     )
-    def readyz() -> schemas.ReadinessProbe | JSONResponse:
+    def readyz() -> ReadinessProbe | JSONResponse:
         """The database answers and takes writes, and an engine leads (its lease was renewed
         lately).
 
@@ -227,22 +228,20 @@ def create_app(services: WebServices) -> FastAPI:
                 refusal = tx.write_refusal()
                 lease = tx.leader.current(ENGINE_LEASE)
         except Exception:
-            down = schemas.ReadinessProbe(status="unavailable", database=False)
+            down = ReadinessProbe(status="unavailable", database=False)
             return JSONResponse(down.model_dump(), status_code=503)
         if refusal is not None:
             # Pages would still read, but no action, override or verdict could be saved.
-            stuck = schemas.ReadinessProbe(status="read_only", database=True)
+            stuck = ReadinessProbe(status="read_only", database=True)
             return JSONResponse(stuck.model_dump(), status_code=503)
         age = datetime.now(UTC) - lease.heartbeat_at if lease is not None else None
         if lease is None or age is None or age > services.leader_timeout:
-            lost = schemas.ReadinessProbe(status="no_leader", database=True)
+            lost = ReadinessProbe(status="no_leader", database=True)
             return JSONResponse(lost.model_dump(), status_code=503)
         # An opaque id: a probe is anonymous, and the leader's host and pid are nobody's
         # business there (the audit log and the engine's own metrics name it for operators).
         leader = hashlib.sha256(lease.holder.encode()).hexdigest()[:12]
-        return schemas.ReadinessProbe(
-            status="ok", database=True, leader=leader, leader_epoch=lease.epoch
-        )
+        return ReadinessProbe(status="ok", database=True, leader=leader, leader_epoch=lease.epoch)
 
     app.include_router(api_router(services))
     app.include_router(live.router(services))

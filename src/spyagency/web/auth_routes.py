@@ -34,8 +34,9 @@ from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
 
 from spyagency.config.settings import WebSettings
-from spyagency.web import schemas
 from spyagency.web.authorization import Role
+from spyagency.web.schemas.base import Problem
+from spyagency.web.schemas.caller import Me
 from spyagency.web.security import (
     Principal,
     SignedCookie,
@@ -239,7 +240,7 @@ def router(services: WebServices) -> APIRouter:
         "/callback",
         response_class=RedirectResponse,
         status_code=303,
-        responses={400: {"model": schemas.Problem}},
+        responses={400: {"model": Problem}},
     )
     async def callback(
         request: Request,
@@ -285,13 +286,13 @@ def router(services: WebServices) -> APIRouter:
         end_session(response)
         return response
 
-    @api.get("/me", response_model=schemas.Me)
-    def me(request: Request) -> schemas.Me:
+    @api.get("/me", response_model=Me)
+    def me(request: Request) -> Me:
         """Who the caller is, and the CSRF token scripts of this session must send."""
         principal: Principal | None = current_principal(request)
         if principal is None:
-            return schemas.Me(name=None, role=None, via=None, csrf_token="")
-        return schemas.Me(
+            return Me(name=None, role=None, via=None, csrf_token="")
+        return Me(
             name=principal.name,
             role=principal.role.label,
             via=principal.via,

@@ -11,11 +11,19 @@ from spyagency.store.events import EventKind
 from spyagency.store.poll_history import hour_of
 from spyagency.store.run_timing import RunTiming
 from spyagency.store.uow import Transaction
-from spyagency.web import schemas
 from spyagency.web.plots.binning import histogram
 from spyagency.web.plots.five_numbers import five_numbers
 from spyagency.web.plots.state_bars import CurrentState, StateChange, state_bars
 from spyagency.web.plots.weekly import Release, releases_per_week
+from spyagency.web.schemas.kpi import (
+    ProofLatency,
+    ProofLatencyBox,
+    ReleaseHistogram,
+    ReleasesPerWeek,
+    WeekOfReleases,
+)
+from spyagency.web.schemas.runs import RunStateBars, StateBar
+from spyagency.web.schemas.sources import SourceHistory, SourcePollHours
 
 HOUR = timedelta(hours=1)
 # Released this much before the timer counts as early: the Tier-0 polls, it is not instant.
@@ -35,10 +43,10 @@ def releases(timings: list[RunTiming]) -> list[Release]:
     ]
 
 
-def release_histogram(tx: Transaction, policy: Policy, since: datetime) -> schemas.ReleaseHistogram:
+def release_histogram(tx: Transaction, policy: Policy, since: datetime) -> ReleaseHistogram:
     released = releases(tx.run_timing.stopped_since(since))
     bins = histogram([item.hours for item in released])
-    return schemas.ReleaseHistogram(
+    return ReleaseHistogram(
         edges_hours=bins.edges,
         counts=bins.counts,
         released=len(released),
@@ -46,13 +54,13 @@ def release_histogram(tx: Transaction, policy: Policy, since: datetime) -> schem
     )
 
 
-def weekly_releases(tx: Transaction, policy: Policy, since: datetime) -> schemas.ReleasesPerWeek:
+def weekly_releases(tx: Transaction, policy: Policy, since: datetime) -> ReleasesPerWeek:
     released = releases(tx.run_timing.stopped_since(since))
     weeks = releases_per_week(released, early_before(policy))
-    return schemas.ReleasesPerWeek(
+    return ReleasesPerWeek(
         timer_hours=policy.reco_delay / HOUR,
         weeks=[
-            schemas.WeekOfReleases(
+            WeekOfReleases(
                 week_start=week.week_start,
                 released=week.released,
                 early=week.early,
@@ -64,14 +72,14 @@ def weekly_releases(tx: Transaction, policy: Policy, since: datetime) -> schemas
     )
 
 
-def proof_latency(tx: Transaction, since: datetime) -> schemas.ProofLatency:
+def proof_latency(tx: Transaction, since: datetime) -> ProofLatency:
     boxes = []
     for workflow, hours in sorted(tx.run_timing.proof_hours_by_workflow(since).items()):
         numbers = five_numbers(hours)
         if numbers is None:
             continue
         boxes.append(
-            schemas.ProofLatencyBox(
+            ProofLatencyBox(
                 workflow=workflow,
                 count=numbers.count,
                 min_hours=numbers.minimum,
@@ -81,12 +89,10 @@ def proof_latency(tx: Transaction, since: datetime) -> schemas.ProofLatency:
                 max_hours=numbers.maximum,
             )
         )
-    return schemas.ProofLatency(workflows=boxes)
+    return ProofLatency(workflows=boxes)
 
 
-def run_state_bars(
-    tx: Transaction, policy: Policy, run: int, now: datetime
-) -> schemas.RunStateBars | None:
+def run_state_bars(tx: Transaction, policy: Policy, run: int, now: datetime) -> RunStateBars | None:
     """None for a run the agency does not know."""
     record = tx.states.get_run(run)
     if record is None:
@@ -105,7 +111,7 @@ def run_state_bars(
     bars = [bar for bar in state_bars(changes, current, end) if bar.state in known]
     lanes = list(dict.fromkeys(bar.workflow for bar in bars))
     stop = assessment.stop
-    return schemas.RunStateBars(
+    return RunStateBars(
         run=run,
         now=now,
         stop=stop,
@@ -115,7 +121,7 @@ def run_state_bars(
         lock_in=assessment.lock_in_at or (stop + policy.lock_in_delay() if stop else None),
         workflows=lanes,
         bars=[
-            schemas.StateBar(
+            StateBar(
                 workflow=bar.workflow,
                 state=WorkflowState(bar.state),
                 start=bar.start,
@@ -126,7 +132,7 @@ def run_state_bars(
     )
 
 
-def source_history(tx: Transaction, now: datetime, days: int) -> schemas.SourceHistory:
+def source_history(tx: Transaction, now: datetime, days: int) -> SourceHistory:
     """Every hour of the last ``days`` days up to now's hour, for every source (zeros where a
     source was not polled)."""
     last = hour_of(now)
@@ -141,12 +147,10 @@ def source_history(tx: Transaction, now: datetime, days: int) -> schemas.SourceH
             continue  # a clock that moved back: an hour after now
         successes[item.source][position] = item.successes
         failures[item.source][position] = item.failures
-    return schemas.SourceHistory(
+    return SourceHistory(
         hours=hours,
         sources=[
-            schemas.SourcePollHours(
-                source=source, successes=successes[source], failures=failures[source]
-            )
+            SourcePollHours(source=source, successes=successes[source], failures=failures[source])
             for source in Source
         ],
     )

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPBearer
 
-from spyagency.web import schemas
 from spyagency.web.api import (
     alerts,
     audit,
@@ -19,6 +18,7 @@ from spyagency.web.api import (
     sources,
     workflows,
 )
+from spyagency.web.schemas.base import Problem
 from spyagency.web.services import WebServices
 
 PREFIX = "/api/v1"
@@ -32,8 +32,8 @@ BEARER = HTTPBearer(
     description="An API token: `spyagency token issue NAME --role viewer|operator|expert`.",
 )
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": schemas.Problem, "description": "no valid token or session (or a bad one)"},
-    403: {"model": schemas.Problem, "description": "your role may not do this"},
+    401: {"model": Problem, "description": "no valid token or session (or a bad one)"},
+    403: {"model": Problem, "description": "your role may not do this"},
 }
 
 

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from spyagency.web import schemas
 from spyagency.web.authorization import Action
 from spyagency.web.paging import keyset_page
 from spyagency.web.params import MAX_ID
+from spyagency.web.schemas.audit import AuditEntry, AuditPage
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
@@ -17,18 +17,18 @@ from spyagency.web.services import WebServices
 def router(services: WebServices) -> APIRouter:
     api = APIRouter(tags=["audit"], dependencies=[Depends(require(Action.READ))])
 
-    @api.get("/audit", response_model=schemas.AuditPage)
+    @api.get("/audit", response_model=AuditPage)
     def list_audit(
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    ) -> schemas.AuditPage:
+    ) -> AuditPage:
         """Newest first; page on with ``before_id=next_before_id``."""
         with services.store.read() as tx:
             entries = tx.audit.list(limit + 1, before_id)
         page = keyset_page(entries, limit, lambda entry: entry.id)
-        return schemas.AuditPage(
+        return AuditPage(
             items=[
-                schemas.AuditEntry(
+                AuditEntry(
                     id=entry.id,
                     at=entry.at,
                     actor=entry.actor,

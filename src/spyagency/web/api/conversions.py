@@ -9,15 +9,16 @@ from spyagency.domain.evidence import Evidence
 from spyagency.store.events import Event as StoredEvent
 from spyagency.store.overrides import OverrideRecord
 from spyagency.store.run_records import RunRecord, RunSummary, WorkflowRecord
-from spyagency.web import schemas
+from spyagency.web.schemas import overrides as override_schemas
+from spyagency.web.schemas import runs as run_schemas
 
 
-def evidence(item: Evidence) -> schemas.Evidence:
-    return schemas.Evidence(source=item.source, what=item.what, at=item.at, ref=item.ref)
+def evidence(item: Evidence) -> run_schemas.Evidence:
+    return run_schemas.Evidence(source=item.source, what=item.what, at=item.at, ref=item.ref)
 
 
-def workflow(record: WorkflowRecord) -> schemas.Workflow:
-    return schemas.Workflow(
+def workflow(record: WorkflowRecord) -> run_schemas.Workflow:
+    return run_schemas.Workflow(
         workflow=record.workflow,
         state=record.state,
         state_since=record.state_since,
@@ -30,9 +31,9 @@ def workflow(record: WorkflowRecord) -> schemas.Workflow:
     )
 
 
-def override(record: OverrideRecord, now: datetime) -> schemas.Override:
+def override(record: OverrideRecord, now: datetime) -> override_schemas.Override:
     item = record.override
-    return schemas.Override(
+    return override_schemas.Override(
         id=item.id or 0,
         run=item.run,
         kind=item.kind,
@@ -65,16 +66,16 @@ def _summary_fields(record: RunSummary) -> dict[str, Any]:
     }
 
 
-def run_summary(record: RunSummary) -> schemas.RunSummary:
-    return schemas.RunSummary(**_summary_fields(record))
+def run_summary(record: RunSummary) -> run_schemas.RunSummary:
+    return run_schemas.RunSummary(**_summary_fields(record))
 
 
 def run_detail(
     record: RunRecord, overrides: list[OverrideRecord], now: datetime
-) -> schemas.RunDetail:
+) -> run_schemas.RunDetail:
     summary = record.summary
     shown = [override(item, now) for item in overrides]
-    return schemas.RunDetail(
+    return run_schemas.RunDetail(
         **_summary_fields(summary),
         version=record.version,
         locked_at=summary.locked_at,
@@ -85,8 +86,8 @@ def run_detail(
     )
 
 
-def event(item: StoredEvent) -> schemas.Event:
-    return schemas.Event(
+def event(item: StoredEvent) -> run_schemas.Event:
+    return run_schemas.Event(
         id=item.id,
         at=item.at,
         run=item.run,

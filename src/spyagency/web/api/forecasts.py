@@ -21,7 +21,12 @@ from spyagency.domain.forecast_score import (
 )
 from spyagency.store.run_records import RunRecord
 from spyagency.store.uow import Transaction
-from spyagency.web import schemas
+from spyagency.web.schemas.forecasts import (
+    ForecastScore,
+    ForecastScoreRow,
+    RunForecast,
+    WorkflowForecast,
+)
 
 # The forecasts whose score flags the ones shown now: final runs stopped this long ago.
 RECENT = timedelta(days=28)
@@ -32,7 +37,7 @@ def recent_calibration(tx: Transaction, now: datetime) -> Calibration:
     return score(tx.forecasts.scored(stopped_since=now - RECENT)).calibration
 
 
-def run_forecast(tx: Transaction, record: RunRecord, now: datetime) -> schemas.RunForecast:
+def run_forecast(tx: Transaction, record: RunRecord, now: datetime) -> RunForecast:
     assessment = record.assessment
     calibration = recent_calibration(tx, now)
     if assessment.verdict.is_final:
@@ -45,7 +50,7 @@ def run_forecast(tx: Transaction, record: RunRecord, now: datetime) -> schemas.R
 
 def open_run_forecasts(
     tx: Transaction, lock_ins: Mapping[int, datetime | None], now: datetime
-) -> dict[int, schemas.RunForecast]:
+) -> dict[int, RunForecast]:
     """The latest forecast of each open run in ``lock_ins`` (run -> its lock-in), flagged by
     the recent calibration as ``run_forecast`` does for one run: for lists of runs."""
     if not lock_ins:
@@ -61,8 +66,8 @@ def _hours(moment: datetime | None, now: datetime) -> float | None:
 
 def _known(
     item: Forecast, now: datetime, lock_in: datetime | None, calibration: Calibration
-) -> schemas.RunForecast:
-    return schemas.RunForecast(
+) -> RunForecast:
+    return RunForecast(
         known=item.known,
         reason=item.reason,
         made_at=item.made_at,
@@ -79,7 +84,7 @@ def _known(
         calibration=calibration.value,
         show_as_forecast=item.known and calibration is Calibration.CALIBRATED,
         workflows=[
-            schemas.WorkflowForecast(
+            WorkflowForecast(
                 workflow=w.workflow,
                 median=w.median,
                 low=w.low,
@@ -92,10 +97,8 @@ def _known(
     )
 
 
-def _unknown(
-    reason: str, calibration: Calibration, lock_in: datetime | None
-) -> schemas.RunForecast:
-    return schemas.RunForecast(
+def _unknown(reason: str, calibration: Calibration, lock_in: datetime | None) -> RunForecast:
+    return RunForecast(
         known=False,
         reason=reason,
         made_at=None,
@@ -115,8 +118,8 @@ def _unknown(
     )
 
 
-def _row(week: str, horizon: Horizon, found: Score) -> schemas.ForecastScoreRow:
-    return schemas.ForecastScoreRow(
+def _row(week: str, horizon: Horizon, found: Score) -> ForecastScoreRow:
+    return ForecastScoreRow(
         week=week,
         horizon=horizon.value,
         count=found.count,
@@ -130,14 +133,14 @@ def _row(week: str, horizon: Horizon, found: Score) -> schemas.ForecastScoreRow:
 
 def forecast_score(
     items: Iterable[ScoredForecast], now: datetime, run_min: int | None, run_max: int | None
-) -> schemas.ForecastScore:
+) -> ForecastScore:
     chosen = [
         item
         for item in items
         if (run_min is None or item.run >= run_min) and (run_max is None or item.run <= run_max)
     ]
     recent = [item for item in chosen if item.stop >= now - RECENT]
-    return schemas.ForecastScore(
+    return ForecastScore(
         weeks=[_row(week, horizon, found) for (week, horizon), found in weekly(chosen).items()],
         overall=[
             _row("all", horizon, score(i for i in chosen if i.horizon is horizon))

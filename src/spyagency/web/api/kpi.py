@@ -12,10 +12,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from spyagency.domain.states import Verdict
-from spyagency.web import plot_answers, schemas
+from spyagency.web import plot_answers
 from spyagency.web.api.forecasts import forecast_score
 from spyagency.web.authorization import Action
 from spyagency.web.params import MAX_RUN
+from spyagency.web.schemas.kpi import (
+    Distribution,
+    Kpi,
+    MonthCount,
+    ProofLatency,
+    ReleasedRun,
+    ReleaseHistogram,
+    ReleasesPerWeek,
+)
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
@@ -36,11 +45,11 @@ def percentile(values: list[float], fraction: float) -> float | None:
 def router(services: WebServices) -> APIRouter:
     api = APIRouter(tags=["kpi"], dependencies=[Depends(require(Action.READ))])
 
-    @api.get("/kpi", response_model=schemas.Kpi)
+    @api.get("/kpi", response_model=Kpi)
     def kpi(
         run_min: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
         run_max: Annotated[int | None, Query(ge=0, le=MAX_RUN)] = None,
-    ) -> schemas.Kpi:
+    ) -> Kpi:
         """Release latency per released run, its distribution, and missed runs per month."""
         policy = services.policy
         early_before = plot_answers.early_before(policy)
@@ -54,7 +63,7 @@ def router(services: WebServices) -> APIRouter:
             if stop is None or at is None:
                 continue
             rows.append(
-                schemas.ReleasedRun(
+                ReleasedRun(
                     run=record.run,
                     stop=stop,
                     released_at=at,
@@ -66,38 +75,37 @@ def router(services: WebServices) -> APIRouter:
         months = Counter(
             f"{r.assessment.stop:%Y-%m}" if r.assessment.stop else "unknown" for r in missed
         )
-        return schemas.Kpi(
+        return Kpi(
             released=rows,
             early=sum(row.early for row in rows),
             on_timer=sum(not row.early for row in rows),
-            release_hours=schemas.Distribution(
+            release_hours=Distribution(
                 count=len(hours),
                 median_hours=statistics.median(hours) if hours else None,
                 p90_hours=percentile(hours, 0.9),
             ),
             missed_per_month=[
-                schemas.MonthCount(month=month, missed=count)
-                for month, count in sorted(months.items())
+                MonthCount(month=month, missed=count) for month, count in sorted(months.items())
             ],
             forecast_score=forecast_score(scored, services.clock.now(), run_min, run_max),
         )
 
-    @api.get("/kpi/release-histogram", response_model=schemas.ReleaseHistogram)
-    def release_histogram(days: Days = DEFAULT_DAYS) -> schemas.ReleaseHistogram:
+    @api.get("/kpi/release-histogram", response_model=ReleaseHistogram)
+    def release_histogram(days: Days = DEFAULT_DAYS) -> ReleaseHistogram:
         """Released runs per bin of run stop -> PromptReco release (hours)."""
         since = services.clock.now() - timedelta(days=days)
         with services.store.read() as tx:
             return plot_answers.release_histogram(tx, services.policy, since)
 
-    @api.get("/kpi/releases-per-week", response_model=schemas.ReleasesPerWeek)
-    def releases_per_week(days: Days = DEFAULT_DAYS) -> schemas.ReleasesPerWeek:
+    @api.get("/kpi/releases-per-week", response_model=ReleasesPerWeek)
+    def releases_per_week(days: Days = DEFAULT_DAYS) -> ReleasesPerWeek:
         """Per week of run stop: runs released, how many early, median and longest delay."""
         since = services.clock.now() - timedelta(days=days)
         with services.store.read() as tx:
             return plot_answers.weekly_releases(tx, services.policy, since)
 
-    @api.get("/kpi/proof-latency", response_model=schemas.ProofLatency)
-    def proof_latency(days: Days = DEFAULT_DAYS) -> schemas.ProofLatency:
+    @api.get("/kpi/proof-latency", response_model=ProofLatency)
+    def proof_latency(days: Days = DEFAULT_DAYS) -> ProofLatency:
         """Per workflow, run stop -> proof in the CondDB: minimum, quartiles, maximum."""
         since = services.clock.now() - timedelta(days=days)
         with services.store.read() as tx:

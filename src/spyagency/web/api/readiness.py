@@ -15,9 +15,9 @@ from spyagency.domain.queue import queue_of
 from spyagency.domain.states import Verdict
 from spyagency.store.controls import SIGNALS_ENABLED
 from spyagency.store.uow import Transaction
-from spyagency.web import schemas
 from spyagency.web.authorization import Action
 from spyagency.web.params import MAX_RUN
+from spyagency.web.schemas.readiness import Queue, QueueHead, Readiness, ReadinessSignal
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
@@ -35,12 +35,12 @@ def signals_enabled(services: WebServices, tx: Transaction) -> bool:
 def router(services: WebServices) -> APIRouter:
     api = APIRouter(tags=["readiness"], dependencies=[Depends(require(Action.READ))])
 
-    @api.get("/readiness", response_model=schemas.Readiness)
+    @api.get("/readiness", response_model=Readiness)
     def readiness(
         after_run: Annotated[
             int, Query(ge=0, le=MAX_RUN, description="the highest run already handled")
         ] = 0,
-    ) -> schemas.Readiness:
+    ) -> Readiness:
         """Runs above ``after_run`` the agency announced ready and still holds ready."""
         base = (services.settings.public_url or "").rstrip("/")
         with services.store.read() as tx:
@@ -53,7 +53,7 @@ def router(services: WebServices) -> APIRouter:
             latest = {run: tx.signals.for_run(run)[-1] for run in {s.run for s in candidates}}
             queue = queue_of(tx.states.queued_runs())
         signals = [
-            schemas.ReadinessSignal(
+            ReadinessSignal(
                 run=item.run,
                 verdict="ready",
                 idempotency_key=item.idempotency_key,
@@ -63,7 +63,7 @@ def router(services: WebServices) -> APIRouter:
             for run, item in sorted(latest.items())
             if item.verdict is Verdict.READY and run in ready_runs
         ]
-        return schemas.Readiness(
+        return Readiness(
             generated_at=services.clock.now(),
             signals=signals,
             signals_enabled=enabled,
@@ -71,17 +71,17 @@ def router(services: WebServices) -> APIRouter:
             held_by=queue.head.run if queue.head is not None and queue.held else None,
         )
 
-    @api.get("/queue", response_model=schemas.Queue)
-    def queue() -> schemas.Queue:
+    @api.get("/queue", response_model=Queue)
+    def queue() -> Queue:
         """Which run holds back the ready runs behind it, why, and since when."""
         with services.store.read() as tx:
             found = queue_of(tx.states.queued_runs())
         head = found.head
-        return schemas.Queue(
+        return Queue(
             generated_at=services.clock.now(),
             head=None
             if head is None
-            else schemas.QueueHead(
+            else QueueHead(
                 run=head.run,
                 verdict=head.verdict.value,
                 reasons=list(head.reasons),

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from spyagency.domain.facts import fact_to_dict
 from spyagency.domain.states import Verdict
 from spyagency.store.run_records import RunSummary
-from spyagency.web import plot_answers, schemas
+from spyagency.web import plot_answers
 from spyagency.web.api import conversions, forecasts
 from spyagency.web.api.caching import combined_etag, not_modified
 from spyagency.web.authorization import Action
@@ -19,15 +19,15 @@ from spyagency.web.encoded import JSON, EncodedBody, accepts_gzip
 from spyagency.web.paging import keyset_page
 from spyagency.web.params import MAX_RUN, RunNumber
 from spyagency.web.render_cache import RenderCache, StoreGlance
+from spyagency.web.schemas.base import Problem
+from spyagency.web.schemas.runs import Event, RunDetail, RunPage, RunStateBars, TimelineEntry
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
 # Bounds keep every value inside a BIGINT on both backends: an out-of-range number must be a
 # 422, never a database overflow.
 RAW_LIMIT = 4000
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": schemas.Problem, "description": "no such run"}
-}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no such run"}}
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class CachedPage:
 def encode_page(query: str, records: list[RunSummary], limit: int) -> CachedPage:
     """``records``: up to ``limit + 1`` summaries (see ``paging``)."""
     page = keyset_page(records, limit, lambda record: record.run)
-    body = schemas.RunPage(
+    body = RunPage(
         items=[conversions.run_summary(record) for record in page.items],
         next_before_run=page.next_before,
     )
@@ -66,7 +66,7 @@ def router(services: WebServices) -> APIRouter:
     cache: RenderCache[CachedPage] = RenderCache(capacity=64)
     glance = StoreGlance(services.store, services.changes)
 
-    @api.get("/runs", response_model=schemas.RunPage)
+    @api.get("/runs", response_model=RunPage)
     async def list_runs(
         request: Request,
         verdict: Verdict | None = None,
@@ -97,10 +97,8 @@ def router(services: WebServices) -> APIRouter:
             page = await run_in_threadpool(cache.get_or_build, key, build)
         return page.answer(request)
 
-    @api.get("/runs/{run}", response_model=schemas.RunDetail, responses=NOT_FOUND)
-    def get_run(
-        run: RunNumber, request: Request, response: Response
-    ) -> schemas.RunDetail | Response:
+    @api.get("/runs/{run}", response_model=RunDetail, responses=NOT_FOUND)
+    def get_run(run: RunNumber, request: Request, response: Response) -> RunDetail | Response:
         """The verdict, its reasons, every workflow's state with evidence, and overrides."""
         now = services.clock.now()
         with services.store.read() as tx:
@@ -120,10 +118,8 @@ def router(services: WebServices) -> APIRouter:
         detail = conversions.run_detail(record, overrides, now)
         return detail.model_copy(update={"forecast": forecast})
 
-    @api.get(
-        "/runs/{run}/timeline", response_model=list[schemas.TimelineEntry], responses=NOT_FOUND
-    )
-    def run_timeline(run: RunNumber) -> list[schemas.TimelineEntry]:
+    @api.get("/runs/{run}/timeline", response_model=list[TimelineEntry], responses=NOT_FOUND)
+    def run_timeline(run: RunNumber) -> list[TimelineEntry]:
         """Every observation of the run in the order it was seen, raw evidence shortened."""
         with services.store.read() as tx:
             known = tx.states.get_run(run) is not None
@@ -131,7 +127,7 @@ def router(services: WebServices) -> APIRouter:
         if not known and not observations:
             raise HTTPException(404, f"run {run} is not known to the agency")
         return [
-            schemas.TimelineEntry(
+            TimelineEntry(
                 id=item.id or 0,
                 source=item.source,
                 kind=item.fact.kind,
@@ -144,8 +140,8 @@ def router(services: WebServices) -> APIRouter:
             for item in observations
         ]
 
-    @api.get("/runs/{run}/state-bars", response_model=schemas.RunStateBars, responses=NOT_FOUND)
-    def run_state_bars(run: RunNumber) -> schemas.RunStateBars:
+    @api.get("/runs/{run}/state-bars", response_model=RunStateBars, responses=NOT_FOUND)
+    def run_state_bars(run: RunNumber) -> RunStateBars:
         """Each workflow's states as bars over time, with the run's deadlines."""
         with services.store.read() as tx:
             bars = plot_answers.run_state_bars(tx, services.policy, run, services.clock.now())
@@ -153,8 +149,8 @@ def router(services: WebServices) -> APIRouter:
             raise HTTPException(404, f"run {run} is not known to the agency")
         return bars
 
-    @api.get("/runs/{run}/events", response_model=list[schemas.Event], responses=NOT_FOUND)
-    def run_events(run: RunNumber) -> list[schemas.Event]:
+    @api.get("/runs/{run}/events", response_model=list[Event], responses=NOT_FOUND)
+    def run_events(run: RunNumber) -> list[Event]:
         """The run's history of changes (verdicts, workflow states, overrides, signals)."""
         with services.store.read() as tx:
             known = tx.states.get_run(run) is not None

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Query
 from spyagency.domain.health import SourceHealth
 from spyagency.domain.states import Source
 from spyagency.store.poll_history import KEEP
-from spyagency.web import plot_answers, schemas
+from spyagency.web import plot_answers
 from spyagency.web.authorization import Action
+from spyagency.web.schemas.sources import SourceHistory, SourceStatus
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
@@ -22,8 +23,8 @@ HISTORY_DAYS = 7
 def router(services: WebServices) -> APIRouter:
     api = APIRouter(tags=["sources"], dependencies=[Depends(require(Action.READ))])
 
-    @api.get("/sources", response_model=list[schemas.SourceStatus])
-    def list_sources() -> list[schemas.SourceStatus]:
+    @api.get("/sources", response_model=list[SourceStatus])
+    def list_sources() -> list[SourceStatus]:
         """Every source the agency knows, heard from or not (never heard from = stale)."""
         with services.store.read() as tx:
             known = tx.health.all()
@@ -34,7 +35,7 @@ def router(services: WebServices) -> APIRouter:
             health = known.get(source, SourceHealth(source))
             threshold = policy.stale_after.get(source, DEFAULT_STALE_AFTER)
             shown.append(
-                schemas.SourceStatus(
+                SourceStatus(
                     source=source,
                     last_success=health.last_success,
                     last_attempt=health.last_attempt,
@@ -49,10 +50,10 @@ def router(services: WebServices) -> APIRouter:
             )
         return shown
 
-    @api.get("/sources/history", response_model=schemas.SourceHistory)
+    @api.get("/sources/history", response_model=SourceHistory)
     def source_history(
         days: Annotated[int, Query(ge=1, le=KEEP.days)] = HISTORY_DAYS,
-    ) -> schemas.SourceHistory:
+    ) -> SourceHistory:
         """Successful and failed polls of each source, hour by hour, over the last days."""
         with services.store.read() as tx:
             return plot_answers.source_history(tx, services.clock.now(), days)

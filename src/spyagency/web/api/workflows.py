@@ -9,16 +9,18 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
 from spyagency.domain.states import Source, WorkflowState
 from spyagency.store.run_records import WorkflowRecord
-from spyagency.web import schemas
 from spyagency.web.authorization import Action
 from spyagency.web.paging import keyset_page
 from spyagency.web.params import MAX_RUN
+from spyagency.web.schemas.base import Problem
+from spyagency.web.schemas.inputs import WORKFLOW_NAME
+from spyagency.web.schemas.workflows import WorkflowHistory, WorkflowOverview, WorkflowRun
 from spyagency.web.security import require
 from spyagency.web.services import WebServices
 
 HOUR = timedelta(hours=1)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": schemas.Problem, "description": "no such workflow"}
+    404: {"model": Problem, "description": "no such workflow"}
 }
 
 
@@ -37,8 +39,8 @@ def first_harvest(record: WorkflowRecord) -> datetime | None:
 def router(services: WebServices) -> APIRouter:
     api = APIRouter(tags=["workflows"], dependencies=[Depends(require(Action.READ))])
 
-    @api.get("/workflows", response_model=list[schemas.WorkflowOverview])
-    def list_workflows() -> list[schemas.WorkflowOverview]:
+    @api.get("/workflows", response_model=list[WorkflowOverview])
+    def list_workflows() -> list[WorkflowOverview]:
         """Every catalogued workflow with how many runs are in each state (all, and open)."""
         with services.store.read() as tx:
             everything = tx.states.counts_by_workflow_state()
@@ -48,7 +50,7 @@ def router(services: WebServices) -> APIRouter:
             return {state: n for (workflow, state), n in sorted(counts.items()) if workflow == name}
 
         return [
-            schemas.WorkflowOverview(
+            WorkflowOverview(
                 workflow=spec.name,
                 producer=spec.producer,
                 description=spec.description,
@@ -58,14 +60,12 @@ def router(services: WebServices) -> APIRouter:
             for spec in services.catalogue.workflows
         ]
 
-    @api.get(
-        "/workflows/{name}/history", response_model=schemas.WorkflowHistory, responses=NOT_FOUND
-    )
+    @api.get("/workflows/{name}/history", response_model=WorkflowHistory, responses=NOT_FOUND)
     def workflow_history(
-        name: Annotated[str, Path(min_length=1, max_length=128, pattern=schemas.WORKFLOW_NAME)],
+        name: Annotated[str, Path(min_length=1, max_length=128, pattern=WORKFLOW_NAME)],
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         before_run: Annotated[int | None, Query(ge=1, le=MAX_RUN)] = None,
-    ) -> schemas.WorkflowHistory:
+    ) -> WorkflowHistory:
         """Run after run (newest first): state, since when, when proven, and latencies."""
         with services.store.read() as tx:
             records = tx.states.workflow_history(name, limit + 1, before_run)
@@ -77,10 +77,10 @@ def router(services: WebServices) -> APIRouter:
                 stops = {summary.run: summary.stop for summary in runs}
         if not page.items and services.catalogue.by_name(name) is None:
             raise HTTPException(404, f"unknown workflow {name!r}")
-        return schemas.WorkflowHistory(
+        return WorkflowHistory(
             workflow=name,
             items=[
-                schemas.WorkflowRun(
+                WorkflowRun(
                     run=record.run,
                     state=record.state,
                     state_since=record.state_since,

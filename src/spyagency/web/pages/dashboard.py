@@ -52,7 +52,7 @@ from spyagency.web.pages.rendering import (
 )
 from spyagency.web.params import RunNumber
 from spyagency.web.render_cache import GLANCE_SECONDS, RenderCache
-from spyagency.web.schemas import RunForecast
+from spyagency.web.schemas.forecasts import RunForecast
 
 # The read model.
 

@@ -31,7 +31,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from spyagency.web import actions, schemas
+from spyagency.web import actions
 from spyagency.web.auth_routes import safe_next
 from spyagency.web.pages.presentation import when
 from spyagency.web.pages.rendering import (
@@ -42,6 +42,9 @@ from spyagency.web.pages.rendering import (
     viewer_of,
 )
 from spyagency.web.params import RecordId, RunNumber
+from spyagency.web.schemas.alerts import Acknowledgement
+from spyagency.web.schemas.control import SignalSwitch
+from spyagency.web.schemas.overrides import NewOverride, Withdrawal
 from spyagency.web.security import Principal, check_csrf, current_principal
 
 DEFAULT_HOURS = "12"
@@ -104,7 +107,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     async def place_override(request: Request, run: RunNumber) -> Response:
         async def place(principal: Principal) -> str:
             fields = await form_fields(request)
-            wanted = schemas.NewOverride.model_validate(
+            wanted = NewOverride.model_validate(
                 {
                     "run": run,
                     "kind": fields.get("kind", ""),
@@ -125,7 +128,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     async def revoke_override(request: Request, override_id: RecordId) -> Response:
         async def revoke(principal: Principal) -> str:
             fields = await form_fields(request)
-            wanted = schemas.Withdrawal.model_validate({"reason": fields.get("reason", "")})
+            wanted = Withdrawal.model_validate({"reason": fields.get("reason", "")})
             record = await actions.withdraw_override(services, principal, override_id, wanted)
             item = record.override
             return f"Override {item.kind.value} (#{item.id}) on run {item.run} revoked."
@@ -136,7 +139,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     async def acknowledge_alert(request: Request, alert_id: RecordId) -> Response:
         async def acknowledge(principal: Principal) -> str:
             fields = await form_fields(request)
-            wanted = schemas.Acknowledgement.model_validate({"note": fields.get("note") or None})
+            wanted = Acknowledgement.model_validate({"note": fields.get("note") or None})
             alert = await actions.acknowledge_alert(services, principal, alert_id, wanted)
             return f"Alert #{alert.id} ({alert.kind}) acknowledged."
 
@@ -146,7 +149,7 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
     async def switch_signals(request: Request) -> Response:
         async def switch(principal: Principal) -> str:
             fields = await form_fields(request)
-            wanted = schemas.SignalSwitch.model_validate(
+            wanted = SignalSwitch.model_validate(
                 {"enabled": fields.get("enabled", ""), "reason": fields.get("reason", "")}
             )
             await actions.switch_signals(services, principal, wanted)

@@ -36,12 +36,14 @@ from spyagency.store.run_labels import RunLabels
 from spyagency.store.run_records import RunRecord
 from spyagency.store.signals import Signal
 from spyagency.store.uow import Transaction
-from spyagency.web import plot_answers, schemas
+from spyagency.web import plot_answers
 from spyagency.web.api.forecasts import run_forecast
 from spyagency.web.authorization import give_override, revoke_override
 from spyagency.web.pages.presentation import EvidenceContext, evidence_link, when
 from spyagency.web.pages.rendering import PageKit, Viewer, read_banner
 from spyagency.web.params import RunNumber
+from spyagency.web.schemas.forecasts import RunForecast
+from spyagency.web.schemas.runs import RunStateBars
 
 # The timeline.
 
@@ -222,9 +224,9 @@ def add_routes(api: APIRouter, kit: PageKit) -> None:
 
     def detail_context(
         page: RunPage,
-        bars: schemas.RunStateBars | None,
+        bars: RunStateBars | None,
         held_by: int | None,
-        forecast: schemas.RunForecast,
+        forecast: RunForecast,
         viewer: Viewer,
     ) -> dict[str, Any]:
         now = services.clock.now()

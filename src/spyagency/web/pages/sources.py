@@ -14,8 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from spyagency.domain.states import Source
-from spyagency.web import plot_answers, schemas
+from spyagency.web import plot_answers
 from spyagency.web.pages.rendering import PageKit, Viewer, read_banner
+from spyagency.web.schemas.sources import SourceHistory
 
 HISTORY_DAYS = 7
 
@@ -28,7 +29,7 @@ class PollDay:
     failures: int
 
 
-def poll_days(history: schemas.SourceHistory) -> list[PollDay]:
+def poll_days(history: SourceHistory) -> list[PollDay]:
     """The hourly history summed per source and UTC day, days with polls only, by source
     then day."""
     found: list[PollDay] = []
