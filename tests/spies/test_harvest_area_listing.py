@@ -230,7 +230,7 @@ async def test_vanished_names_are_forgotten(tmp_path: Path) -> None:
     assert files.polls_listing("2026") == [1, 1 + spy.full_listing_every]
     assert db.name in files.polls[1].names_missing()
     assert db.name not in files.last.names_looked_up()  # forgotten by the listing
-    listing = spy._listings[tmp_path / "2026"]
+    listing = spy._folders.listings[tmp_path / "2026"]
     assert sorted(listing.names) == sorted(p.name for p in (tmp_path / "2026").iterdir())
     assert {stem.run for stem, _ in listing.parsed.values()} == {380001}
     assert listing.runs == [380001]
