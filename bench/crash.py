@@ -31,12 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-from spyagency.harness.crash_trial import (
-    compare,
-    delivery_problems,
-    release_delays,
-    run_trial,
-)
+from spyagency.harness.crash_trial import run_trial
+from spyagency.harness.crash_verdicts import compare, delivery_problems, release_delays
 
 
 def main() -> int:

@@ -15,15 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from spyagency.harness.crash_trial import (
-    LifeLog,
-    StoreFingerprint,
-    TrialRun,
-    compare,
-    delivery_problems,
-    kill_plan,
-    run_trial,
-)
+from spyagency.harness.crash_lives import LifeLog, kill_plan
+from spyagency.harness.crash_trial import run_trial
+from spyagency.harness.crash_verdicts import StoreFingerprint, TrialRun, compare, delivery_problems
 
 SCENARIO = "quiet_day"
 SHORT_HOURS = 8.0  # the first runs of the day get their calibrations and early releases
