@@ -14,10 +14,11 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from spyagency.bootstrap import build_spies, check_settings
+from spyagency.bootstrap import build_spies
 from spyagency.config.loading import ConfigError, load_settings, parse_settings
 from spyagency.config.settings import Settings
 from spyagency.domain.clock import ManualClock
+from spyagency.serving import check_settings
 from spyagency.spies.upload_log import UploadLogSpy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import httpx2
 
-from spyagency.bootstrap import build_runtime, serve
+from spyagency.bootstrap import build_runtime
 from spyagency.config.loading import parse_settings
 from spyagency.harness.demo import free_port
+from spyagency.serving import serve
 
 
 async def test_a_leading_engine_exposes_leadership_and_evaluation_metrics(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from spyagency.bootstrap import listen_for_changes
+from spyagency.serving import listen_for_changes
 from spyagency.store import Store, build_engine, upgrade
 from spyagency.web.services import ChangeFeed
 

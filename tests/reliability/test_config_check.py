@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from spyagency.bootstrap import build_runtime, serve
+from spyagency.bootstrap import build_runtime
 from spyagency.cli import app
 from spyagency.config.loading import load_settings
+from spyagency.serving import serve
 
 runner = CliRunner()
 

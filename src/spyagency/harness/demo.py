@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from spyagency.bootstrap import build_runtime, serve
+from spyagency.bootstrap import build_runtime
 from spyagency.config.loading import parse_settings
 from spyagency.domain.states import Source
 from spyagency.harness.demo_login import (
@@ -31,6 +31,7 @@ from spyagency.harness.demo_login import (
     demo_users,
 )
 from spyagency.harness.toml_text import to_toml
+from spyagency.serving import serve
 from spyagency.simulator import SimulatorServer, load_scenario
 
 CONFIG_FILE = "agency.toml"
