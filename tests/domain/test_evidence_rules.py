@@ -31,7 +31,7 @@ from spyagency.domain.states import (
     WorkflowState,
 )
 from spyagency.domain.verdict import NO_EVIDENCE_EITHER_WAY
-from tests.domain.world import T0, Story, hash_of, judge
+from tests.domain.world import T0, Story, hash_of, healthy, judge
 
 GAINS = ("SiStripGains", "PromptCalibProdSiStripGains", "SiStripApvGain_pcl")
 GAINS_TAG = "SiStripApvGain_PCL_v0_prompt"
@@ -376,6 +376,22 @@ def test_a_deadline_the_agency_watched_expire_is_evidence_of_a_miss() -> None:
     story = Story().ran(2).express("Express", GAINS[1])  # watched from hour 2
     story.at(50).fcsr(story.run + 5).released()
     assert judge(story, 50).verdict is Verdict.MISSED
+
+
+def test_a_watched_deadline_is_no_evidence_before_every_critical_source_is_read_again() -> None:
+    """Back from an outage across the lock-in: the first report that shows the run locked
+    comes before the harvest area and the CondDB have been read again, so the steps still
+    missing may have been done while nobody looked."""
+    story = Story().ran(2).express("Express", GAINS[1])  # watched from hour 2
+    story.at(60).fcsr(story.run + 5).released()
+    now = T0 + timedelta(hours=60)
+    before = healthy(T0 + timedelta(hours=6))  # the agency went away at hour 6
+    current = {source: healthy(now)[source] for source in (Source.TIER0, Source.OMS)}
+    found = judge(story, 60, health={**before, **current})
+    assert found.workflow("SiStripGains").state is WorkflowState.TIMED_OUT  # type: ignore[union-attr]
+    assert found.verdict is Verdict.UNKNOWN
+    assert NO_EVIDENCE_EITHER_WAY in found.reasons[0]
+    assert judge(story, 60.5).verdict is Verdict.MISSED  # every source read since: a miss
 
 
 def _harvest(story: Story, created_hours: float):  # type: ignore[no-untyped-def]

@@ -4,7 +4,8 @@
 
 1. The Tier-0 has locked or released the run: ``released`` (every counted workflow proven by
    the lock-in) or ``missed`` (evidence that one was not: a failure, a deadline the agency
-   watched expire, or a proof that came after the lock-in), or still ``ready`` awaiting
+   watched expire and every critical source read since the lock-in without its proof, or a
+   proof that came after the lock-in), or still ``ready`` awaiting
    release. Without evidence either way (a run first seen after its lock-in whose history is
    not, or not yet, readable) the verdict is ``unknown`` with a reason that says so: a missed
    run raises a critical alert and counts in the KPI, so it must rest on evidence.
@@ -219,6 +220,7 @@ def _after_lock_in(
     when = f"{locked_at:%Y-%m-%d %H:%M}Z"
     missing: list[str] = []
     unjudged: list[str] = []
+    looked = _looked_since(context, locked_at)
     if exempt_reason is None and not known:
         unjudged = ["the express configuration (what the run needed) was never read"]
     elif exempt_reason is None:
@@ -226,7 +228,7 @@ def _after_lock_in(
             if _proven_by(w, locked_at) or _grouped_ok(w, workflows, context.policy, locked_at):
                 continue
             label = f"{w.workflow} ({w.state.value})"
-            if _evidence_of_missing(w, knowledge, locked_at):
+            if _evidence_of_missing(w, knowledge, locked_at, looked):
                 missing.append(label)
             else:
                 unjudged.append(label)
@@ -248,20 +250,34 @@ def _after_lock_in(
 
 
 def _evidence_of_missing(
-    workflow: WorkflowAssessment, knowledge: RunKnowledge, locked_at: datetime
+    workflow: WorkflowAssessment, knowledge: RunKnowledge, locked_at: datetime, looked: bool
 ) -> bool:
     """Whether the agency holds evidence that ``workflow`` was not in by ``locked_at``: a
     proof that came later, a failure the producers reported, or a deadline that expired while
-    the agency was watching the run. A step that merely never showed up is no such evidence
-    for a run the agency first saw after its deadline."""
+    the agency was watching the run, with every critical source read since the lock-in
+    (``looked``). A step that merely never showed up is no such evidence for a run the agency
+    first saw after its deadline, nor before the agency has read its sources past the lock-in:
+    after a restart or an outage the first batch that learns of the lock-in still holds the
+    harvests and IOVs of before, and the rest of the sources' reports are on their way."""
     state = workflow.state
     if state.is_satisfied:
         return workflow.proven_at is not None and workflow.proven_at > locked_at
     if state is WorkflowState.TIMED_OUT:
         first_seen = knowledge.first_seen
         deadline = workflow.deadline
-        return first_seen is not None and deadline is not None and first_seen <= deadline
+        watched = first_seen is not None and deadline is not None and first_seen <= deadline
+        return watched and looked
     return state.is_failure
+
+
+def _looked_since(context: Context, moment: datetime) -> bool:
+    """Whether every critical source has answered at or after ``moment``: only then does a
+    step that is still missing count as not done by that moment."""
+    for source in context.policy.critical_sources:
+        record = context.health.get(source)
+        if record is None or record.last_success is None or record.last_success < moment:
+            return False
+    return True
 
 
 def _about_whole_run(problem: ItemProblem) -> bool:
