@@ -20,41 +20,36 @@ in (a late IOV of an earlier run would cover it), so a run short of a calibratio
 later one until its lock-in, and the agency rightly waits too. Runs released early without
 their calibrations (simulator truth) must be 0.
 
-Speed (ADR 10): the wall time per visited grid point must stay flat as history grows: the last
-quarter of the period over the first, measured in the same run, at most 1.15. The wall time
-itself is printed against the 60 s the Evidence issue asked for (``WALL_RATIO``); ADR 10 says
-why that limit is out of reach for the real agency over real protocols in process.
+The replay is the production engine loop in virtual time (``harness/replay.py``): every
+source is polled every poll interval (default 30 min), the engine ticks as often, and a batch
+that changes what another spy would ask wakes that spy at once. A coarser interval is
+legitimate, since the target allows one poll interval, but each source's ``stale_after`` in a
+live agency must then be at least that long.
 
-The poll interval is the replay's grid (default 30 min: every source is polled at most that
-often, and only when its answer may have changed; see ``harness/replay.py``). A coarser grid
-is legitimate, since the target allows one poll interval, but each source's ``stale_after``
-in a live agency must then be at least that long.
+Speed (ADR 10): the wall time per moment at which virtual time stops must stay flat as
+history grows: the last quarter of the period over the first, measured in the same run, at
+most 1.15. The wall time itself is printed against the 60 s the Evidence issue asked for
+(``WALL_RATIO``); ADR 10 says why that limit is out of reach for the real agency over real
+protocols in process.
 
 Prints the figures, then ``KPI_RATIO`` (median against the in-order oracle, target <= 1),
 ``WALL_RATIO`` (wall seconds / 60) and last ``RATIO x`` with x = the growth of the wall time
-per visited grid point, last quarter over first, / 1.15 (target <= 1).
+per moment, last quarter over first, / 1.15 (target <= 1).
 
-    .venv/bin/python bench/mission_kpi.py [--hours 8760] [--step-minutes 30] [--per-report]
-        [--engine agency|stepper]
-
-``--engine agency`` replays through the production ``Agency`` in virtual time
-(``harness/agency_replay.py``): every source polled every poll interval, a tick at each,
-and "visited grid point" means each moment virtual time stops at.
+    .venv/bin/python bench/mission_kpi.py [--hours 8760] [--step-minutes 30]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import shutil
 import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from spyagency.harness.agency_replay import replay_agency
 from spyagency.harness.replay import ReplayResult, replay
 from spyagency.simulator import load_scenario
 
@@ -63,9 +58,6 @@ WALL_LIMIT_S = 60.0  # asked for by the Evidence issue; out of reach (ADR 10), p
 GROWTH_LIMIT = 1.15  # last quarter's wall per visited grid point over the first's (ADR 10)
 SLACK = 1.05
 HOUR = 3600.0
-# "agency": the production engine loop in virtual time (harness/agency_replay.py);
-# "stepper": the replay's own event-driven loop (harness/replay.py).
-Engine = Literal["agency", "stepper"]
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -82,8 +74,8 @@ def _scratch() -> Path:
 
 
 class VisitCost:
-    """Wall time per visited grid point in each quarter of the simulated period: the cost of a
-    poll cycle must stay flat as history grows (the agency asks only about open runs)."""
+    """Wall time per moment of virtual time in each quarter of the simulated period: the cost
+    of a poll cycle must stay flat as history grows (the agency asks only about open runs)."""
 
     QUARTERS = 4
 
@@ -106,11 +98,7 @@ class VisitCost:
 
 
 def run_year(
-    hours: float | None,
-    step_minutes: float,
-    batch: bool = True,
-    progress: VisitCost | None = None,
-    engine: Engine = "stepper",
+    hours: float | None, step_minutes: float, progress: VisitCost | None = None
 ) -> ReplayResult:
     plan = load_scenario(SCENARIO)
     changes: dict[str, Any] = {"readiness": dataclasses.replace(plan.readiness, consume=True)}
@@ -118,23 +106,12 @@ def run_year(
         changes["duration_s"] = hours * HOUR
     scratch = _scratch()
     try:
-        if engine == "agency":
-            return replay_agency(
-                SCENARIO,
-                scratch,
-                step=timedelta(minutes=step_minutes),
-                plan_changes=changes,
-                progress=progress,
-            )
-        return asyncio.run(
-            replay(
-                SCENARIO,
-                scratch,
-                step=timedelta(minutes=step_minutes),
-                plan_changes=changes,
-                batch=batch,
-                progress=progress,
-            )
+        return replay(
+            SCENARIO,
+            scratch,
+            step=timedelta(minutes=step_minutes),
+            plan_changes=changes,
+            progress=progress,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # a year leaves ~1 GB (in memory)
@@ -202,15 +179,15 @@ def report(result: ReplayResult, wall: float, step_s: float, cost: VisitCost | N
         f"p90 {quantile(in_order_ratios, 0.9):.2f}; within target: {met}/{len(in_order_ratios)}"
     )
     print(f"  runs released early without their calibrations: {len(unsafe)} {unsafe[:10]}")
+    visits = sum(cost.visits) if cost is not None else 0
     print(
-        f"  replay: {result.steps} of {result.grid_points} grid points visited, "
-        f"{result.polls} polls sent, {result.skipped_polls} carried, {result.ticks} ticks, "
-        f"{result.observations} observations reported"
+        f"  replay: {result.grid_points} poll moments, {visits} moments of virtual time, "
+        f"{result.polls} polls sent, {result.ticks} ticks, {result.news} observations stored"
     )
     per_visit = cost.per_visit_ms() if cost is not None else [float("nan")]
     growth = per_visit[-1] / per_visit[0]
     print(
-        "  wall per visited grid point, by quarter of the period: "
+        "  wall per moment of virtual time, by quarter of the period: "
         + ", ".join(f"{ms:.1f}" for ms in per_visit)
         + f" ms (last / first {growth:.2f}, limit {GROWTH_LIMIT})"
     )
@@ -224,27 +201,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hours", type=float, default=None, help="shorter period (hours)")
     parser.add_argument("--step-minutes", type=float, default=30.0, help="poll interval")
-    parser.add_argument(
-        "--per-report",
-        action="store_true",
-        help="one evaluator batch per report and per tick (as before batching)",
-    )
-    parser.add_argument(
-        "--engine",
-        choices=["agency", "stepper"],
-        default="stepper",
-        help="the production Agency in virtual time, or the replay's own stepper",
-    )
     args = parser.parse_args()
     began = time.perf_counter()
     cost = VisitCost()
-    result = run_year(
-        args.hours,
-        args.step_minutes,
-        batch=not args.per_report,
-        progress=cost,
-        engine=args.engine,
-    )
+    result = run_year(args.hours, args.step_minutes, progress=cost)
     report(result, time.perf_counter() - began, args.step_minutes * 60, cost)
 
 

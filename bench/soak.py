@@ -5,23 +5,23 @@ PromptReco paused, failed harvests, lost, late and duplicate uploads, IOVs in th
 with the wrong hash) stretched over ``--days`` days, once at the scenario's rates and once at
 ten times them, and checks: no crash, zero false ready signals, every provable run signalled
 after its sources recover, and every observation, alert and alert audit event accounted for
-(``spyagency.harness.soak``). The same checks run as tests: a few days in
+(``spyagency.harness.soak``), through the production engine loop in virtual time. The same
+checks run as tests: a few days in
 tests/e2e/test_soak.py, the month there too when slow tests are asked for (--run-slow).
 
 Prints one line per rate with its figures and problems; last line ``RATIO x`` with x = the
 number of problems found (target 0).
 
-    .venv/bin/python bench/soak.py [--days 30] [--rates 1,10] [--engine agency|stepper]
+    .venv/bin/python bench/soak.py [--days 30] [--rates 1,10]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 from pathlib import Path
 
-from spyagency.harness.soak import soak, soak_in_agency
+from spyagency.harness.soak import soak
 
 
 def _scratch() -> Path:
@@ -33,19 +33,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--rates", default="1,10", help="fault rate factors, comma-separated")
-    parser.add_argument(
-        "--engine",
-        choices=["agency", "stepper"],
-        default="stepper",
-        help="the production Agency in virtual time, or the replay's own stepper",
-    )
     args = parser.parse_args()
     problems = 0
     for factor in (float(f) for f in args.rates.split(",")):
-        if args.engine == "agency":
-            outcome = soak_in_agency(args.days, factor, _scratch())
-        else:
-            outcome = asyncio.run(soak(args.days, factor, _scratch()))
+        outcome = soak(args.days, factor, _scratch())
         result = outcome.result
         ready = sum(1 for s in result.signals if s.verdict.value == "ready")
         print(

@@ -20,7 +20,6 @@ is 1.0 (compaction must never grow the store); the figure itself is the finding.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import sqlite3
 import tempfile
@@ -71,8 +70,8 @@ def raw_text_bytes(path: Path) -> int:
 def replay_store(scenario: str, directory: Path) -> Path:
     from spyagency.harness.replay import replay
 
-    result = asyncio.run(replay(scenario, directory))
-    print(f"replayed {scenario}: {result.observations} observations polled, {result.steps} steps")
+    result = replay(scenario, directory)
+    print(f"replayed {scenario}: {result.news} observations stored, {result.polls} polls")
     return directory / "agency.db"
 
 

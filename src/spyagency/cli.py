@@ -112,7 +112,7 @@ def config_check(
     """Validate a configuration file: build everything ``serve`` would (clock, catalogue,
     policy, spies and their credentials, signal and alert channels) without starting it, and
     say precisely what is wrong. Never prints a secret."""
-    from spyagency.bootstrap import check_settings
+    from spyagency.serving import check_settings
 
     settings = _settings(file)
     problems = check_settings(settings)
@@ -200,7 +200,8 @@ def _run(coroutine: Any) -> None:
 
 
 def _processes(config: Path | None, *, engine: bool, web: bool) -> None:
-    from spyagency.bootstrap import build_runtime, serve
+    from spyagency.bootstrap import build_runtime
+    from spyagency.serving import serve
 
     settings = _store_settings(config, creates=engine)
     _configure_logging(settings)
@@ -359,7 +360,9 @@ def demo_greeting(
 @app.command()
 def replay(
     scenario: ScenarioOption = "quiet_day",
-    step_minutes: Annotated[float, typer.Option(help="Simulated minutes per step.")] = 10.0,
+    step_minutes: Annotated[
+        float, typer.Option(help="Simulated minutes between polls of every source.")
+    ] = 10.0,
     extra_hours: Annotated[
         float, typer.Option(help="Hours simulated after the scenario ends (lock-ins).")
     ] = 50.0,
@@ -368,7 +371,8 @@ def replay(
     ] = None,
     directory: Annotated[Path | None, typer.Option("--dir", help="Working directory.")] = None,
 ) -> None:
-    """Replay a scenario in process (no sleeping) and report per run what the agency decided."""
+    """Replay a scenario through the engine in virtual time and report per run what the agency
+    decided."""
     import tomllib
     from datetime import timedelta
 
@@ -381,15 +385,13 @@ def replay(
     root = directory or Path(tempfile.mkdtemp(prefix="spyagency-replay-"))
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"replaying {scenario}", total=1.0)
-        result = asyncio.run(
-            run_replay(
-                scenario,
-                root,
-                step=timedelta(minutes=step_minutes),
-                extra_hours=extra_hours,
-                policy=overrides,
-                progress=lambda done: progress.update(task, completed=done),
-            )
+        result = run_replay(
+            scenario,
+            root,
+            step=timedelta(minutes=step_minutes),
+            extra_hours=extra_hours,
+            policy=overrides,
+            progress=lambda done: progress.update(task, completed=done),
         )
     table = Table("run", "verdict", "released", "signal", "reasons")
     signals = {s.run: s.decided_at for s in result.signals if s.verdict.value == "ready"}
@@ -405,7 +407,7 @@ def replay(
         )
     console.print(table)
     console.print(
-        f"{result.steps} steps, {result.observations} observations, "
+        f"{result.polls} polls, {result.ticks} ticks, {result.news} observations stored, "
         f"{result.wall_seconds:.1f} s; store in {root}"
     )
 
@@ -466,7 +468,7 @@ def _alternative_policy(settings: Settings, file: Path) -> Policy:
     the file alone is the alternative."""
     import tomllib
 
-    from spyagency.bootstrap import check_settings
+    from spyagency.serving import check_settings
 
     def refuse(problems: list[str]) -> NoReturn:
         errors.print(f"[bold red]configuration error[/]\n{file}:")

@@ -8,7 +8,6 @@ never be wrong in the dangerous direction.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tests.e2e.test_replay import oracle, ready_signals
 @pytest.fixture(scope="module")
 def bad_day(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
     workdir: Path = tmp_path_factory.mktemp("bad-day")
-    return asyncio.run(replay("bad_day", workdir, step=timedelta(minutes=15)))
+    return replay("bad_day", workdir, step=timedelta(minutes=15))
 
 
 @pytest.mark.timeout(400)

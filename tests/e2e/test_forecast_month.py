@@ -10,7 +10,6 @@ known once it holds enough, kept, scored) and the errors are of the same size.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,13 +27,11 @@ SHORT_ERROR_HOURS = 2.0
 
 
 def scored_after(days: float, step_minutes: float, workdir: Path) -> list[ScoredForecast]:
-    asyncio.run(
-        replay(
-            "production_year",
-            workdir,
-            step=timedelta(minutes=step_minutes),
-            plan_changes={"duration_s": days * DAY},
-        )
+    replay(
+        "production_year",
+        workdir,
+        step=timedelta(minutes=step_minutes),
+        plan_changes={"duration_s": days * DAY},
     )
     store = Store(build_engine(f"sqlite:///{workdir / 'agency.db'}"))
     try:

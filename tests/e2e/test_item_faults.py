@@ -14,7 +14,6 @@ its verdict history in the store (every change, with its moment) is checked the 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
@@ -68,14 +67,12 @@ drawn_worlds = st.builds(
 
 
 def run_world(world: DrawnWorld, workdir: Path) -> ReplayResult:
-    return asyncio.run(
-        replay(
-            BASE,
-            workdir,
-            step=STEP,
-            plan_changes=world.plan_changes(),
-            hours=world.hours + TAIL_HOURS,
-        )
+    return replay(
+        BASE,
+        workdir,
+        step=STEP,
+        plan_changes=world.plan_changes(),
+        hours=world.hours + TAIL_HOURS,
     )
 
 

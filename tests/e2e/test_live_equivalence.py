@@ -1,6 +1,6 @@
 """The production loop in virtual time concludes what the live processes do.
 
-The same quiet day, twice: once replayed by ``replay_agency`` (the agency's loop on a
+The same quiet day, twice: once replayed by ``harness/replay.py`` (the agency's loop on a
 virtual-time event loop, the simulator in process), once live: the simulator served over
 loopback on its scaled clock (3,600 simulated seconds per wall second), and the agency as
 ``serve`` runs it, on the matching scaled clock, polling every source every 15 simulated
@@ -22,18 +22,17 @@ from typing import Any
 import httpx2
 import pytest
 
-from spyagency.bootstrap import build_runtime, serve
+from spyagency.bootstrap import build_runtime
 from spyagency.config.loading import parse_settings
 from spyagency.domain.states import Verdict
-from spyagency.harness.agency_replay import replay_agency
 from spyagency.harness.demo import agency_document, free_port
-from spyagency.harness.replay import read_signals
+from spyagency.harness.replay import read_signals, replay
+from spyagency.serving import serve
 from spyagency.simulator import Scenario, SimulatorServer, load_scenario
-from tests.e2e.test_replay_equivalence import STEP
+from tests.e2e.test_replay_determinism import HOURS, STEP
 
 SPEED = 3600.0
 POLL_S = STEP.total_seconds() / SPEED  # a quarter of a wall second
-HOURS = 30.0  # past the last run's calibrations (see test_replay_equivalence)
 
 
 def quiet_day() -> Scenario:
@@ -94,7 +93,7 @@ def live(workdir: Path, plan: Scenario, hours: float) -> Outcome:
 
 
 def replayed(workdir: Path, plan: Scenario, hours: float) -> Outcome:
-    result = replay_agency(
+    result = replay(
         "quiet_day", workdir, step=STEP, hours=hours, plan_changes={"faults": plan.faults}
     )
     signals = [(s.run, s.verdict) for s in result.signals]

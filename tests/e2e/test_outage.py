@@ -11,7 +11,6 @@ missed, and none that the truth calls complete is missed.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
@@ -30,9 +29,7 @@ AWAY = (6.0, 60.0)
 def quiet_day(workdir: Path, outage: tuple[float, float] | None) -> ReplayResult:
     plan = load_scenario("quiet_day")
     faults = dataclasses.replace(plan.faults, http_rates={})
-    return asyncio.run(
-        replay("quiet_day", workdir, step=STEP, plan_changes={"faults": faults}, outage=outage)
-    )
+    return replay("quiet_day", workdir, step=STEP, plan_changes={"faults": faults}, outage=outage)
 
 
 @pytest.fixture(scope="module")

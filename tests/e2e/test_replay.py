@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from spyagency.domain.states import Verdict
-from spyagency.harness.agency_replay import replay_agency
-from spyagency.harness.replay import ReplayResult
+from spyagency.harness.replay import ReplayResult, replay
 
 STEP = timedelta(minutes=15)
 
@@ -24,7 +23,7 @@ STEP = timedelta(minutes=15)
 @pytest.fixture(scope="module")
 def quiet_day(tmp_path_factory: pytest.TempPathFactory) -> ReplayResult:
     workdir: Path = tmp_path_factory.mktemp("quiet-day")
-    return replay_agency("quiet_day", workdir, step=STEP)
+    return replay("quiet_day", workdir, step=STEP)
 
 
 def oracle(run: dict[str, Any]) -> float | None:

@@ -239,14 +239,12 @@ def test_a_restart_keeps_final_runs_out_of_memory(evaluator: Evaluator, store: S
     assert 380100 not in again.knowledge.runs and again.verdicts[380100] is Verdict.RELEASED
 
 
-def staged_feed(evaluator: Evaluator, story: Story, tick: bool) -> None:
-    """The same reports as ``feed``, made one batch (``stage`` each, one ``commit``)."""
+def batch_feed(evaluator: Evaluator, story: Story) -> None:
+    """The same reports as ``feed``, handed in together as one batch (``ingest_many``)."""
     by_source: dict[Source, list[Observation]] = {}
     for observation in story.observations:
         by_source.setdefault(observation.source, []).append(observation)
-    for source in Source:
-        evaluator.stage(report(source, by_source.get(source, [])))
-    evaluator.commit(tick=tick)
+    evaluator.ingest_many([report(source, by_source.get(source, [])) for source in Source])
 
 
 def latest_signals(store: Store) -> dict[int, str]:
@@ -288,7 +286,8 @@ def test_one_batch_per_instant_concludes_what_a_batch_per_report_does(
         for story in instants:
             feed(evaluator, story)
             evaluator.tick()
-            staged_feed(batched, story, tick=True)
+            batch_feed(batched, story)
+            batched.tick()
             assert batched.verdicts == evaluator.verdicts
             # The Tier-0 hears the same last word on every run; a batch per report may also
             # have said something in between (judged on half the instant's reports), which

@@ -1,5 +1,9 @@
 """The Agency: pollers, evaluator ticks and the outbox dispatcher, run together.
 
+On taking up work (at start, or on winning the leadership) it first reads every source once,
+in turn, and judges once on all of it (``_survey``); then one poller per source polls on its
+interval, and a batch that changes what another spy would ask wakes that spy at once.
+
 Evaluator work (which touches the store and the in-memory knowledge) is serialised by one lock
 and runs in a worker thread, so a web server in the same process stays responsive.
 
@@ -22,6 +26,7 @@ from spyagency.engine.evaluator import EvaluationResult, Evaluator
 from spyagency.engine.leadership import Leadership
 from spyagency.engine.metrics import EngineMetrics
 from spyagency.engine.polling import Supervisor
+from spyagency.engine.waiting import woken_within
 from spyagency.spies.scope import PollScope, SpyReport
 
 log = logging.getLogger(__name__)
@@ -148,6 +153,46 @@ class Agency:
         self.supervisor.scope_changed(scope)
         self._publish(result)
 
+    async def _survey_then_poll(self) -> None:
+        """The survey, then the pollers and the tick loop (this task becomes the latter)."""
+        scope: PollScope | None = None
+        try:
+            async with self._lock:
+                result, scope = await self._survey()
+            self._publish(result)
+        except Exception:
+            # The evaluator rebuilt its memory from the store; the pollers read it all again.
+            log.exception("the start-up survey failed; polling starts at once")
+        self.supervisor.start(wait_first=scope is not None)
+        if scope is not None:
+            self.supervisor.scope_changed(scope)
+        await self._every(self.tick_seconds, self.tick)
+
+    async def _survey(self) -> tuple[EvaluationResult, PollScope]:
+        """Read every source once, in turn, each asked what the ones before it taught (the
+        harvest area looks up the files WMStats has just named), and judge once on all of it.
+
+        Memory rebuilt from the store may be hours old (a restart, an outage, a new leader):
+        pollers side by side would hand in their first reports one batch at a time, and a run
+        locked in meanwhile would be judged on the Tier-0's news of its lock-in before the
+        harvest area and the CondDB had been asked about the files and IOVs that came while
+        nobody watched. Runs whose verdict is final leave the scope, so such a judgement
+        could not be mended by the reports that follow. The caller holds the lock.
+        """
+        for schedule in self.supervisor.schedules:
+            scope = await asyncio.to_thread(self.evaluator.scope)
+            report = await self.supervisor.poll(schedule, scope)
+            await asyncio.to_thread(self.evaluator.stage, report)
+
+        def commit_and_scope() -> tuple[EvaluationResult, PollScope]:
+            return self.evaluator.commit(), self.evaluator.scope()
+
+        began = time.perf_counter()
+        try:
+            return await asyncio.to_thread(commit_and_scope)
+        finally:
+            self.metrics.observe_evaluation("ingest", time.perf_counter() - began)
+
     async def tick(self) -> None:
         self._publish(await self._timed("tick", self.evaluator.tick))
 
@@ -190,8 +235,7 @@ class Agency:
             if wake is None:
                 await asyncio.sleep(seconds)
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), seconds)
+                await woken_within(wake, seconds)
 
     async def start(self) -> None:
         if self.leadership is None:
@@ -202,13 +246,15 @@ class Agency:
         self.started.set()
 
     async def _lead(self) -> None:
-        """Rebuild memory from the store (it may have changed under another leader), then work."""
+        """Rebuild memory from the store (it may have changed under another leader), read
+        every source once (``_survey``), then work."""
         async with self._lock:
             await asyncio.to_thread(self.evaluator.reload)
         log.info("engine working: memory rebuilt from the store")
         self.leading = True
-        self.supervisor.start()
-        self._work.append(asyncio.create_task(self._every(self.tick_seconds, self.tick)))
+        # In a task of its own: the leader campaign must go on heartbeating while the
+        # sources are read, however slowly they answer.
+        self._work.append(asyncio.create_task(self._survey_then_poll(), name="engine-work"))
         dispatch = self._every(
             self.dispatch_seconds, self.dispatcher.dispatch_once, self._dispatch_now
         )

@@ -12,13 +12,13 @@
 Either everything of a batch is stored, or nothing is: a crash between two batches loses no
 decision, and a restart rebuilds the knowledge by replaying stored observations.
 
-A caller that polls several sources at one instant (an in-process replay) may make them one
-batch: ``stage(report)`` folds each report into memory at once (so the next poll's scope sees
-it, as after ``ingest``), and ``commit()`` stores them all and judges every touched run once,
-in one transaction (with the tick, when one is due). What it concludes is what the last of
-the separate batches would have concluded at that instant: judging is a pure function of the
-knowledge, health, overrides and ``now``, all equal by then. What it leaves out are the
-intermediate judgements between two reports of the same instant.
+Several reports make one batch: ``stage(report)`` folds each into memory at once (so the next
+``scope()`` asks what it taught), and ``commit()`` stores them all and judges every touched
+run once, in one transaction; ``ingest_many`` does both for reports handed in together (the
+engine's group commit), ``ingest`` for one. What a batch concludes is what the last of the
+separate batches would have concluded: judging is a pure function of the knowledge, health,
+overrides and ``now``, all equal by then. What it leaves out are the intermediate judgements
+between two reports of one batch.
 
 A run whose verdict is final (released or missed) is evicted from memory once its batch is
 stored: its knowledge is dropped and no batch scans it again (ADR 7). A late observation of an
@@ -83,7 +83,7 @@ def next_health(previous: SourceHealth | None, report: SpyReport, now: datetime)
 
 @dataclass
 class _Staged:
-    """Reports folded into memory and not stored yet (see ``Evaluator.stage``)."""
+    """Reports folded into memory and not stored yet (see ``Evaluator.ingest_many``)."""
 
     news: list[Observation] = field(default_factory=list)
     touched: set[int] = field(default_factory=set)
@@ -245,11 +245,10 @@ class Evaluator:
         return self.commit()
 
     def stage(self, report: SpyReport) -> None:
-        """Fold ``report`` into memory now and keep it for the next ``commit``.
-
-        The next ``scope()`` already sees what it brought, as after ``ingest``. Until the
-        commit, memory holds what the store does not: a failed commit rebuilds memory from
-        the store (the staged reports are lost, as a failed ``ingest``'s report is).
+        """Fold ``report`` into memory now and keep it for the next ``commit``: the next
+        ``scope()`` already asks what it taught. Until the commit, memory holds what the
+        store does not: a failed commit rebuilds memory from the store (the staged reports
+        are lost, as a failed ``ingest``'s report is).
         """
         self._ensure_loaded()
         now = self.clock.now()
@@ -270,24 +269,8 @@ class Evaluator:
         staged.health[report.source] = health
         self.health[report.source] = health
 
-    def stage_unchanged(self, sources: Iterable[Source]) -> None:
-        """Stage polls known to answer as before (see ``record_unchanged_polls``): their one
-        trace, a success now, is written by the next ``commit``."""
-        self._ensure_loaded()
-        for health in self._quiet_healths(sources, self.clock.now()):
-            self._staged.health[health.source] = health
-            self.health[health.source] = health
-
-    def commit(
-        self, *, tick: bool = False, tick_runs: Iterable[int] | None = None
-    ) -> EvaluationResult:
-        """Store the staged reports and judge the runs they touched, in one transaction.
-
-        With ``tick`` every open run is judged too, and the sources' alerts reconciled, as
-        ``tick()`` right after would; ``tick_runs`` narrows the tick to those runs (a caller
-        that knows no other run's judgement can have moved since it was last made, see
-        ``harness/deadlines.py``).
-        """
+    def commit(self) -> EvaluationResult:
+        """Store the staged reports and judge the runs they touched, in one transaction."""
         self._ensure_loaded()
         now = self.clock.now()
         staged, self._staged = self._staged, _Staged()
@@ -296,13 +279,9 @@ class Evaluator:
                 tx.observations.append_many(staged.news)
                 tx.health.record_many(staged.health.values())
                 runs = set(staged.touched)
-                if tick:
-                    self.overrides = list(tx.overrides.all_in_force_or_expiring_after(now))
-                if staged.system_changed or (tick and tick_runs is None):
+                if staged.system_changed:
                     runs |= set(self.open_runs())
-                elif tick and tick_runs is not None:
-                    runs |= set(tick_runs) & self._open
-                result = self._evaluate(tx, runs, now, sources=tick)
+                result = self._evaluate(tx, runs, now)
                 result.news = len(staged.news)
                 return result
         except Exception:
@@ -391,25 +370,6 @@ class Evaluator:
             self.reload()
         except Exception:
             log.warning("memory not rebuilt after a failed batch: the store is unreadable")
-
-    def record_unchanged_polls(self, sources: Iterable[Source], now: datetime) -> None:
-        """Record polls whose answers are known to equal the previous poll's, without sending
-        them (an in-process replay knows when a simulated source has not changed).
-
-        Such a poll would bring no news, so its batch would store nothing and judge no run;
-        its one trace is the source's health: a success at ``now``. Only that is written.
-        """
-        healths = self._quiet_healths(sources, now)
-        with self.store.transaction() as tx:
-            tx.health.record_many(healths)
-        self.health.update((health.source, health) for health in healths)
-
-    def _quiet_healths(self, sources: Iterable[Source], now: datetime) -> list[SourceHealth]:
-        """Each source's health after a successful poll at ``now`` that brought nothing."""
-        return [
-            next_health(self.health.get(source), SpyReport(source, now, finished_at=now), now)
-            for source in sources
-        ]
 
     def tick(self) -> EvaluationResult:
         """Re-judge every open run: deadlines and staleness move even when sources do not."""

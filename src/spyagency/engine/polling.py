@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from spyagency.domain.states import Source
+from spyagency.engine.waiting import within, woken_within
 from spyagency.spies.base import Spy
 from spyagency.spies.scope import PollScope, SourceError, SpyReport
 from spyagency.spies.scope_reads import scope_key
@@ -50,7 +51,7 @@ async def poll_once(spy: Spy, scope: PollScope, deadline_seconds: float, now: No
     """One poll that always returns a report, whatever the spy does."""
     started = now()
     try:
-        return await asyncio.wait_for(spy.poll(scope), timeout=deadline_seconds)
+        return await within(spy.poll(scope), deadline_seconds)
     except TimeoutError:
         message = f"poll did not finish within {deadline_seconds:.0f} s"
         raw = ""
@@ -99,37 +100,46 @@ class Supervisor:
                 woken.append(source)
         return woken
 
-    async def _loop(self, schedule: Schedule) -> None:
+    async def poll(self, schedule: Schedule, scope: PollScope) -> SpyReport:
+        """One poll of ``schedule``'s spy with ``scope``, remembered as what it was last asked
+        (for ``scope_changed``), timed for the metrics, and logged when it failed."""
+        self._asked[schedule.spy.source] = scope_key(schedule.spy.source, scope)
+        began = time.perf_counter()
+        report = await poll_once(schedule.spy, scope, schedule.deadline_seconds, self.now)
+        if self.on_poll is not None:
+            self.on_poll(report.source, time.perf_counter() - began, report.ok)
+        if not report.ok:
+            first = report.source_errors[0]
+            log.warning(
+                "%s poll failed: %s",
+                report.source.value,
+                first.message,
+                extra={"source": report.source.value},
+            )
+        return report
+
+    async def _loop(self, schedule: Schedule, wait_first: bool) -> None:
         wake = self._wake[schedule.spy.source]
+        if wait_first:
+            await woken_within(wake, schedule.interval_seconds)
         while True:
             wake.clear()
             try:
-                scope = await self.scope()
-                self._asked[schedule.spy.source] = scope_key(schedule.spy.source, scope)
-                began = time.perf_counter()
-                report = await poll_once(schedule.spy, scope, schedule.deadline_seconds, self.now)
-                if self.on_poll is not None:
-                    self.on_poll(report.source, time.perf_counter() - began, report.ok)
-                if not report.ok:
-                    first = report.source_errors[0]
-                    log.warning(
-                        "%s poll failed: %s",
-                        report.source.value,
-                        first.message,
-                        extra={"source": report.source.value},
-                    )
+                report = await self.poll(schedule, await self.scope())
                 await self.sink(report)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a failing store must not end polling
                 log.exception("handling a %s report failed", schedule.spy.source.value)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=schedule.interval_seconds)
+            await woken_within(wake, schedule.interval_seconds)
 
-    def start(self) -> None:
+    def start(self, *, wait_first: bool = False) -> None:
+        """One polling task per spy; with ``wait_first`` each waits its interval (or a wake)
+        before its first poll, because every source has just been read (``Agency``'s
+        start-up survey)."""
         for schedule in self.schedules:
             name = f"poll-{schedule.spy.source.value}"
-            self._tasks.append(asyncio.create_task(self._loop(schedule), name=name))
+            self._tasks.append(asyncio.create_task(self._loop(schedule, wait_first), name=name))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -144,13 +144,19 @@ class ScopeJournal:
 
 
 async def observe(runtime: Runtime, journal: ScopeJournal) -> None:
-    """Phase 1: poll, ingest, tick, at the clock's current time."""
-    evaluator = runtime.agency.evaluator
-    scope = journal.scope_at(runtime.clock.now(), evaluator.scope)
-    for schedule in runtime.agency.supervisor.schedules:
+    """Phase 1: poll, ingest, tick, at the clock's current time.
+
+    The reports go in through the agency's own batch path (``Agency.ingest``: group commit,
+    the evaluator's lock and worker thread, its listeners) and the tick through
+    ``Agency.tick``, as in production; only the schedule is the driver's, so that a kill
+    falls between known phases.
+    """
+    agency = runtime.agency
+    scope = journal.scope_at(runtime.clock.now(), agency.evaluator.scope)
+    for schedule in agency.supervisor.schedules:
         report = await poll_once(schedule.spy, scope, POLL_DEADLINE_S, runtime.clock.now)
-        evaluator.ingest(report)
-    evaluator.tick()
+        await agency.ingest(report)
+    await agency.tick()
 
 
 def phase_of(now: datetime, origin: datetime, step: timedelta) -> tuple[datetime, timedelta]:

@@ -14,10 +14,8 @@ times ``rate_factor``) and checks, against the simulator's ground truth and the 
 4. nothing lost: the observations stored equal the news the engine's batches counted; the
    alerts opened and resolved equal what the batches reported; each has its audit event.
 
-``problems`` lists every violation (empty: the soak passed).
-
-``soak_in_agency`` replays through the production engine loop in virtual time
-(``harness/agency_replay.py``) instead of the replay's stepper, under the same checks.
+``problems`` lists every violation (empty: the soak passed). The replay is the production
+engine loop in virtual time (``harness/replay.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ from typing import Any
 
 from spyagency.domain.policy import Policy
 from spyagency.domain.states import DqmStatus, Verdict
-from spyagency.harness.agency_replay import replay_agency
 from spyagency.harness.replay import ReplayResult, replay
 from spyagency.simulator import Scenario, load_scenario
 
@@ -134,16 +131,10 @@ def check_accounting(result: ReplayResult) -> list[str]:
     return [f"{what}: {a} != {b}" for what, (a, b) in pairs.items() if a != b]
 
 
-async def soak(days: float, rate_factor: float, workdir: Path) -> SoakOutcome:
-    """The soak through the replay's stepper."""
-    result = await replay(BASE, workdir, step=STEP, plan_changes=soak_changes(days, rate_factor))
-    return _judged(days, rate_factor, result)
-
-
-def soak_in_agency(days: float, rate_factor: float, workdir: Path) -> SoakOutcome:
-    """The soak through the production engine loop in virtual time."""
-    changes = soak_changes(days, rate_factor)
-    result = replay_agency(BASE, workdir, step=STEP, plan_changes=changes)
+def soak(days: float, rate_factor: float, workdir: Path) -> SoakOutcome:
+    """Replay ``days`` of the bad day's faults at ``rate_factor`` times their rates, and check
+    the outcome."""
+    result = replay(BASE, workdir, step=STEP, plan_changes=soak_changes(days, rate_factor))
     return _judged(days, rate_factor, result)
 
 

@@ -13,6 +13,7 @@ from spyagency.config.settings import SourcesSettings, WebSettings
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import Clock
 from spyagency.domain.policy import Policy
+from spyagency.engine.waiting import woken_within
 from spyagency.store.uow import Store
 
 
@@ -46,12 +47,7 @@ class ChangeFeed:
         """Wait for the next notification; False on timeout."""
         if self._event is None:
             self._event = asyncio.Event()
-        event = self._event
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await woken_within(self._event, timeout)
 
 
 @dataclass
