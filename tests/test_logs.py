@@ -11,7 +11,7 @@ import pytest
 
 from spyagency.domain.states import Verdict, WorkflowState
 from spyagency.engine.agency import log_changes
-from spyagency.engine.evaluator import EvaluationResult
+from spyagency.engine.batches import EvaluationResult
 from spyagency.logs import configure_logging
 from spyagency.store.run_records import StateChange, WorkflowChange
 

@@ -31,7 +31,7 @@ from spyagency.bootstrap import (
 from spyagency.config.settings import Settings
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.clock import ManualClock
-from spyagency.engine.evaluator import EvaluationResult
+from spyagency.engine.batches import EvaluationResult
 from spyagency.engine.polling import Schedule
 from spyagency.store.notifications import is_postgresql, listen
 from spyagency.web.services import WebServices

@@ -11,8 +11,8 @@ import pytest
 
 from spyagency.domain.clock import ManualClock
 from spyagency.engine.agency import Agency
+from spyagency.engine.batches import EvaluationResult
 from spyagency.engine.delivery import Dispatcher
-from spyagency.engine.evaluator import EvaluationResult
 from spyagency.engine.leadership import Leadership
 from spyagency.engine.polling import Supervisor
 from spyagency.store.uow import Store

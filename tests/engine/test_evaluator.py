@@ -13,7 +13,8 @@ from spyagency.domain.observation import Observation
 from spyagency.domain.overrides import Override, OverrideKind
 from spyagency.domain.states import HarvestJobState, Source, UploadOutcome, Verdict, WorkflowState
 from spyagency.engine.alerts import AlertKeeper
-from spyagency.engine.evaluator import Evaluator, next_health
+from spyagency.engine.batches import next_health
+from spyagency.engine.evaluator import Evaluator
 from spyagency.engine.signals import SignalDesk
 from spyagency.spies.scope import SourceError, SpyReport
 from spyagency.store.database import build_engine

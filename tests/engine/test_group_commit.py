@@ -14,8 +14,8 @@ from spyagency.domain.facts import StreamDone
 from spyagency.domain.observation import Observation
 from spyagency.domain.states import Source
 from spyagency.engine.agency import Agency
+from spyagency.engine.batches import EvaluationResult
 from spyagency.engine.delivery import Dispatcher
-from spyagency.engine.evaluator import EvaluationResult
 from spyagency.engine.polling import Supervisor
 from spyagency.spies.scope import SpyReport
 from spyagency.store.leader import Deposed

@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from spyagency.engine.batches import EvaluationResult
 from spyagency.engine.delivery import Dispatcher
-from spyagency.engine.evaluator import EvaluationResult, Evaluator
+from spyagency.engine.evaluator import Evaluator
 from spyagency.engine.leadership import Leadership
 from spyagency.engine.metrics import EngineMetrics
 from spyagency.engine.polling import Supervisor

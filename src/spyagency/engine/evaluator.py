@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from spyagency.domain.alerting import AlertCandidate
@@ -43,6 +43,7 @@ from spyagency.domain.policy import Policy
 from spyagency.domain.states import Source, Verdict
 from spyagency.domain.verdict import Context, RunAssessment, judge_run
 from spyagency.engine.alerts import AlertKeeper
+from spyagency.engine.batches import EvaluationResult, StagedReports, next_health
 from spyagency.engine.forecasting import Forecaster
 from spyagency.engine.scoping import poll_scope
 from spyagency.engine.signals import SignalDesk
@@ -51,54 +52,6 @@ from spyagency.store.run_records import SavedRun, StateChange
 from spyagency.store.uow import Store, Transaction
 
 log = logging.getLogger(__name__)
-
-
-def next_health(previous: SourceHealth | None, report: SpyReport, now: datetime) -> SourceHealth:
-    """The source's health after ``report``: an error about the source itself makes the poll
-    a failure; an error about one item is evidence on its run (an ItemProblem), not this."""
-    base = previous or SourceHealth(report.source)
-    if report.ok:
-        return SourceHealth(
-            report.source,
-            last_success=now,
-            last_attempt=now,
-            last_error=base.last_error,
-            last_error_at=base.last_error_at,
-            last_error_raw=base.last_error_raw,
-            consecutive_failures=0,
-        )
-    errors = report.source_errors
-    first = errors[0]
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return SourceHealth(
-        report.source,
-        last_success=base.last_success,
-        last_attempt=now,
-        last_error=f"{first.message}{more}",
-        last_error_at=now,
-        last_error_raw=first.raw,
-        consecutive_failures=base.consecutive_failures + 1,
-    )
-
-
-@dataclass
-class _Staged:
-    """Reports folded into memory and not stored yet (see ``Evaluator.ingest_many``)."""
-
-    news: list[Observation] = field(default_factory=list)
-    touched: set[int] = field(default_factory=set)
-    system_changed: bool = False
-    health: dict[Source, SourceHealth] = field(default_factory=dict)
-
-
-@dataclass
-class EvaluationResult:
-    changes: list[StateChange] = field(default_factory=list)
-    assessments: list[RunAssessment] = field(default_factory=list)
-    signals: int = 0
-    alerts_opened: int = 0
-    alerts_resolved: int = 0
-    news: int = 0  # observations stored by this batch
 
 
 class Evaluator:
@@ -139,7 +92,7 @@ class Evaluator:
         self._scope: tuple[tuple[int, tuple[int, ...]], PollScope] | None = None
         # Run scopes of the last built scope; a run's entry goes when its knowledge changes.
         self._run_scopes: dict[int, RunScope] = {}
-        self._staged = _Staged()
+        self._staged = StagedReports()
         self._unloaded = False  # a reload whose load failed (see ``reload``)
 
     # -- start-up -------------------------------------------------------------------------
@@ -273,7 +226,7 @@ class Evaluator:
         """Store the staged reports and judge the runs they touched, in one transaction."""
         self._ensure_loaded()
         now = self.clock.now()
-        staged, self._staged = self._staged, _Staged()
+        staged, self._staged = self._staged, StagedReports()
         try:
             with self.store.transaction() as tx:
                 tx.observations.append_many(staged.news)
@@ -344,7 +297,7 @@ class Evaluator:
         first: an empty memory must never be taken for what the agency knows."""
         self._unloaded = True
         self._generation += 1
-        self._staged = _Staged()
+        self._staged = StagedReports()
         self.knowledge = Knowledge()
         self.health = {}
         self.verdicts = {}

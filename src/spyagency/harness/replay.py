@@ -49,7 +49,7 @@ from spyagency.config.loading import parse_settings
 from spyagency.config.settings import Settings
 from spyagency.domain.policy import DEFAULT_STALE_AFTER
 from spyagency.domain.states import Verdict
-from spyagency.engine.evaluator import EvaluationResult
+from spyagency.engine.batches import EvaluationResult
 from spyagency.harness.virtual_time import VirtualClock, VirtualTimeLoop, run_in_virtual_time
 from spyagency.simulator import ManualClock as SimClock
 from spyagency.simulator import World, build_app, load_scenario
