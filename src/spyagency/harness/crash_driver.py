@@ -7,8 +7,8 @@ on a manual clock, so that it can be killed (SIGKILL) at any moment and simply s
 The simulator owns simulated time and the driver moves it, only once a phase is finished. Each
 step (starting at ``start + k * step``) has three phases, each at its own simulated moment:
 
-1. observe, at the step's start: poll every spy once and ingest each report (one store
-   transaction each), then tick (judge, decide signals into the outbox). Every spy gets the
+1. observe, at the step's start: poll every spy once and ingest the reports as one batch
+   (one store transaction), then tick (judge, decide signals into the outbox). Every spy gets the
    poll scope of the step's start, journalled to a file before the first poll: a redone
    phase asks exactly the questions the first attempt asked, not more because it already
    knows what the first attempt ingested (a stopped run, new streams);
@@ -147,15 +147,21 @@ async def observe(runtime: Runtime, journal: ScopeJournal) -> None:
     """Phase 1: poll, ingest, tick, at the clock's current time.
 
     The reports go in through the agency's own batch path (``Agency.ingest``: group commit,
-    the evaluator's lock and worker thread, its listeners) and the tick through
-    ``Agency.tick``, as in production; only the schedule is the driver's, so that a kill
-    falls between known phases.
+    the evaluator's lock and worker thread, its listeners), handed in together so that group
+    commit makes them one batch, and the tick through ``Agency.tick``, as in production; only
+    the schedule is the driver's, so that a kill falls between known phases. One batch per
+    phase: a kill leaves either all of a phase's reports stored or none, and the redone phase
+    judges exactly what the first attempt would have (with a batch per report, a kill between
+    two of them made a redone phase skip the intermediate states the uninterrupted run
+    recorded, such as ``upload_attempted`` between ``harvested`` and ``in_db``).
     """
     agency = runtime.agency
     scope = journal.scope_at(runtime.clock.now(), agency.evaluator.scope)
-    for schedule in agency.supervisor.schedules:
-        report = await poll_once(schedule.spy, scope, POLL_DEADLINE_S, runtime.clock.now)
-        await agency.ingest(report)
+    reports = [
+        await poll_once(schedule.spy, scope, POLL_DEADLINE_S, runtime.clock.now)
+        for schedule in agency.supervisor.schedules
+    ]
+    await asyncio.gather(*(agency.ingest(report) for report in reports))
     await agency.tick()
 
 
