@@ -32,7 +32,7 @@ def replay(
         float, typer.Option(help="Hours simulated after the scenario ends (lock-ins).")
     ] = 50.0,
     policy: Annotated[
-        Path | None, typer.Option(help="TOML file with a [policy] table to replay under.")
+        Path | None, typer.Option(help="TOML file with a \\[policy] table to replay under.")
     ] = None,
     directory: Annotated[Path | None, typer.Option("--dir", help="Working directory.")] = None,
 ) -> None:
@@ -79,7 +79,7 @@ def replay(
 
 def whatif(
     policy: Annotated[
-        Path, typer.Option(help="TOML file whose [policy] table is the alternative.")
+        Path, typer.Option(help="TOML file whose \\[policy] table is the alternative.")
     ],
     config: ConfigOption = None,
     show_all: Annotated[
