@@ -26,15 +26,16 @@ that changes what another spy would ask wakes that spy at once. A coarser interv
 legitimate, since the target allows one poll interval, but each source's ``stale_after`` in a
 live agency must then be at least that long.
 
-Speed (ADR 10): the wall time per moment at which virtual time stops must stay flat as
-history grows: the last quarter of the period over the first, measured in the same run, at
-most 1.15. The wall time itself is printed against the 60 s the Evidence issue asked for
-(``WALL_RATIO``); ADR 10 says why that limit is out of reach for the real agency over real
-protocols in process.
+Speed (ADR 10): the cost of a poll cycle must stay flat as history grows: the process's CPU
+time per poll interval of simulated time, in the last quarter of the period over the first,
+measured in the same run, at most 1.15. CPU time rather than wall time, because the machines
+are shared: other work on them stretches the wall time of a quarter, not its CPU time. The
+wall time itself is printed against the 60 s the Evidence issue asked for (``WALL_RATIO``);
+ADR 10 says why that limit is out of reach for the real agency over real protocols in process.
 
 Prints the figures, then ``KPI_RATIO`` (median against the in-order oracle, target <= 1),
-``WALL_RATIO`` (wall seconds / 60) and last ``RATIO x`` with x = the growth of the wall time
-per moment, last quarter over first, / 1.15 (target <= 1).
+``WALL_RATIO`` (wall seconds / 60) and last ``RATIO x`` with x = the growth of the CPU time
+per poll cycle, last quarter over first, / 1.15 (target <= 1).
 
     .venv/bin/python bench/mission_kpi.py [--hours 8760] [--step-minutes 30]
 """
@@ -55,7 +56,7 @@ from spyagency.simulator import load_scenario
 
 SCENARIO = "production_year"
 WALL_LIMIT_S = 60.0  # asked for by the Evidence issue; out of reach (ADR 10), printed only
-GROWTH_LIMIT = 1.15  # last quarter's wall per visited grid point over the first's (ADR 10)
+GROWTH_LIMIT = 1.15  # last quarter's CPU per poll cycle over the first's (ADR 10)
 SLACK = 1.05
 HOUR = 3600.0
 
@@ -73,32 +74,32 @@ def _scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="kpi-", dir=shm if shm.is_dir() else None))
 
 
-class VisitCost:
-    """Wall time per moment of virtual time in each quarter of the simulated period: the cost
-    of a poll cycle must stay flat as history grows (the agency asks only about open runs)."""
+class CycleCost:
+    """The process's CPU time in each quarter of the simulated period (the worker thread's
+    store transactions included), and how many moments virtual time stopped at in each."""
 
     QUARTERS = 4
 
     def __init__(self) -> None:
-        self.wall = [0.0] * self.QUARTERS
-        self.visits = [0] * self.QUARTERS
-        self._last = time.perf_counter()
+        self.cpu = [0.0] * self.QUARTERS
+        self.moments = [0] * self.QUARTERS
+        self._last = time.process_time()
 
     def __call__(self, fraction: float) -> None:
-        now = time.perf_counter()
+        now = time.process_time()
         quarter = min(self.QUARTERS - 1, max(0, int(fraction * self.QUARTERS)))
-        self.wall[quarter] += now - self._last
-        self.visits[quarter] += 1
+        self.cpu[quarter] += now - self._last
+        self.moments[quarter] += 1
         self._last = now
 
-    def per_visit_ms(self) -> list[float]:
-        return [
-            1000 * w / v if v else float("nan") for w, v in zip(self.wall, self.visits, strict=True)
-        ]
+    def per_cycle_ms(self, cycles: int) -> list[float]:
+        """CPU milliseconds per poll cycle in each quarter, of ``cycles`` in the period."""
+        share = cycles / self.QUARTERS
+        return [1000 * cpu / share if share else float("nan") for cpu in self.cpu]
 
 
 def run_year(
-    hours: float | None, step_minutes: float, progress: VisitCost | None = None
+    hours: float | None, step_minutes: float, progress: CycleCost | None = None
 ) -> ReplayResult:
     plan = load_scenario(SCENARIO)
     changes: dict[str, Any] = {"readiness": dataclasses.replace(plan.readiness, consume=True)}
@@ -124,7 +125,7 @@ def released_runs(result: ReplayResult) -> list[dict[str, Any]]:
     )
 
 
-def report(result: ReplayResult, wall: float, step_s: float, cost: VisitCost | None = None) -> None:
+def report(result: ReplayResult, wall: float, step_s: float, cost: CycleCost | None = None) -> None:
     runs = released_runs(result)
     delay = load_scenario(SCENARIO).tier0.reco_delay_s
     agency = [(r["release_time"] - r["stop"]) / HOUR for r in runs]
@@ -179,16 +180,16 @@ def report(result: ReplayResult, wall: float, step_s: float, cost: VisitCost | N
         f"p90 {quantile(in_order_ratios, 0.9):.2f}; within target: {met}/{len(in_order_ratios)}"
     )
     print(f"  runs released early without their calibrations: {len(unsafe)} {unsafe[:10]}")
-    visits = sum(cost.visits) if cost is not None else 0
+    moments = sum(cost.moments) if cost is not None else 0
     print(
-        f"  replay: {result.grid_points} poll moments, {visits} moments of virtual time, "
+        f"  replay: {result.grid_points} poll moments, {moments} moments of virtual time, "
         f"{result.polls} polls sent, {result.ticks} ticks, {result.news} observations stored"
     )
-    per_visit = cost.per_visit_ms() if cost is not None else [float("nan")]
-    growth = per_visit[-1] / per_visit[0]
+    per_cycle = cost.per_cycle_ms(result.grid_points) if cost is not None else [float("nan")]
+    growth = per_cycle[-1] / per_cycle[0]
     print(
-        "  wall per moment of virtual time, by quarter of the period: "
-        + ", ".join(f"{ms:.1f}" for ms in per_visit)
+        "  CPU per poll cycle, by quarter of the period: "
+        + ", ".join(f"{ms:.1f}" for ms in per_cycle)
         + f" ms (last / first {growth:.2f}, limit {GROWTH_LIMIT})"
     )
     print(f"  wall {wall:.1f} s (the issue's limit: {WALL_LIMIT_S:.0f} s)")
@@ -203,7 +204,7 @@ def main() -> None:
     parser.add_argument("--step-minutes", type=float, default=30.0, help="poll interval")
     args = parser.parse_args()
     began = time.perf_counter()
-    cost = VisitCost()
+    cost = CycleCost()
     result = run_year(args.hours, args.step_minutes, progress=cost)
     report(result, time.perf_counter() - began, args.step_minutes * 60, cost)
 
