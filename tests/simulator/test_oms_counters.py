@@ -1,7 +1,5 @@
-"""While a run goes on, only OMS's running counters move: a reader of the rest sees no change.
-
-An event-driven replay relies on this to poll OMS at run start and run end only (the OMS spy
-reads no counter), instead of at every step while a run goes on.
+"""While a run goes on, only OMS's running counters move: a reader of the rest (the OMS spy
+reads no counter) sees no change until the run ends, and then sees its end.
 """
 
 from __future__ import annotations
@@ -29,6 +27,23 @@ async def _oms_runs(app: Any) -> list[dict[str, Any]]:
         return rows
 
 
+def _fixed(rows: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The served rows without the running counters."""
+    return [
+        (row["id"], {k: v for k, v in row["attributes"].items() if k not in OMS_COUNTERS})
+        for row in rows
+    ]
+
+
+def _row(rows: list[dict[str, Any]], number: int) -> dict[str, Any]:
+    return next(row for row in rows if row["id"] == str(number))
+
+
+def _run(rows: list[dict[str, Any]], number: int) -> dict[str, Any]:
+    attributes: dict[str, Any] = _row(rows, number)["attributes"]
+    return attributes
+
+
 def test_a_running_run_changes_only_its_counters(tmp_path: Path) -> None:
     scenario = without_faults(load_scenario("quiet_day"))
     world = World(scenario, tmp_path)
@@ -36,18 +51,18 @@ def test_a_running_run_changes_only_its_counters(tmp_path: Path) -> None:
     clock = ManualClock(first.start + 60)
     app = build_app(world, clock)
     world.advance_to(clock.now())
-    assert first.number in world.running
-    mark = world.change_mark()
+    assert first.number in world.started and first.number not in world.ended
     before = asyncio.run(_oms_runs(app))
 
     clock.set(first.stop - 60)
     world.advance_to(clock.now())
-    after = asyncio.run(_oms_runs(app))
+    during = asyncio.run(_oms_runs(app))
 
-    assert world.changed_since("oms", mark), "the full OMS view grows while the run goes on"
-    assert not world.changed_since("oms", mark, counters=False)
-    assert [r["id"] for r in before] == [r["id"] for r in after]
-    for old_row, new_row in zip(before, after, strict=True):
+    old, new = _run(before, first.number), _run(during, first.number)
+    assert new["duration"] > old["duration"], "the full OMS view grows while the run goes on"
+    assert new["last_lumisection_number"] > old["last_lumisection_number"]
+    assert _fixed(during) == _fixed(before), "nothing but the counters moves meanwhile"
+    for old_row, new_row in zip(before, during, strict=True):
         old, new = old_row["attributes"], new_row["attributes"]
         moved = {k for k in old if old[k] != new[k]}
         assert moved <= OMS_COUNTERS
@@ -56,4 +71,15 @@ def test_a_running_run_changes_only_its_counters(tmp_path: Path) -> None:
 
     clock.set(first.stop + 60)
     world.advance_to(clock.now())
-    assert world.changed_since("oms", mark, counters=False), "the run's end is a change"
+    ended = asyncio.run(_oms_runs(app))
+    assert _fixed(ended) != _fixed(before), "the run's end is a change"
+    assert _run(before, first.number)["end_time"] is None
+    assert _run(ended, first.number)["end_time"] is not None
+    assert parse_run(_row(ended, first.number)) != parse_run(_row(before, first.number)), (
+        "the OMS spy sees the run's end"
+    )
+
+    clock.set(first.stop + 3600)
+    world.advance_to(clock.now())
+    later = asyncio.run(_oms_runs(app))
+    assert _run(later, first.number) == _run(ended, first.number), "an ended run stays put"

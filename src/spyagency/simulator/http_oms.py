@@ -69,8 +69,7 @@ def local_runs(world: World) -> list[tuple[int, dict[str, Any]]]:
     """The MiniDAQ runs OMS lists: one in the first number a planned run skips, between the
     end of the run before and the start of the run after.
 
-    It appears when the run before ends and ends when the run after starts: both are OMS
-    events of the world, so the served view changes only when ``changed_since`` says so."""
+    It appears when the run before ends and ends when the run after starts."""
     started = set(world.started)
     found: list[tuple[int, dict[str, Any]]] = []
     for before, after in zip(world.plan, world.plan[1:], strict=False):

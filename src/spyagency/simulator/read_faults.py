@@ -2,9 +2,8 @@
 simulated services ask of them.
 
 Each fault is recorded (``FaultState.note``) once, when it begins, with its run and a detail
-naming the item and the window's end. Its edges are world events (``world.EVENT_SERVICES``):
-a replay that polls a source only when its view may have changed sees each change at its
-next poll, as a client polling on a grid would.
+naming the item and the window's end. Its edges are world events: a client polling on a grid
+sees each change at its next poll.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from typing import Any
 from spyagency.simulator.catalogue import load_catalogue
 from spyagency.simulator.condb import CondDb
 from spyagency.simulator.fault_state import FaultState
-from spyagency.simulator.faultkinds import SERVICES
 from spyagency.simulator.harvest_files import year_dir
 from spyagency.simulator.plan import OutputPlan, RunPlan
 from spyagency.simulator.planner import plan_world
@@ -29,40 +28,13 @@ from spyagency.simulator.records import (
     InjectedFault,
     IovRecord,
 )
-from spyagency.simulator.scenario import HOUR, FaultWindow, Scenario
+from spyagency.simulator.scenario import HOUR, Scenario
 from spyagency.simulator.tier0_release import Tier0Releaser
 from spyagency.simulator.timefmt import iso_micro
 from spyagency.simulator.world_events import EventHandlers, stream_done_at
 
 RECO_DONE_SALT = 0x4EC0
 
-# Which served views each kind of event changes. HTTP services by their fault-service name;
-# "harvest" is the harvest area on disk, "conddb" the CondDB file. A replay polls a source only
-# when its view may have changed (see ``changed_since``), so this table must never miss one
-# (an event-driven replay of the quiet day concludes exactly what polling every step does).
-EVENT_SERVICES: dict[str, tuple[str, ...]] = {
-    "run_start": ("t0", "oms", "wmstats", "conddb"),
-    "run_end": ("t0", "oms", "wmstats", "conddb"),
-    "express_done": ("wmstats",),
-    "stream_done": ("t0",),
-    "harvest": ("harvest", "wmstats", "dqm"),
-    "harvest_duplicate": ("harvest", "wmstats"),
-    "request_archived": ("wmstats",),
-    "upload_attempt": ("harvest", "logs"),
-    "upload_finish": ("logs", "conddb"),
-    "reco_done": ("t0",),
-    "window_start": ("conddb",),
-    "window_end": ("conddb",),
-    # Read faults (``read_faults``): the view each one garbles, at its start and its end.
-    "corrupt_harvest_file_end": ("harvest",),
-    "truncated_item_start": ("dqm", "wmstats"),
-    "truncated_item_end": ("dqm", "wmstats"),
-    "missing_folder_start": ("dqm",),
-    "missing_folder_end": ("dqm",),
-    "late_item_end": ("logs",),
-    "late_item_insert": ("conddb",),
-}
-ALL_SERVICES = ("t0", "oms", "logs", "dqm", "wmstats", "harvest", "conddb")
 # The OMS run attributes that grow by themselves while a run goes on (``http_oms.attributes``);
 # every other attribute is fixed at run start, except ``end_time`` (set by the run's end).
 OMS_COUNTERS = frozenset({"duration", "recorded_lumi", "last_lumisection_number"})
@@ -115,15 +87,6 @@ class World(EventHandlers):
         self.provable_at: dict[tuple[int, str], float] = {}
         self.reco_done: set[int] = set()
         self.readiness_keys: dict[str, dict[str, Any]] = {}
-        # When each served view last changed (simulated time), and the runs still going on:
-        # OMS reports a running run's length and luminosity, which grow with time itself.
-        # A change is stamped (time, sequence): a webhook can change the Tier-0 at the very
-        # instant it was last polled, and that must still count as after the poll.
-        self._change_seq = itertools.count(1)
-        self.changed_at: dict[str, tuple[float, int]] = dict.fromkeys(
-            ALL_SERVICES, (scenario.start, 0)
-        )
-        self.running: set[int] = set()
         reco_rng = random.Random(scenario.seed ^ RECO_DONE_SALT)
         self._reco_hours = {
             r.number: scenario.timing.reco_done_after_release_hours.sample(reco_rng)
@@ -183,69 +146,8 @@ class World(EventHandlers):
         if not self.promptreco_enabled(self.now):
             return
         for action, run in self.releaser.step(self.now):
-            self._touch(("t0",))  # the FCSR moved or a run was released
             if action == "release":
                 self.schedule(self.now + self._reco_hours[run] * HOUR, "reco_done", run)
-
-    def _touch(self, services: tuple[str, ...]) -> None:
-        stamp = (self.now, next(self._change_seq))
-        for service in services:
-            self.changed_at[service] = stamp
-
-    def change_mark(self) -> tuple[float, int]:
-        """A stamp of the present: pass it to ``changed_since`` later."""
-        with self._guard:
-            return (self.now, next(self._change_seq))
-
-    def _window_services(self, window: FaultWindow) -> tuple[str, ...]:
-        if window.kind == "promptreco_off":
-            return ("t0",)  # the PromptReco switch is served by the Tier-0 data service
-        if window.kind in ("condb_locked", "condb_unreadable"):
-            return ("conddb",)
-        return (window.service,) if window.service is not None else SERVICES
-
-    def changed_since(
-        self, service: str, mark: tuple[float, int], *, counters: bool = True
-    ) -> bool:
-        """Whether ``service`` may answer differently now than when ``mark`` was taken
-        (``change_mark``); conservative.
-
-        True when an event touched it after ``mark``, when a fault window acting on it began
-        or ended in between, or, for OMS, while a run goes on (its length grows by itself).
-        ``counters=False`` asks only about the OMS fields fixed for a run's whole life (start,
-        fill, class, field, components, beams, sequence) and its end: a reader that ignores the
-        running counters (``OMS_COUNTERS``) sees those change only at run start and run end,
-        which are events. Per-request faults drawn from rates are not changes: they are the
-        luck of one request.
-        """
-        since = mark[0]
-        with self._guard:
-            if self.changed_at.get(service, (self.now, 0)) > mark:
-                return True
-            if service == "oms" and counters and self.running:
-                return True
-            return any(
-                since < edge <= self.now
-                for window in self.faults.windows
-                if service in self._window_services(window)
-                for edge in (window.start, window.end)
-            )
-
-    def next_event_time(self) -> float | None:
-        """The next moment anything served may change by itself: a planned event, a Tier-0
-        timer, or the edge of a fault window (None: the world has nothing more planned)."""
-        with self._guard:
-            moments = [self._events[0][0]] if self._events else []
-            tier0 = self._next_tier0_moment()
-            if tier0 is not None:
-                moments.append(tier0)
-            moments.extend(
-                edge
-                for window in self.faults.windows
-                for edge in (window.start, window.end)
-                if edge > self.now
-            )
-            return min(moments) if moments else None
 
     def due_by(self, t: float) -> bool:
         """Whether ``advance_to(t)`` would change anything (time itself included)."""
@@ -276,11 +178,6 @@ class World(EventHandlers):
                 at, _, kind, item = heapq.heappop(self._events)
                 self.now = max(self.now, at)
                 self.handle(kind, item)
-                self._touch(EVENT_SERVICES[kind])
-                if kind == "run_start":
-                    self.running.add(item)
-                elif kind == "run_end":
-                    self.running.discard(item)
                 self._tier0_step()
             self.now = max(self.now, t)
             self._tier0_step()
@@ -293,7 +190,6 @@ class World(EventHandlers):
             if key in self.readiness_keys:
                 return {**self.readiness_keys[key], "duplicate": True}
             action = self.releaser.record_ready(run, self.now, key, via)
-            self._touch(("t0",))
             self._tier0_step()
             record = self.releaser.records.get(run)
             result: dict[str, Any] = {
