@@ -162,7 +162,8 @@ class Agency:
                 result, scope = await self._survey()
             self._publish(result)
         except Exception:
-            # The evaluator rebuilt its memory from the store; the pollers read it all again.
+            # A failed commit has rebuilt the evaluator's memory from the store; reports staged
+            # before any other failure go in with the next batch. The pollers read it all again.
             log.exception("the start-up survey failed; polling starts at once")
         self.supervisor.start(wait_first=scope is not None)
         if scope is not None:
