@@ -38,3 +38,14 @@ def stale_sources(
         if record is None or record.is_stale(now, threshold):
             stale.append(source)
     return stale
+
+
+def all_heard_since(
+    health: Mapping[Source, SourceHealth], moment: datetime, among: frozenset[Source]
+) -> bool:
+    """Whether every source in ``among`` has answered successfully at or after ``moment``."""
+    for source in among:
+        record = health.get(source)
+        if record is None or record.last_success is None or record.last_success < moment:
+            return False
+    return True

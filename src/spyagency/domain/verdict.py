@@ -30,7 +30,7 @@ from datetime import datetime
 from spyagency.domain.catalogue import Catalogue
 from spyagency.domain.evidence import Evidence
 from spyagency.domain.facts import ItemProblem
-from spyagency.domain.health import SourceHealth, stale_sources
+from spyagency.domain.health import SourceHealth, all_heard_since, stale_sources
 from spyagency.domain.knowledge import RunKnowledge, SystemKnowledge
 from spyagency.domain.lifecycle import WorkflowAssessment, assess_workflow
 from spyagency.domain.overrides import Override, OverrideKind, active_overrides
@@ -220,7 +220,9 @@ def _after_lock_in(
     when = f"{locked_at:%Y-%m-%d %H:%M}Z"
     missing: list[str] = []
     unjudged: list[str] = []
-    looked = _looked_since(context, locked_at)
+    # Every critical source read since the lock-in: only then is a step still missing
+    # known not to have been done by it.
+    looked = all_heard_since(context.health, locked_at, context.policy.critical_sources)
     if exempt_reason is None and not known:
         unjudged = ["the express configuration (what the run needed) was never read"]
     elif exempt_reason is None:
@@ -268,16 +270,6 @@ def _evidence_of_missing(
         watched = first_seen is not None and deadline is not None and first_seen <= deadline
         return watched and looked
     return state.is_failure
-
-
-def _looked_since(context: Context, moment: datetime) -> bool:
-    """Whether every critical source has answered at or after ``moment``: only then does a
-    step that is still missing count as not done by that moment."""
-    for source in context.policy.critical_sources:
-        record = context.health.get(source)
-        if record is None or record.last_success is None or record.last_success < moment:
-            return False
-    return True
 
 
 def _about_whole_run(problem: ItemProblem) -> bool:

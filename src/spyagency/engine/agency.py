@@ -126,15 +126,30 @@ class Agency:
                 await self._commit_batch(batch)
         await done
 
+    async def _stored(
+        self, store: Callable[[], EvaluationResult]
+    ) -> tuple[EvaluationResult, PollScope]:
+        """Run ``store`` (a batch's commit) and build the scope after it, in the worker
+        thread, timed as an ingest. The caller holds the lock."""
+
+        def store_and_scope() -> tuple[EvaluationResult, PollScope]:
+            return store(), self.evaluator.scope()
+
+        began = time.perf_counter()
+        try:
+            return await asyncio.to_thread(store_and_scope)
+        finally:
+            self.metrics.observe_evaluation("ingest", time.perf_counter() - began)
+
+    def _after_batch(self, result: EvaluationResult, scope: PollScope) -> None:
+        """Wake the spies whose questions the batch changed, and tell what it concluded."""
+        self.supervisor.scope_changed(scope)
+        self._publish(result)
+
     async def _commit_batch(self, batch: list[tuple[SpyReport, asyncio.Future[None]]]) -> None:
         reports = [report for report, _ in batch]
-        began = time.perf_counter()
-
-        def ingest_and_scope() -> tuple[EvaluationResult, PollScope]:
-            return self.evaluator.ingest_many(reports), self.evaluator.scope()
-
         try:
-            result, scope = await asyncio.to_thread(ingest_and_scope)
+            result, scope = await self._stored(lambda: self.evaluator.ingest_many(reports))
         except BaseException as failure:
             # Every caller of the batch learns its fate; none is left waiting.
             for _, done in batch:
@@ -147,27 +162,23 @@ class Agency:
             if isinstance(failure, Exception):
                 return
             raise
-        finally:
-            self.metrics.observe_evaluation("ingest", time.perf_counter() - began)
         for _, done in batch:
             done.set_result(None)
-        self.supervisor.scope_changed(scope)
-        self._publish(result)
+        self._after_batch(result, scope)
 
     async def _survey_then_poll(self) -> None:
         """The survey, then the pollers and the tick loop (this task becomes the latter)."""
-        scope: PollScope | None = None
+        surveyed: tuple[EvaluationResult, PollScope] | None = None
         try:
             async with self._lock:
-                result, scope = await self._survey()
-            self._publish(result)
+                surveyed = await self._survey()
         except Exception:
             # A failed commit has rebuilt the evaluator's memory from the store; reports staged
             # before any other failure go in with the next batch. The pollers read it all again.
             log.exception("the start-up survey failed; polling starts at once")
-        self.supervisor.start(wait_first=scope is not None)
-        if scope is not None:
-            self.supervisor.scope_changed(scope)
+        self.supervisor.start(wait_first=surveyed is not None)
+        if surveyed is not None:
+            self._after_batch(*surveyed)
         await self._every(self.tick_seconds, self.tick)
 
     async def _survey(self) -> tuple[EvaluationResult, PollScope]:
@@ -185,15 +196,7 @@ class Agency:
             scope = await asyncio.to_thread(self.evaluator.scope)
             report = await self.supervisor.poll(schedule, scope)
             await asyncio.to_thread(self.evaluator.stage, report)
-
-        def commit_and_scope() -> tuple[EvaluationResult, PollScope]:
-            return self.evaluator.commit(), self.evaluator.scope()
-
-        began = time.perf_counter()
-        try:
-            return await asyncio.to_thread(commit_and_scope)
-        finally:
-            self.metrics.observe_evaluation("ingest", time.perf_counter() - began)
+        return await self._stored(self.evaluator.commit)
 
     async def tick(self) -> None:
         self._publish(await self._timed("tick", self.evaluator.tick))

@@ -256,16 +256,15 @@ def replay(
             away, back = (min(last, hour * 3600) for hour in outage)
             lives = [(0.0, away), (back, last)]
         try:
-            runtime = None
-            for begin, end in lives:
+            for life, (begin, end) in enumerate(lives, start=1):
                 await _sleep_until(loop, begin)
                 runtime = build_runtime(settings, clock=clock, transport=transport)
                 try:
                     await _live(runtime, result, loop, end, seconds)
+                    if life == len(lives):
+                        await record_outcome(result, runtime, transport)
                 finally:
                     await runtime.aclose()
-            assert runtime is not None
-            await record_outcome(result, runtime, transport)
         finally:
             world.condb.close()
         result.grid_points = round(last / seconds) + 1
@@ -284,16 +283,12 @@ async def _live(
     agency = runtime.agency
     agency.dispatch_seconds = step
     agency.listeners.append(result.account)
-    running = True
     try:
         await agency.start()
         await _sleep_until(loop, end)
         await loop.until_idle()
-        running = False
-        await agency.stop()
     finally:
-        if running:
-            await agency.stop()
+        await agency.stop()
     sources = [schedule.spy.source.value for schedule in agency.supervisor.schedules]
     result.polls += sum(
         _count(runtime, "spyagency_polls_total", {"source": source, "outcome": outcome})
